@@ -1,0 +1,109 @@
+import { z } from 'zod';
+
+// The server's TOML config. Keys are snake_case as written in the file; `parseConfig` maps them to
+// the camelCase `Config` the code reads. Every key has a default so an empty file is a valid config.
+
+const providerSchema = z
+  .object({
+    base_url: z.url(),
+    // Name of the server's environment variable holding the key; none for keyless local servers.
+    key_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
+    // Codex speaks only the Responses API; "chat" upstreams are translated by the gateway (later).
+    wire_api: z.enum(['responses', 'chat']).default('responses'),
+    // Extra headers and query parameters sent upstream on every call (OpenRouter, Azure).
+    headers: z.record(z.string(), z.string()).default({}),
+    query_params: z.record(z.string(), z.string()).default({}),
+    // When set, runs may only ask for these models.
+    models: z.array(z.string().min(1)).optional(),
+  })
+  .strict();
+
+const tenantSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, - and _'),
+    token_sha256: z.string().regex(/^[0-9a-f]{64}$/, 'hex sha256 of the bearer token'),
+  })
+  .strict();
+
+export const configFileSchema = z
+  .object({
+    server: z
+      .object({
+        listen: z.string().regex(/^[^:]+:\d{1,5}$/, 'host:port').default('127.0.0.1:8080'),
+        data_dir: z.string().min(1).default('./data'),
+        // Labels every container and volume; the startup sweep removes only this instance's leftovers.
+        instance: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/).default('default'),
+        log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        // Grace given to running runs on SIGTERM before they are cancelled.
+        shutdown_grace_s: z.number().int().min(0).max(3600).default(10),
+      })
+      .strict()
+      .prefault({}),
+    sandbox: z
+      .object({
+        image: z.string().min(1).default('codex-runner-sandbox:latest'),
+        // "none" keeps the sandbox offline; Codex still reaches its provider through the gateway socket.
+        network: z.string().min(1).default('none'),
+        // OCI runtime, e.g. "runsc" for gVisor; empty means the engine default (runc).
+        runtime: z.string().default(''),
+        memory_mb: z.number().int().min(64).default(2048),
+        cpus: z.number().positive().max(64).default(2),
+        pids_limit: z.number().int().min(32).default(512),
+        // The workspace is a size-capped tmpfs volume: writes past it fail with ENOSPC. It lives in RAM.
+        workspace_mb: z.number().int().min(1).default(512),
+        tmp_mb: z.number().int().min(16).default(512),
+        home_mb: z.number().int().min(16).default(256),
+      })
+      .strict()
+      .prefault({}),
+    limits: z
+      .object({
+        upload_max_mb: z.number().int().min(1).default(256),
+        workspace_max_entries: z.number().int().min(1).default(50_000),
+        // Passed to Codex as one argv string; Linux caps a single argument at 128 KiB.
+        prompt_max_bytes: z.number().int().min(1).max(120_000).default(100_000),
+        max_concurrent_runs: z.number().int().min(1).default(4),
+        max_queued_runs: z.number().int().min(0).default(100),
+        default_timeout_s: z.number().int().min(1).default(900),
+        max_timeout_s: z.number().int().min(1).default(3600),
+      })
+      .strict()
+      .prefault({}),
+    gateway: z
+      .object({
+        // Directory holding the gateway's Unix socket; default <data_dir>/gateway.
+        socket_dir: z.string().min(1).optional(),
+        // When the server itself runs in a container, the Docker volume holding socket_dir, so
+        // sibling sandboxes can mount it. Empty: socket_dir is a host path and is bind-mounted.
+        socket_volume: z.string().default(''),
+      })
+      .strict()
+      .prefault({}),
+    defaults: z
+      .object({
+        provider: z.string().min(1).default('openai'),
+        model: z.string().min(1).default('gpt-5-codex'),
+      })
+      .strict()
+      .prefault({}),
+    providers: z
+      .record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/), providerSchema)
+      .default({ openai: { base_url: 'https://api.openai.com/v1', key_env: 'OPENAI_API_KEY', wire_api: 'responses', headers: {}, query_params: {} } }),
+    tenants: z.array(tenantSchema).default([]),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    if (!cfg.providers[cfg.defaults.provider]) {
+      ctx.addIssue({ code: 'custom', path: ['defaults', 'provider'], message: `no [providers.${cfg.defaults.provider}] table` });
+    }
+    if (cfg.limits.default_timeout_s > cfg.limits.max_timeout_s) {
+      ctx.addIssue({ code: 'custom', path: ['limits', 'default_timeout_s'], message: 'exceeds limits.max_timeout_s' });
+    }
+    const names = new Set<string>();
+    cfg.tenants.forEach((t, i) => {
+      if (names.has(t.name)) ctx.addIssue({ code: 'custom', path: ['tenants', i, 'name'], message: `duplicate tenant ${t.name}` });
+      names.add(t.name);
+    });
+  });
+
+export type ConfigFile = z.output<typeof configFileSchema>;
