@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { applyCodexEvent, emptyOutcome } from './codex-outcome.js';
+
+const reduce = (events: object[]) => events.reduce(applyCodexEvent, emptyOutcome());
+
+describe('applyCodexEvent', () => {
+  it('keeps the last agent message and the usage of turn.completed', () => {
+    const outcome = reduce([
+      { type: 'thread.started', thread_id: 't' },
+      { type: 'item.completed', item: { id: 'item_0', type: 'agent_message', text: 'first' } },
+      { type: 'item.completed', item: { id: 'item_1', type: 'command_execution', command: 'ls' } },
+      { type: 'item.completed', item: { id: 'item_2', type: 'agent_message', text: 'done' } },
+      { type: 'turn.completed', usage: { input_tokens: 10, cached_input_tokens: 2, output_tokens: 5, reasoning_output_tokens: 1 } },
+    ]);
+    expect(outcome.finalMessage).toBe('done');
+    expect(outcome.usage).toEqual({ input_tokens: 10, cached_input_tokens: 2, output_tokens: 5, reasoning_output_tokens: 1 });
+    expect(outcome.failure).toBeNull();
+  });
+
+  it('records the message of turn.failed', () => {
+    const outcome = reduce([{ type: 'error', message: 'Reconnecting... 1/5' }, { type: 'turn.failed', error: { message: 'unexpected status 401' } }]);
+    expect(outcome.failure).toBe('unexpected status 401');
+    expect(outcome.lastError).toBe('Reconnecting... 1/5');
+  });
+});

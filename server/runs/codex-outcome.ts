@@ -1,0 +1,44 @@
+import type { RunUsage } from './run.js';
+
+/** What a run's Codex events say about its result; built up one event at a time. */
+export interface CodexOutcome {
+  finalMessage: string | null;
+  usage: RunUsage | null;
+  /** Message of `turn.failed`, if Codex gave up. */
+  failure: string | null;
+  /** Last top-level `error` event (e.g. "Reconnecting... 2/5"), kept to explain a crash. */
+  lastError: string | null;
+}
+
+export function emptyOutcome(): CodexOutcome {
+  return { finalMessage: null, usage: null, failure: null, lastError: null };
+}
+
+export function applyCodexEvent(outcome: CodexOutcome, event: Record<string, any>): CodexOutcome {
+  switch (event.type) {
+    case 'item.completed':
+      if (event.item?.type === 'agent_message' && typeof event.item.text === 'string') {
+        return { ...outcome, finalMessage: event.item.text };
+      }
+      return outcome;
+    case 'turn.completed':
+      return { ...outcome, usage: toUsage(event.usage) };
+    case 'turn.failed':
+      return { ...outcome, failure: String(event.error?.message ?? 'Codex reported turn.failed') };
+    case 'error':
+      return { ...outcome, lastError: String(event.message ?? '') };
+    default:
+      return outcome;
+  }
+}
+
+function toUsage(u: Record<string, unknown> | undefined): RunUsage | null {
+  if (!u) return null;
+  const n = (v: unknown) => (typeof v === 'number' ? v : 0);
+  return {
+    input_tokens: n(u.input_tokens),
+    cached_input_tokens: n(u.cached_input_tokens),
+    output_tokens: n(u.output_tokens),
+    reasoning_output_tokens: n(u.reasoning_output_tokens),
+  };
+}

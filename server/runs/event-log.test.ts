@@ -1,0 +1,68 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EventLog, type RunEvent } from './event-log.js';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'event-log-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function collect(it: AsyncIterable<RunEvent>): Promise<number[]> {
+  const seqs: number[] = [];
+  for await (const e of it) seqs.push(e.seq);
+  return seqs;
+}
+
+describe('EventLog', () => {
+  it('gives a reader that joins late every event, then the live ones, and ends when the log closes', async () => {
+    const log = new EventLog(path.join(dir, 'events.jsonl'));
+    log.append('run', { type: 'run.queued' });
+    log.append('codex', { type: 'thread.started' });
+    const reading = collect(log.read());
+    await new Promise((r) => setTimeout(r, 5));
+    log.append('codex', { type: 'turn.completed' });
+    await log.close();
+    expect(await reading).toEqual([1, 2, 3]);
+  });
+
+  it('replays a closed log from its file, after a given seq', async () => {
+    const file = path.join(dir, 'events.jsonl');
+    const log = new EventLog(file);
+    for (let i = 0; i < 5; i++) log.append('codex', { i });
+    await log.close();
+    expect(await collect(log.read())).toEqual([1, 2, 3, 4, 5]);
+    expect(await collect(log.read(3))).toEqual([4, 5]);
+  });
+
+  it('keeps events in order for concurrent readers', async () => {
+    const log = new EventLog(path.join(dir, 'events.jsonl'));
+    const a = collect(log.read());
+    const b = collect(log.read());
+    for (let i = 0; i < 100; i++) log.append('codex', { i });
+    await log.close();
+    const expected = Array.from({ length: 100 }, (_, i) => i + 1);
+    expect(await a).toEqual(expected);
+    expect(await b).toEqual(expected);
+  });
+
+  it('stops a reader when its signal aborts', async () => {
+    const log = new EventLog(path.join(dir, 'events.jsonl'));
+    log.append('run', {});
+    const ac = new AbortController();
+    const reading = collect(log.read(0, ac.signal));
+    setTimeout(() => ac.abort(), 5);
+    expect(await reading).toEqual([1]);
+    await log.close();
+  });
+
+  it('refuses appends after close', async () => {
+    const log = new EventLog(path.join(dir, 'events.jsonl'));
+    await log.close();
+    expect(() => log.append('run', {})).toThrow(/closed/);
+  });
+});

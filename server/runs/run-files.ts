@@ -1,0 +1,22 @@
+import path from 'node:path';
+
+/** Where one run's files live under the data dir. */
+export interface RunFiles {
+  dir: string;
+  /** The validated upload, re-packed; deleted once the run has started. */
+  inputTar: string;
+  events: string;
+  diff: string;
+  workspace: string;
+}
+
+export function runFiles(dataDir: string, runId: string): RunFiles {
+  const dir = path.join(dataDir, 'runs', runId);
+  return {
+    dir,
+    inputTar: path.join(dir, 'input.tar'),
+    events: path.join(dir, 'events.jsonl'),
+    diff: path.join(dir, 'diff.patch'),
+    workspace: path.join(dir, 'workspace.tar.gz'),
+  };
+}

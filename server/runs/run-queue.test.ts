@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { QueueFullError, RunQueue } from './run-queue.js';
+
+function gate() {
+  let open!: () => void;
+  const promise = new Promise<void>((r) => (open = r));
+  return { promise, open };
+}
+
+describe('RunQueue', () => {
+  it('runs at most maxConcurrent jobs and starts waiting ones in order', async () => {
+    const q = new RunQueue(1, 5);
+    const order: string[] = [];
+    const a = gate();
+    q.submit('a', async () => {
+      order.push('a');
+      await a.promise;
+    });
+    const bDone = gate();
+    q.submit('b', async () => {
+      order.push('b');
+      bDone.open();
+    });
+    expect(order).toEqual(['a']);
+    expect(q.stats).toEqual({ running: 1, queued: 1 });
+    a.open();
+    await bDone.promise;
+    expect(order).toEqual(['a', 'b']);
+  });
+
+  it('refuses a job when the waiting line is full', () => {
+    const q = new RunQueue(1, 1);
+    const never = () => new Promise<void>(() => {});
+    q.submit('a', never);
+    q.submit('b', never);
+    expect(() => q.submit('c', never)).toThrow(QueueFullError);
+  });
+
+  it('withdraws a waiting job so it never starts', async () => {
+    const q = new RunQueue(1, 5);
+    const a = gate();
+    let bStarted = false;
+    q.submit('a', () => a.promise);
+    q.submit('b', async () => {
+      bStarted = true;
+    });
+    expect(q.withdraw('b')).toBe(true);
+    a.open();
+    await new Promise((r) => setTimeout(r, 5));
+    expect(bStarted).toBe(false);
+    expect(q.withdraw('a')).toBe(false);
+  });
+});
