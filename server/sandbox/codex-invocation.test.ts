@@ -1,0 +1,33 @@
+import { parse } from 'smol-toml';
+import { describe, expect, it } from 'vitest';
+import { buildCodexArgv, buildCodexConfigToml, GATEWAY_TOKEN_ENV } from './codex-invocation.js';
+
+describe('buildCodexConfigToml', () => {
+  it('points Codex at the gateway on the sandbox loopback with the gateway token variable', () => {
+    const cfg = parse(buildCodexConfigToml({ model: 'gpt-5-codex', providerName: 'openai' })) as any;
+    expect(cfg.model).toBe('gpt-5-codex');
+    const provider = cfg.model_providers[cfg.model_provider];
+    expect(provider).toMatchObject({
+      base_url: 'http://127.0.0.1:8089/v1',
+      env_key: GATEWAY_TOKEN_ENV,
+      wire_api: 'responses',
+    });
+  });
+
+  it('escapes model names so they cannot inject TOML', () => {
+    const cfg = parse(buildCodexConfigToml({ model: 'x"\nmodel_provider = "evil', providerName: 'p' })) as any;
+    expect(cfg.model).toBe('x"\nmodel_provider = "evil');
+    expect(cfg.model_provider).toBe('codex-runner');
+  });
+});
+
+describe('buildCodexArgv', () => {
+  it('runs exec in JSON mode without approvals or analytics, prompt last after --', () => {
+    const argv = buildCodexArgv('-rf fix it');
+    expect(argv.slice(0, 2)).toEqual(['codex', 'exec']);
+    expect(argv).toContain('--json');
+    expect(argv).toContain('--dangerously-bypass-approvals-and-sandbox');
+    expect(argv).toContain('analytics.enabled=false');
+    expect(argv.slice(-2)).toEqual(['--', '-rf fix it']);
+  });
+});

@@ -1,0 +1,42 @@
+import { stringify } from 'smol-toml';
+import { GATEWAY_LOOPBACK_PORT, WORKSPACE_DIR } from './container-spec.js';
+
+/** The provider name Codex sees; whatever the run's real provider is, Codex talks to the gateway. */
+const GATEWAY_PROVIDER_ID = 'codex-runner';
+/** Codex sends this variable's value as its bearer token: the run's gateway token, never a real key. */
+export const GATEWAY_TOKEN_ENV = 'CODEX_RUNNER_GATEWAY_TOKEN';
+
+export function buildCodexConfigToml(input: { model: string; providerName: string }): string {
+  return stringify({
+    model: input.model,
+    model_provider: GATEWAY_PROVIDER_ID,
+    model_providers: {
+      [GATEWAY_PROVIDER_ID]: {
+        name: `${input.providerName} via codex-runner`,
+        base_url: `http://127.0.0.1:${GATEWAY_LOOPBACK_PORT}/v1`,
+        env_key: GATEWAY_TOKEN_ENV,
+        wire_api: 'responses',
+      },
+    },
+  });
+}
+
+export function buildCodexArgv(prompt: string): string[] {
+  return [
+    'codex',
+    'exec',
+    '--json',
+    '--skip-git-repo-check',
+    // Codex's own bubblewrap sandbox cannot create namespaces in a container; the container is the sandbox.
+    '--dangerously-bypass-approvals-and-sandbox',
+    // Without this Codex stalls ~5 s at exit trying to flush analytics with no network.
+    '-c',
+    'analytics.enabled=false',
+    '--ephemeral',
+    '-C',
+    WORKSPACE_DIR,
+    // Ends option parsing so a prompt starting with "-" stays a prompt.
+    '--',
+    prompt,
+  ];
+}

@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { buildSandboxSpec, type SandboxSpecInput } from './container-spec.js';
+
+const input: SandboxSpecInput = {
+  runId: 'r1',
+  instance: 'default',
+  image: 'codex-runner-sandbox:latest',
+  network: 'none',
+  runtime: '',
+  limits: { memoryMb: 1024, cpus: 1.5, pidsLimit: 256, workspaceMb: 64, tmpMb: 128, homeMb: 32 },
+  gateway: { kind: 'bind', hostDir: '/srv/data/gateway' },
+};
+
+describe('buildSandboxSpec', () => {
+  const { container, volume } = buildSandboxSpec(input);
+  const host = container.HostConfig!;
+
+  it('drops every capability, forbids privilege gain and runs as uid 1000', () => {
+    expect(host.CapDrop).toEqual(['ALL']);
+    expect(host.CapAdd).toBeUndefined();
+    expect(host.SecurityOpt).toContain('no-new-privileges');
+    expect(host.Privileged).toBe(false);
+    expect(container.User).toBe('1000:1000');
+  });
+
+  it('has no network, a read-only root and resource limits', () => {
+    expect(host.NetworkMode).toBe('none');
+    expect(container.NetworkDisabled).toBe(true);
+    expect(host.ReadonlyRootfs).toBe(true);
+    expect(host.Memory).toBe(1024 * 1024 * 1024);
+    expect(host.MemorySwap).toBe(host.Memory);
+    expect(host.NanoCpus).toBe(1.5e9);
+    expect(host.PidsLimit).toBe(256);
+  });
+
+  it('mounts only the capped workspace volume and the gateway socket directory, read-only', () => {
+    expect(host.Binds).toBeUndefined();
+    expect(host.Mounts).toEqual([
+      { Type: 'volume', Source: 'codex-runner-ws-r1', Target: '/workspace' },
+      { Type: 'bind', Source: '/srv/data/gateway', Target: '/run/codex-runner', ReadOnly: true },
+    ]);
+    expect(JSON.stringify(container)).not.toContain('docker.sock');
+    expect(volume.DriverOpts).toMatchObject({ type: 'tmpfs', device: 'tmpfs' });
+    expect(volume.DriverOpts!.o).toContain('size=64m');
+  });
+
+  it('labels the container and its volume with the run id and instance', () => {
+    const labels = { 'codex-runner.run-id': 'r1', 'codex-runner.instance': 'default' };
+    expect(container.Labels).toEqual(labels);
+    expect(volume.Labels).toEqual(labels);
+  });
+
+  it('uses a gateway volume instead of a host path when the server runs in a container', () => {
+    const spec = buildSandboxSpec({ ...input, gateway: { kind: 'volume', volume: 'codex-runner-gateway' } });
+    expect(spec.container.HostConfig!.Mounts![1]).toEqual({
+      Type: 'volume',
+      Source: 'codex-runner-gateway',
+      Target: '/run/codex-runner',
+      ReadOnly: true,
+    });
+  });
+
+  it('selects another runtime only when configured', () => {
+    expect(host.Runtime).toBeUndefined();
+    expect(buildSandboxSpec({ ...input, runtime: 'runsc' }).container.HostConfig!.Runtime).toBe('runsc');
+  });
+});

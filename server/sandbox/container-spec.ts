@@ -1,0 +1,96 @@
+import type Dockerode from 'dockerode';
+
+export const RUN_ID_LABEL = 'codex-runner.run-id';
+export const INSTANCE_LABEL = 'codex-runner.instance';
+
+/** Paths inside the sandbox; the image (sandbox-image/Dockerfile) prepares them. */
+export const SANDBOX_USER = '1000:1000';
+export const WORKSPACE_DIR = '/workspace';
+export const HOME_DIR = '/home/codex';
+export const CODEX_HOME = '/home/codex/.codex';
+export const GATEWAY_MOUNT_DIR = '/run/codex-runner';
+export const GATEWAY_SOCKET_NAME = 'gateway.sock';
+/** Codex inside the sandbox talks HTTP to this loopback port; socat relays it to the gateway socket. */
+export const GATEWAY_LOOPBACK_PORT = 8089;
+
+export interface SandboxLimits {
+  memoryMb: number;
+  cpus: number;
+  pidsLimit: number;
+  workspaceMb: number;
+  tmpMb: number;
+  homeMb: number;
+}
+
+export interface SandboxSpecInput {
+  runId: string;
+  instance: string;
+  image: string;
+  network: string;
+  runtime: string;
+  limits: SandboxLimits;
+  /** Where the gateway socket's directory comes from: a host path or, when the server is itself in a container, a volume. */
+  gateway: { kind: 'bind'; hostDir: string } | { kind: 'volume'; volume: string };
+}
+
+export interface SandboxSpec {
+  volume: Dockerode.VolumeCreateOptions;
+  container: Dockerode.ContainerCreateOptions;
+}
+
+const MiB = 1024 * 1024;
+
+export function buildSandboxSpec(input: SandboxSpecInput): SandboxSpec {
+  const labels = { [RUN_ID_LABEL]: input.runId, [INSTANCE_LABEL]: input.instance };
+  const volumeName = `codex-runner-ws-${input.runId}`;
+  const { limits } = input;
+  // The workspace is a tmpfs-backed volume, not a --tmpfs mount: the archive API cannot see tmpfs
+  // mounts, but it writes into a mounted volume once the container runs, and the tmpfs size is a
+  // hard cap that writes from inside cannot exceed (ENOSPC).
+  const volume: Dockerode.VolumeCreateOptions = {
+    Name: volumeName,
+    Driver: 'local',
+    DriverOpts: { type: 'tmpfs', device: 'tmpfs', o: `size=${limits.workspaceMb}m,uid=1000,gid=1000,mode=0700,nosuid,nodev` },
+    Labels: labels,
+  };
+  const gatewayMount: Dockerode.MountSettings =
+    input.gateway.kind === 'bind'
+      ? { Type: 'bind', Source: input.gateway.hostDir, Target: GATEWAY_MOUNT_DIR, ReadOnly: true }
+      : { Type: 'volume', Source: input.gateway.volume, Target: GATEWAY_MOUNT_DIR, ReadOnly: true };
+  const container: Dockerode.ContainerCreateOptions = {
+    name: `codex-runner-${input.runId}`,
+    Image: input.image,
+    // PID 1 is tini (the image's entrypoint); the idle process is the relay to the gateway socket,
+    // so the sandbox needs no network at all to reach its model provider.
+    Cmd: [
+      'socat',
+      `TCP-LISTEN:${GATEWAY_LOOPBACK_PORT},bind=127.0.0.1,reuseaddr,fork`,
+      `UNIX-CONNECT:${GATEWAY_MOUNT_DIR}/${GATEWAY_SOCKET_NAME}`,
+    ],
+    User: SANDBOX_USER,
+    WorkingDir: WORKSPACE_DIR,
+    Env: [`HOME=${HOME_DIR}`, `CODEX_HOME=${CODEX_HOME}`],
+    Labels: labels,
+    NetworkDisabled: input.network === 'none',
+    HostConfig: {
+      NetworkMode: input.network,
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges'],
+      Privileged: false,
+      ReadonlyRootfs: true,
+      IpcMode: 'private',
+      Tmpfs: {
+        '/tmp': `rw,nosuid,nodev,size=${limits.tmpMb}m,mode=1777`,
+        [HOME_DIR]: `rw,nosuid,nodev,size=${limits.homeMb}m,uid=1000,gid=1000,mode=0700`,
+      },
+      Mounts: [{ Type: 'volume', Source: volumeName, Target: WORKSPACE_DIR }, gatewayMount],
+      Memory: limits.memoryMb * MiB,
+      MemorySwap: limits.memoryMb * MiB,
+      NanoCpus: Math.round(limits.cpus * 1e9),
+      PidsLimit: limits.pidsLimit,
+      Ulimits: [{ Name: 'core', Soft: 0, Hard: 0 }],
+      ...(input.runtime ? { Runtime: input.runtime } : {}),
+    },
+  };
+  return { volume, container };
+}

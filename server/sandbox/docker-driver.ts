@@ -1,0 +1,198 @@
+import type { Duplex, Readable } from 'node:stream';
+import Dockerode from 'dockerode';
+import type { Logger } from 'pino';
+import type { SandboxSpec } from './container-spec.js';
+import { demuxDockerStream } from './demux.js';
+import { SandboxError, type ExecOptions, type Sandbox, type SandboxDriver, type SweepResult } from './driver.js';
+
+interface DockerErrorLike {
+  statusCode?: number;
+  message: string;
+}
+
+function statusOf(err: unknown): number | undefined {
+  return (err as DockerErrorLike)?.statusCode;
+}
+
+export class DockerSandboxDriver implements SandboxDriver {
+  constructor(
+    private readonly docker: Dockerode,
+    private readonly log: Logger,
+  ) {}
+
+  async ping(signal?: AbortSignal): Promise<void> {
+    await (this.docker.ping as (opts: object) => Promise<unknown>)({ abortSignal: signal });
+  }
+
+  async hasImage(image: string): Promise<boolean> {
+    try {
+      await this.docker.getImage(image).inspect();
+      return true;
+    } catch (err) {
+      if (statusOf(err) === 404) return false;
+      throw err;
+    }
+  }
+
+  async start(spec: SandboxSpec, signal?: AbortSignal): Promise<Sandbox> {
+    const volumeName = spec.volume.Name!;
+    await this.docker.createVolume({ ...spec.volume, abortSignal: signal } as Dockerode.VolumeCreateOptions);
+    let container: Dockerode.Container | undefined;
+    try {
+      container = await this.docker.createContainer({ ...spec.container, abortSignal: signal } as Dockerode.ContainerCreateOptions);
+      await container.start({ abortSignal: signal });
+      return new DockerSandbox(this.docker, container, volumeName, this.log);
+    } catch (err) {
+      await new DockerSandbox(this.docker, container, volumeName, this.log).remove();
+      throw new SandboxError(`could not start the sandbox: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async sweep(labels: Record<string, string>): Promise<SweepResult> {
+    const label = Object.entries(labels).map(([k, v]) => `${k}=${v}`);
+    const containers = await this.docker.listContainers({ all: true, filters: { label } });
+    await Promise.all(containers.map((c) => removeContainer(this.docker.getContainer(c.Id))));
+    const { Volumes } = await this.docker.listVolumes({ filters: { label } });
+    await Promise.all((Volumes ?? []).map((v) => removeVolume(this.docker.getVolume(v.Name))));
+    return { containers: containers.length, volumes: Volumes?.length ?? 0 };
+  }
+}
+
+class DockerSandbox implements Sandbox {
+  private removal: Promise<void> | null = null;
+
+  constructor(
+    private readonly docker: Dockerode,
+    private readonly container: Dockerode.Container | undefined,
+    private readonly volumeName: string,
+    private readonly log: Logger,
+  ) {}
+
+  get containerId(): string {
+    return this.container?.id ?? '';
+  }
+
+  async putArchive(tar: Readable, dir: string, signal?: AbortSignal): Promise<void> {
+    const response: unknown = await this.requireContainer().putArchive(tar, { path: dir, abortSignal: signal });
+    // docker-modem may hand back the response stream; drain it so the request completes.
+    if (response && typeof (response as Readable).resume === 'function') (response as Readable).resume();
+  }
+
+  async getArchive(path: string, signal?: AbortSignal): Promise<Readable> {
+    return (await this.requireContainer().getArchive({ path, abortSignal: signal })) as unknown as Readable;
+  }
+
+  async exec(argv: string[], options: ExecOptions = {}): Promise<number> {
+    const { signal } = options;
+    signal?.throwIfAborted();
+    const container = this.requireContainer();
+    const withStdin = options.stdin !== undefined;
+    const exec = await container.exec({
+      Cmd: argv,
+      Env: options.env,
+      AttachStdin: withStdin,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: false,
+    });
+    const stream = (await exec.start({ hijack: true, stdin: withStdin })) as unknown as Duplex;
+    const onAbort = () => stream.destroy();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      if (withStdin) {
+        stream.write(options.stdin!);
+        // Half-closes the hijacked connection: Docker then closes the process's stdin.
+        stream.end();
+      }
+      await demuxDockerStream(stream, options.stdout, options.stderr);
+    } catch (err) {
+      signal?.throwIfAborted();
+      throw err;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+    signal?.throwIfAborted();
+    const info = await exec.inspect();
+    if (info.ExitCode === null || info.ExitCode === undefined) {
+      throw new SandboxError(`exec ${argv[0]} ended without an exit code`);
+    }
+    return info.ExitCode;
+  }
+
+  remove(): Promise<void> {
+    this.removal ??= (async () => {
+      const errors: unknown[] = [];
+      if (this.container) await removeContainer(this.container).catch((err) => errors.push(err));
+      await removeVolume(this.docker.getVolume(this.volumeName)).catch((err) => errors.push(err));
+      for (const err of errors) this.log.error({ err, containerId: this.containerId }, 'sandbox removal failed');
+      if (errors.length) throw new SandboxError(`sandbox removal failed: ${(errors[0] as Error).message}`);
+    })();
+    return this.removal;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.remove();
+  }
+
+  private requireContainer(): Dockerode.Container {
+    if (!this.container) throw new SandboxError('sandbox has no container');
+    return this.container;
+  }
+}
+
+async function removeContainer(container: Dockerode.Container): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await container.remove({ force: true, v: true });
+      return;
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 404) return;
+      // 409: a removal is already in progress; wait for it rather than report a leak.
+      if (status === 409 && attempt < 20) {
+        if (/already in progress/i.test((err as Error).message)) {
+          await waitGone(container);
+          return;
+        }
+        await delay(100);
+        continue;
+      }
+      throw err;
+    }
+  }
+}
+
+async function waitGone(container: Dockerode.Container): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      await container.inspect();
+    } catch (err) {
+      if (statusOf(err) === 404) return;
+      throw err;
+    }
+    await delay(100);
+  }
+  throw new SandboxError(`container ${container.id} is still there after removal`);
+}
+
+async function removeVolume(volume: Dockerode.Volume): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await volume.remove();
+      return;
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 404) return;
+      // 409: still in use by a container that is being removed.
+      if (status === 409 && attempt < 50) {
+        await delay(100);
+        continue;
+      }
+      throw err;
+    }
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
