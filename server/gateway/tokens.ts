@@ -1,0 +1,32 @@
+import { randomBytes } from 'node:crypto';
+import type { ProviderConfig } from '../config/config.js';
+
+/** What a gateway token buys: calls to one provider, for one run, while the run lives. */
+export interface GatewayGrant {
+  runId: string;
+  provider: ProviderConfig;
+  model: string;
+}
+
+export interface IssuedToken {
+  token: string;
+  revoke(): void;
+}
+
+export class GatewayTokens {
+  private readonly grants = new Map<string, GatewayGrant>();
+
+  issue(grant: GatewayGrant): IssuedToken {
+    const token = `crgw_${randomBytes(32).toString('base64url')}`;
+    this.grants.set(token, grant);
+    return { token, revoke: () => this.grants.delete(token) };
+  }
+
+  lookup(token: string): GatewayGrant | undefined {
+    return this.grants.get(token);
+  }
+
+  get size(): number {
+    return this.grants.size;
+  }
+}
