@@ -1,0 +1,114 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { exportWorkspace } from './export-workspace.js';
+import { buildTar, device, dir, file, hardlink, readTar, streamOf, symlink } from './test-tarballs.js';
+
+let workDir: string;
+let destPath: string;
+
+beforeEach(async () => {
+  workDir = await mkdtemp(join(tmpdir(), 'export-workspace-'));
+  destPath = join(workDir, 'workspace.tar.gz');
+});
+
+afterEach(async () => {
+  await rm(workDir, { recursive: true, force: true });
+});
+
+const mtime = new Date('2024-05-01T12:00:00Z');
+
+describe('exportWorkspace', () => {
+  it('strips the prefix, skips the root entry and writes a valid .tar.gz', async () => {
+    const longName = `workspace/${'n'.repeat(150)}`;
+    const dockerTar = await buildTar([
+      dir('workspace/', { mtime }),
+      dir('workspace/src/', { mode: 0o750, mtime }),
+      file('workspace/src/main.ts', 'hello', { mode: 0o755, mtime, uid: 1000, gid: 1000 }),
+      symlink('workspace/latest', 'src/main.ts'),
+      hardlink('workspace/copy.ts', 'workspace/src/main.ts'),
+      file(longName, 'long'),
+    ]);
+
+    const result = await exportWorkspace(streamOf(dockerTar), destPath, { stripPrefix: 'workspace/' });
+
+    expect(result).toEqual({ entries: 5, bytes: 9 });
+    const gz = await readFile(destPath);
+    expect(gz.subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
+    const entries = await readTar(gunzipSync(gz));
+    // Docker's trailing slash on directory names is kept; tar readers expect it.
+    expect(entries.map((e) => [e.header.name, e.header.type, e.header.linkname])).toEqual([
+      ['src/', 'directory', null],
+      ['src/main.ts', 'file', null],
+      ['latest', 'symlink', 'src/main.ts'],
+      ['copy.ts', 'link', 'src/main.ts'],
+      ['n'.repeat(150), 'file', null],
+    ]);
+    expect(entries[0]?.header).toMatchObject({ mode: 0o750, mtime });
+    expect(entries[1]?.header).toMatchObject({ mode: 0o755, mtime, uid: 1000, gid: 1000 });
+    expect(entries[1]?.content.toString()).toBe('hello');
+    expect(await readdir(workDir)).toEqual(['workspace.tar.gz']);
+  });
+
+  it('accepts the prefix without its trailing slash', async () => {
+    const dockerTar = await buildTar([dir('workspace'), file('workspace/a', 'x')]);
+    await exportWorkspace(streamOf(dockerTar), destPath, { stripPrefix: 'workspace' });
+    expect((await readTar(await readFile(destPath))).map((e) => e.header.name)).toEqual(['a']);
+  });
+
+  it('leaves out FIFOs and devices', async () => {
+    const dockerTar = await buildTar([dir('workspace/'), device('workspace/pipe', 'fifo'), file('workspace/a')]);
+    const result = await exportWorkspace(streamOf(dockerTar), destPath, { stripPrefix: 'workspace/' });
+    expect(result.entries).toBe(1);
+    expect((await readTar(await readFile(destPath))).map((e) => e.header.name)).toEqual(['a']);
+  });
+
+  it('fails on an entry outside the prefix and leaves no file behind', async () => {
+    const dockerTar = await buildTar([dir('workspace/'), file('elsewhere/a')]);
+    await expect(exportWorkspace(streamOf(dockerTar), destPath, { stripPrefix: 'workspace/' })).rejects.toThrow(
+      'docker archive entry "elsewhere/a" is outside "workspace/"',
+    );
+    expect(await readdir(workDir)).toEqual([]);
+  });
+
+  it('fails on a corrupt docker stream and removes the partial file', async () => {
+    const whole = await buildTar([dir('workspace/'), file('workspace/a', 'x'.repeat(10_000))]);
+    await expect(
+      exportWorkspace(streamOf(whole.subarray(0, 4096)), destPath, { stripPrefix: 'workspace/' }),
+    ).rejects.toThrow('Unexpected end of data');
+    expect(await readdir(workDir)).toEqual([]);
+  });
+
+  it('stops and removes the partial file when the signal aborts', async () => {
+    const head = await buildTar([dir('workspace/'), file('workspace/a', 'x'.repeat(4096))]);
+    const dockerTar = new Readable({ read() {} });
+    dockerTar.push(head.subarray(0, head.length - 1024));
+    const controller = new AbortController();
+    const exporting = exportWorkspace(dockerTar, destPath, { stripPrefix: 'workspace/', signal: controller.signal });
+    await waitFor(() => existsSync(`${destPath}.partial`));
+    const reason = new Error('run cancelled');
+    controller.abort(reason);
+    await expect(exporting).rejects.toBe(reason);
+    expect(dockerTar.destroyed).toBe(true);
+    expect(await readdir(workDir)).toEqual([]);
+  });
+});
+
+async function waitFor(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  if (!condition()) throw new Error('condition never became true');
+}
+
+describe('exportWorkspace write failures', () => {
+  it('reports the write error, not the abort it causes on the reading side', async () => {
+    const dockerTar = await buildTar([dir('workspace/'), file('workspace/a', 'x'.repeat(100_000))]);
+    const missingDir = join(workDir, 'missing', 'out.tar.gz');
+    await expect(exportWorkspace(streamOf(dockerTar, 512), missingDir, { stripPrefix: 'workspace/' })).rejects.toMatchObject({
+      code: 'ENOENT',
+    });
+  });
+});

@@ -1,0 +1,62 @@
+import { Readable } from 'node:stream';
+
+const GZIP_MAGIC = [0x1f, 0x8b] as const;
+
+/** Whether a stream's first bytes are the gzip magic number (RFC 1952 §2.3.1). */
+export function isGzipHead(head: Uint8Array): boolean {
+  return head.length >= 2 && head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1];
+}
+
+/**
+ * Reads at least `count` bytes (fewer if the stream ends first) and hands back a stream that
+ * still yields every byte, so the caller can choose a decoder before piping the whole upload.
+ * The bytes go back with `unshift`; a stream that already ended cannot take them back, so a
+ * short upload is replayed from the head instead.
+ */
+export async function peekStream(
+  input: Readable,
+  count: number,
+  signal?: AbortSignal,
+): Promise<{ head: Buffer; rest: Readable }> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  let ended = false;
+  while (length < count && !ended) {
+    signal?.throwIfAborted();
+    const chunk: unknown = input.read();
+    if (chunk !== null) {
+      const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      chunks.push(buffer);
+      length += buffer.length;
+      continue;
+    }
+    ended = input.readableEnded || (await nextReadable(input, signal));
+  }
+  const head = Buffer.concat(chunks);
+  if (ended) return { head, rest: Readable.from(head.length > 0 ? [head] : []) };
+  input.unshift(head);
+  return { head, rest: input };
+}
+
+/** Resolves true on end, false when more data can be read; rejects on error, close or abort. */
+function nextReadable(input: Readable, signal?: AbortSignal): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const cleanup = () => {
+      input.off('readable', onReadable);
+      input.off('end', onEnd);
+      input.off('error', onError);
+      input.off('close', onClose);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const onReadable = () => (cleanup(), resolve(false));
+    const onEnd = () => (cleanup(), resolve(true));
+    const onError = (error: Error) => (cleanup(), reject(error));
+    const onClose = () => (cleanup(), reject(new Error('upload stream closed before it ended')));
+    const onAbort = () => (cleanup(), reject(signal?.reason));
+    input.on('readable', onReadable);
+    input.on('end', onEnd);
+    input.on('error', onError);
+    input.on('close', onClose);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

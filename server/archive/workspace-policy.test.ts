@@ -1,0 +1,167 @@
+import { describe, expect, it } from 'vitest';
+import { WorkspacePolicy, type EntryHeader } from './workspace-policy.js';
+import { WorkspaceRejectedError } from './workspace-rejected-error.js';
+
+const roomy = { maxBytes: 1_000, maxEntries: 100 };
+
+function admitAll(headers: EntryHeader[], limits = roomy): WorkspacePolicy {
+  const policy = new WorkspacePolicy(limits);
+  for (const header of headers) policy.admit(header);
+  policy.finish();
+  return policy;
+}
+
+function refusal(headers: EntryHeader[], limits = roomy): WorkspaceRejectedError {
+  try {
+    admitAll(headers, limits);
+  } catch (error) {
+    if (error instanceof WorkspaceRejectedError) return error;
+    throw error;
+  }
+  throw new Error('expected a refusal');
+}
+
+describe('WorkspacePolicy.admit', () => {
+  it('rewrites owner and names and keeps only permission bits', () => {
+    const policy = new WorkspacePolicy(roomy, { uid: 42, gid: 43 });
+    const out = policy.admit({ name: './bin/tool', type: 'file', mode: 0o4755, size: 3, uid: 0, uname: 'root' });
+    expect(out).toMatchObject({ name: 'bin/tool', mode: 0o755, uid: 42, gid: 43, uname: 'codex', gname: 'codex', size: 3 });
+  });
+
+  it('skips the root directory entry without counting it', () => {
+    const policy = new WorkspacePolicy(roomy);
+    expect(policy.admit({ name: './', type: 'directory' })).toBeNull();
+    expect(policy.entries).toBe(0);
+  });
+
+  it('refuses a file that names the root', () => {
+    expect(refusal([{ name: 'a/..', type: 'file', size: 1 }]).message).toBe(
+      'entry "a/.." names the workspace root but is not a directory',
+    );
+  });
+
+  it.each([
+    ['character-device', 'a character device'],
+    ['block-device', 'a block device'],
+    ['fifo', 'a FIFO'],
+    ['contiguous-file', 'a contiguous file'],
+  ] as const)('refuses a %s', (type, what) => {
+    expect(refusal([{ name: 'dev/x', type }]).message).toBe(
+      `entry "dev/x" is ${what}; only files, directories and links are allowed`,
+    );
+  });
+
+  it('refuses a typeflag tar-stream does not know', () => {
+    expect(refusal([{ name: 'v', type: null }]).message).toBe('entry "v" is of an unknown type; only files, directories and links are allowed');
+  });
+
+  it('counts bytes of every entry and names the one over the cap', () => {
+    const error = refusal([{ name: 'a', type: 'file', size: 600 }, { name: 'big.bin', type: 'file', size: 401 }]);
+    expect(error).toMatchObject({ kind: 'too_large', entry: 'big.bin' });
+    expect(error.message).toBe('entry "big.bin" exceeds the workspace cap of 1000 bytes');
+  });
+
+  it('accepts exactly maxBytes and exactly maxEntries', () => {
+    const policy = admitAll(
+      [{ name: 'a', type: 'file', size: 500 }, { name: 'b', type: 'file', size: 500 }],
+      { maxBytes: 1_000, maxEntries: 2 },
+    );
+    expect({ entries: policy.entries, bytes: policy.bytes }).toEqual({ entries: 2, bytes: 1_000 });
+  });
+
+  it('refuses the entry one past maxEntries', () => {
+    const error = refusal([{ name: 'a', type: 'directory' }, { name: 'b', type: 'directory' }], { maxBytes: 1, maxEntries: 1 });
+    expect(error).toMatchObject({ kind: 'too_large', entry: 'b', message: 'entry "b" exceeds the workspace cap of 1 entries' });
+  });
+
+  it('ignores the size field of a directory', () => {
+    expect(admitAll([{ name: 'd', type: 'directory', size: 10_000 }]).bytes).toBe(0);
+  });
+});
+
+describe('WorkspacePolicy symlinks', () => {
+  it('accepts links that stay inside', () => {
+    const policy = admitAll([{ name: 'a/l', type: 'symlink', linkname: '../b' }]);
+    expect(policy.entries).toBe(1);
+  });
+
+  it('refuses an absolute target', () => {
+    expect(refusal([{ name: 'l', type: 'symlink', linkname: '/etc' }]).message).toBe(
+      'entry "l" is a symlink to the absolute path "/etc"',
+    );
+  });
+
+  it('refuses a target that escapes on its own', () => {
+    expect(refusal([{ name: 'a/l', type: 'symlink', linkname: '../../x' }]).message).toBe(
+      'entry "a/l" is a symlink that escapes the workspace',
+    );
+  });
+
+  it('refuses an empty target', () => {
+    expect(refusal([{ name: 'l', type: 'symlink', linkname: '' }]).message).toContain('empty target');
+  });
+
+  it('refuses the chain s -> d/e, d/e -> .., t -> s/.. once the archive is complete', () => {
+    const policy = new WorkspacePolicy(roomy);
+    policy.admit({ name: 's', type: 'symlink', linkname: 'd/e' });
+    policy.admit({ name: 'd', type: 'directory' });
+    policy.admit({ name: 'd/e', type: 'symlink', linkname: '..' });
+    policy.admit({ name: 't', type: 'symlink', linkname: 's/..' });
+    expect(() => policy.finish()).toThrow('entry "t" is a symlink that resolves outside the workspace');
+  });
+
+  it('refuses a symlink loop', () => {
+    expect(refusal([{ name: 'a', type: 'symlink', linkname: 'b' }, { name: 'b', type: 'symlink', linkname: 'a' }]).message).toBe(
+      'entry "a" is a symlink in a loop or a chain of more than 40 links',
+    );
+  });
+
+  it('refuses an entry written through a symlink seen earlier', () => {
+    const error = refusal([{ name: 'link', type: 'symlink', linkname: 'd' }, { name: 'link/file', type: 'file', size: 1 }]);
+    expect(error).toMatchObject({ entry: 'link/file', message: 'entry "link/file" goes through the symlink "link"' });
+  });
+
+  it('refuses an entry beneath a path that a later entry turns into a symlink', () => {
+    const error = refusal([{ name: 'x/file', type: 'file', size: 1 }, { name: 'x', type: 'symlink', linkname: 'y' }]);
+    expect(error.message).toBe('entry "x/file" goes through the symlink "x"');
+  });
+});
+
+describe('WorkspacePolicy hard links', () => {
+  it('accepts a link to an earlier file and normalizes its target', () => {
+    const policy = new WorkspacePolicy(roomy);
+    policy.admit({ name: 'a', type: 'file', size: 1 });
+    expect(policy.admit({ name: 'b', type: 'link', linkname: './a' })).toMatchObject({ linkname: 'a', size: 0 });
+  });
+
+  it('refuses a link to a path outside the root', () => {
+    expect(refusal([{ name: 'h', type: 'link', linkname: '../../etc/shadow' }]).message).toBe(
+      'entry "h" is a hard link to "../../etc/shadow", which escapes the workspace',
+    );
+  });
+
+  it('refuses a link to an absolute path', () => {
+    expect(refusal([{ name: 'h', type: 'link', linkname: '/etc/shadow' }]).message).toContain('escapes the workspace');
+  });
+
+  it('refuses a link to a file that comes later or not at all', () => {
+    expect(refusal([{ name: 'h', type: 'link', linkname: 'a' }, { name: 'a', type: 'file', size: 1 }]).message).toBe(
+      'entry "h" is a hard link to "a", which is not an earlier file in the archive',
+    );
+  });
+
+  it('refuses a link to a directory', () => {
+    expect(refusal([{ name: 'd', type: 'directory' }, { name: 'h', type: 'link', linkname: 'd' }]).message).toContain(
+      'not an earlier file',
+    );
+  });
+
+  it('refuses a link to a file that was later replaced by a symlink', () => {
+    const headers: EntryHeader[] = [
+      { name: 'a', type: 'file', size: 1 },
+      { name: 'a', type: 'symlink', linkname: 'b' },
+      { name: 'h', type: 'link', linkname: 'a' },
+    ];
+    expect(refusal(headers).message).toContain('not an earlier file');
+  });
+});
