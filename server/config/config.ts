@@ -11,6 +11,8 @@ export interface ProviderConfig {
   headers: Record<string, string>;
   queryParams: Record<string, string>;
   models?: string[];
+  requestMaxRetries?: number;
+  streamMaxRetries?: number;
 }
 
 export interface TenantConfig {
@@ -88,6 +90,8 @@ function toConfig(f: ConfigFile, baseDir: string): Config {
       headers: p.headers,
       queryParams: p.query_params,
       models: p.models,
+      requestMaxRetries: p.request_max_retries,
+      streamMaxRetries: p.stream_max_retries,
     };
   }
   return {

@@ -15,6 +15,9 @@ const providerSchema = z
     query_params: z.record(z.string(), z.string()).default({}),
     // When set, runs may only ask for these models.
     models: z.array(z.string().min(1)).optional(),
+    // Passed to Codex. Its defaults (4 and 5) mean a 500 is retried ~30 times over ~25 s.
+    request_max_retries: z.number().int().min(0).max(100).optional(),
+    stream_max_retries: z.number().int().min(0).max(100).optional(),
   })
   .strict();
 

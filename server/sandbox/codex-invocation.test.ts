@@ -4,18 +4,20 @@ import { buildCodexArgv, buildCodexConfigToml, GATEWAY_TOKEN_ENV } from './codex
 
 describe('buildCodexConfigToml', () => {
   it('points Codex at the gateway on the sandbox loopback with the gateway token variable', () => {
-    const cfg = parse(buildCodexConfigToml({ model: 'gpt-5-codex', providerName: 'openai' })) as any;
+    const cfg = parse(buildCodexConfigToml({ model: 'gpt-5-codex', provider: { name: 'openai', requestMaxRetries: 0 } })) as any;
     expect(cfg.model).toBe('gpt-5-codex');
     const provider = cfg.model_providers[cfg.model_provider];
     expect(provider).toMatchObject({
       base_url: 'http://127.0.0.1:8089/v1',
       env_key: GATEWAY_TOKEN_ENV,
       wire_api: 'responses',
+      request_max_retries: 0,
     });
+    expect(provider).not.toHaveProperty('stream_max_retries');
   });
 
   it('escapes model names so they cannot inject TOML', () => {
-    const cfg = parse(buildCodexConfigToml({ model: 'x"\nmodel_provider = "evil', providerName: 'p' })) as any;
+    const cfg = parse(buildCodexConfigToml({ model: 'x"\nmodel_provider = "evil', provider: { name: 'p' } })) as any;
     expect(cfg.model).toBe('x"\nmodel_provider = "evil');
     expect(cfg.model_provider).toBe('codex-runner');
   });

@@ -1,4 +1,5 @@
 import { stringify } from 'smol-toml';
+import type { ProviderConfig } from '../config/config.js';
 import { GATEWAY_LOOPBACK_PORT, WORKSPACE_DIR } from './container-spec.js';
 
 /** The provider name Codex sees; whatever the run's real provider is, Codex talks to the gateway. */
@@ -6,16 +7,22 @@ const GATEWAY_PROVIDER_ID = 'codex-runner';
 /** Codex sends this variable's value as its bearer token: the run's gateway token, never a real key. */
 export const GATEWAY_TOKEN_ENV = 'CODEX_RUNNER_GATEWAY_TOKEN';
 
-export function buildCodexConfigToml(input: { model: string; providerName: string }): string {
+export function buildCodexConfigToml(input: {
+  model: string;
+  provider: Pick<ProviderConfig, 'name' | 'requestMaxRetries' | 'streamMaxRetries'>;
+}): string {
+  const { provider } = input;
   return stringify({
     model: input.model,
     model_provider: GATEWAY_PROVIDER_ID,
     model_providers: {
       [GATEWAY_PROVIDER_ID]: {
-        name: `${input.providerName} via codex-runner`,
+        name: `${provider.name} via codex-runner`,
         base_url: `http://127.0.0.1:${GATEWAY_LOOPBACK_PORT}/v1`,
         env_key: GATEWAY_TOKEN_ENV,
         wire_api: 'responses',
+        ...(provider.requestMaxRetries !== undefined ? { request_max_retries: provider.requestMaxRetries } : {}),
+        ...(provider.streamMaxRetries !== undefined ? { stream_max_retries: provider.streamMaxRetries } : {}),
       },
     },
   });

@@ -1,0 +1,55 @@
+import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { requestId, type RequestIdVariables } from 'hono/request-id';
+import type { Logger } from 'pino';
+import type { Config } from './config/config.js';
+import { ApiError, errorBody } from './http/api-error.js';
+import { requireTenant, type AuthEnv, type TokenAuthenticator } from './http/auth.js';
+import { runRoutes } from './http/routes/runs.js';
+import type { RunService } from './runs/run-service.js';
+import type { SandboxDriver } from './sandbox/driver.js';
+
+export interface AppDeps {
+  config: Config;
+  service: RunService;
+  driver: SandboxDriver;
+  auth: TokenAuthenticator;
+  log: Logger;
+  /** Providers that cannot serve runs, with the reason (e.g. their key variable is unset). */
+  providerProblems?: Record<string, string>;
+}
+
+type Env = { Variables: RequestIdVariables & AuthEnv['Variables'] };
+
+export function createApp(deps: AppDeps): Hono<Env> {
+  const app = new Hono<Env>();
+  app.use(requestId());
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    const problems = Object.entries(deps.providerProblems ?? {}).map(([name, why]) => `provider ${name}: ${why}`);
+    try {
+      await deps.driver.ping(AbortSignal.timeout(3000));
+      if (!(await deps.driver.hasImage(deps.config.sandbox.image))) {
+        problems.push(`sandbox image ${deps.config.sandbox.image} is missing (npm run sandbox:build)`);
+      }
+    } catch (err) {
+      problems.push(`docker is not reachable: ${(err as Error).message}`);
+    }
+    return c.json({ status: problems.length ? 'not_ready' : 'ready', problems, runs: deps.service.stats }, problems.length ? 503 : 200);
+  });
+
+  app.use('/v1/*', requireTenant(deps.auth));
+  app.route('/v1/runs', runRoutes(deps.config, deps.service, deps.providerProblems ?? {}));
+
+  app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`, c.get('requestId')), 404));
+  app.onError((err, c) => {
+    const id = c.get('requestId');
+    if (err instanceof ApiError) return c.json(errorBody(err.code, err.message, id), err.status);
+    if (err instanceof HTTPException && err.status === 413) return c.json(errorBody('payload_too_large', err.message, id), 413);
+    if (err instanceof HTTPException && err.status < 500) return c.json(errorBody('bad_request', err.message, id), 400);
+    deps.log.error({ err, requestId: id, path: c.req.path }, 'request failed');
+    return c.json(errorBody('internal', 'internal error', id), 500);
+  });
+  return app;
+}

@@ -1,0 +1,87 @@
+import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { Hono } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import type { Config } from '../../config/config.js';
+import type { RunService } from '../../runs/run-service.js';
+import { isTerminal, runView, type Run } from '../../runs/run.js';
+import { ApiError } from '../api-error.js';
+import type { AuthEnv } from '../auth.js';
+import { readRunRequest, resolveRunOptions, runRequestLimits } from '../run-request.js';
+
+export function runRoutes(config: Config, service: RunService, providerProblems: Record<string, string>): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>();
+  const limits = runRequestLimits(config);
+
+  const findRun = (tenant: string, id: string): Run => {
+    const run = service.get(tenant, id);
+    if (!run) throw new ApiError('not_found', `no run ${id}`);
+    return run;
+  };
+
+  app.post('/', async (c) => {
+    const request = await readRunRequest(c.req.raw, limits).catch((err) => {
+      // The upload may be refused before it was read to its end: the rest of it is still on the
+      // connection, so the connection cannot carry another request.
+      c.header('connection', 'close');
+      throw err;
+    });
+    let run: Run;
+    try {
+      const resolved = resolveRunOptions(request.options, config);
+      const problem = providerProblems[resolved.provider];
+      if (problem) throw new ApiError('not_ready', `provider ${resolved.provider} cannot serve runs: ${problem}`);
+      run = await service.create({ tenant: c.get('tenant'), prompt: request.prompt, workspaceTar: request.workspaceTar, ...resolved });
+    } finally {
+      if (request.workspaceTar) await rm(request.workspaceTar, { force: true });
+    }
+    if (!isWaitRequested(c.req.query('wait'))) return c.json(runView(run), 202);
+    await service.waitForEnd(run.id, c.req.raw.signal);
+    return c.json(runView(findRun(c.get('tenant'), run.id)), 200);
+  });
+
+  app.get('/:id', (c) => c.json(runView(findRun(c.get('tenant'), c.req.param('id')))));
+
+  app.post('/:id/cancel', async (c) => {
+    const run = await service.cancel(c.get('tenant'), c.req.param('id'));
+    if (!run) throw new ApiError('not_found', `no run ${c.req.param('id')}`);
+    return c.json(runView(run));
+  });
+
+  app.get('/:id/events', (c) => {
+    const run = findRun(c.get('tenant'), c.req.param('id'));
+    const after = Number(c.req.header('last-event-id') ?? c.req.query('after') ?? 0) || 0;
+    return streamSSE(c, async (stream) => {
+      const abort = new AbortController();
+      stream.onAbort(() => abort.abort());
+      for await (const event of service.events(run.id, after, abort.signal)) {
+        await stream.writeSSE({ id: String(event.seq), event: event.kind, data: JSON.stringify(event.data) });
+      }
+    });
+  });
+
+  app.get('/:id/diff', (c) => artifact(findRun(c.get('tenant'), c.req.param('id')), 'diff', service));
+  app.get('/:id/workspace', (c) => artifact(findRun(c.get('tenant'), c.req.param('id')), 'workspace', service));
+
+  return app;
+}
+
+function artifact(run: Run, kind: 'diff' | 'workspace', service: RunService): Response {
+  if (!isTerminal(run.status)) throw new ApiError('run_not_finished', `run ${run.id} is ${run.status}; its ${kind} is ready when it ends`);
+  const present = kind === 'diff' ? run.hasDiff : run.hasWorkspace;
+  if (!present) throw new ApiError('not_found', `run ${run.id} ended ${run.status} and has no ${kind}`);
+  const files = service.files(run.id);
+  const file = kind === 'diff' ? files.diff : files.workspace;
+  const body = Readable.toWeb(createReadStream(file)) as ReadableStream;
+  return new Response(body, {
+    headers:
+      kind === 'diff'
+        ? { 'content-type': 'text/x-diff; charset=utf-8' }
+        : { 'content-type': 'application/gzip', 'content-disposition': `attachment; filename="${run.id}-workspace.tar.gz"` },
+  });
+}
+
+function isWaitRequested(value: string | undefined): boolean {
+  return value !== undefined && value !== '0' && value !== 'false';
+}

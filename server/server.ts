@@ -1,0 +1,84 @@
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { serve } from '@hono/node-server';
+import Dockerode from 'dockerode';
+import type { Logger } from 'pino';
+import { createApp } from './app.js';
+import type { Config } from './config/config.js';
+import { createGatewayApp } from './gateway/gateway-app.js';
+import { listenGateway, type RunningGateway } from './gateway/gateway-server.js';
+import { GatewayTokens } from './gateway/tokens.js';
+import { defaultTenant, TokenAuthenticator } from './http/auth.js';
+import { MemoryRunStore } from './runs/run-store.js';
+import { RunService } from './runs/run-service.js';
+import { INSTANCE_LABEL } from './sandbox/container-spec.js';
+import { DockerSandboxDriver } from './sandbox/docker-driver.js';
+import type { SandboxDriver } from './sandbox/driver.js';
+
+export interface StartOptions {
+  config: Config;
+  env: Record<string, string | undefined>;
+  log: Logger;
+  docker?: Dockerode;
+  /** Called once with a token the server made because none was configured. */
+  onGeneratedToken?: (token: string) => void;
+}
+
+export interface RunningServer extends AsyncDisposable {
+  url: string;
+  service: RunService;
+  driver: SandboxDriver;
+  close(): Promise<void>;
+}
+
+/** Builds every part from the config and starts serving; close() shuts down in order. */
+export async function startServer(options: StartOptions): Promise<RunningServer> {
+  const { config, env, log } = options;
+  await mkdir(config.server.dataDir, { recursive: true });
+
+  let tenants = config.tenants;
+  if (tenants.length === 0) {
+    const fallback = defaultTenant(env);
+    tenants = [fallback.tenant];
+    if (fallback.generatedToken) options.onGeneratedToken?.(fallback.generatedToken);
+  }
+  const auth = new TokenAuthenticator(tenants);
+
+  const providerProblems: Record<string, string> = {};
+  for (const p of Object.values(config.providers)) {
+    if (p.keyEnv && !env[p.keyEnv]) providerProblems[p.name] = `environment variable ${p.keyEnv} is not set`;
+  }
+  for (const [name, problem] of Object.entries(providerProblems)) log.warn({ provider: name }, `provider ${name}: ${problem}`);
+
+  const driver = new DockerSandboxDriver(options.docker ?? new Dockerode(), log.child({ part: 'docker' }));
+  const swept = await driver.sweep({ [INSTANCE_LABEL]: config.server.instance });
+  if (swept.containers || swept.volumes) log.warn(swept, 'removed sandboxes left by an earlier run of this instance');
+
+  const tokens = new GatewayTokens();
+  const gateway: RunningGateway = await listenGateway(
+    createGatewayApp({ tokens, env, log: log.child({ part: 'gateway' }) }),
+    config.gateway.socketDir,
+  );
+  const service = new RunService({ config, driver, tokens, store: new MemoryRunStore(), log });
+  const app = createApp({ config, service, driver, auth, log, providerProblems });
+
+  const http = await new Promise<Server>((resolve) => {
+    const server = serve({ fetch: app.fetch, hostname: config.server.listenHost, port: config.server.listenPort }, () => resolve(server as Server));
+  });
+  const address = http.address() as AddressInfo;
+  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  log.info({ url, gatewaySocket: gateway.socketPath, instance: config.server.instance }, 'codex-runner listening');
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      const stopped = new Promise<void>((r) => http.close(() => r()));
+      await service.shutdown(config.server.shutdownGraceS);
+      http.closeAllConnections();
+      await stopped;
+      await driver.sweep({ [INSTANCE_LABEL]: config.server.instance }).catch((err) => log.error({ err }, 'final sweep failed'));
+      await gateway.close();
+    })());
+  return { url, service, driver, close, [Symbol.asyncDispose]: close };
+}
