@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { docker, leftovers } from './fixtures/docker.js';
+import { readSse, startHarness, type Harness } from './fixtures/harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  // No retries against the stand-in: each failure ends after one request instead of Codex's ~6 s of retries.
+  h = await startHarness({
+    providers: { standin: { request_max_retries: 0, stream_max_retries: 0 } },
+  });
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+async function runToEnd(steps: Parameters<Harness['prompt']>[0], options?: object) {
+  const res = await h.createRun({ prompt: h.prompt(steps), options, wait: true });
+  expect(res.status).toBe(200);
+  const run: any = await res.json();
+  expect(await leftovers(`codex-runner.run-id=${run.id}`)).toEqual({ containers: 0, volumes: 0 });
+  return run;
+}
+
+async function waitForEvent(id: string, predicate: (data: any) => boolean): Promise<void> {
+  const res = await h.api(`/v1/runs/${id}/events`);
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error('events ended before the awaited event');
+      buffered += value;
+      for (const block of buffered.split('\n\n').slice(0, -1)) {
+        const data = block.split('\n').find((l) => l.startsWith('data:'));
+        if (data && predicate(JSON.parse(data.slice(5)))) return;
+      }
+    }
+  } finally {
+    await reader.cancel();
+  }
+}
+
+describe('provider failures', () => {
+  it('ends failed with Codex message when the provider answers 401', async () => {
+    const run = await runToEnd([{ status: 401, body: { error: { message: 'Incorrect API key provided', type: 'invalid_request_error', code: 'invalid_api_key' } } }]);
+    expect(run.status).toBe('failed');
+    expect(run.error.code).toBe('codex_failed');
+    expect(run.error.message).toMatch(/401/);
+    expect(run.error.message).toMatch(/Incorrect API key provided/);
+  });
+
+  it('ends failed when the provider cuts its stream mid-way', async () => {
+    const run = await runToEnd([{ exec: 'echo started' }, { cutStream: true }]);
+    expect(run.status).toBe('failed');
+    expect(run.error.message).toMatch(/stream disconnected/);
+  });
+
+  it('keeps the diff and workspace of a run that failed after editing', async () => {
+    const run = await runToEnd([{ exec: 'echo partial > half.txt' }, { status: 500 }]);
+    expect(run.status).toBe('failed');
+    expect(run.changes.files_changed).toBe(1);
+    expect(await (await h.api(`/v1/runs/${run.id}/diff`)).text()).toContain('+partial');
+  });
+});
+
+describe('timeouts and cancels', () => {
+  it('ends timed_out when the run exceeds timeout_s, and removes its container', async () => {
+    const started = Date.now();
+    const run = await runToEnd([{ exec: 'sleep 60' }], { timeout_s: 3 });
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(run.status).toBe('timed_out');
+    expect(run.error).toEqual({ code: 'timeout', message: 'run exceeded its timeout of 3 s' });
+    const diff = await h.api(`/v1/runs/${run.id}/diff`);
+    expect(diff.status).toBe(404);
+  });
+
+  it('cancels a running run: it ends cancelled and its container is removed', async () => {
+    const created: any = await (await h.createRun({ prompt: h.prompt([{ exec: 'sleep 60' }]) })).json();
+    await waitForEvent(created.id, (e) => e.type === 'item.started' && e.item?.type === 'command_execution');
+    const res = await h.api(`/v1/runs/${created.id}/cancel`, { method: 'POST' });
+    expect(res.status).toBe(200);
+    const run: any = await res.json();
+    expect(run.status).toBe('cancelled');
+    expect(run.error.code).toBe('cancelled');
+    expect(await leftovers(`codex-runner.run-id=${created.id}`)).toEqual({ containers: 0, volumes: 0 });
+    const events = await readSse(await h.api(`/v1/runs/${created.id}/events`));
+    expect(events.at(-1)!.data.type).toBe('run.cancelled');
+    // Cancelling again is harmless and changes nothing.
+    expect((await (await h.api(`/v1/runs/${created.id}/cancel`, { method: 'POST' })).json()) as any).toMatchObject({ status: 'cancelled' });
+  });
+});
+
+describe('crashes', () => {
+  it('ends failed with the exit code when Codex itself dies mid-run', async () => {
+    const killCodex = 'for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = codex ] && kill -9 ${p#/proc/}; done; sleep 5';
+    const run = await runToEnd([{ exec: killCodex }]);
+    expect(run.status).toBe('failed');
+    expect(run.exit_code).not.toBe(0);
+    expect(run.error.message).toMatch(/codex exited with code/);
+  });
+
+  it('ends failed and leaves nothing behind when the container is removed from outside mid-run', async () => {
+    const created: any = await (await h.createRun({ prompt: h.prompt([{ exec: 'sleep 60' }]) })).json();
+    await waitForEvent(created.id, (e) => e.type === 'item.started');
+    const [container] = await docker.listContainers({ filters: { label: [`codex-runner.run-id=${created.id}`] } });
+    await docker.getContainer(container!.Id).remove({ force: true });
+    const run = await h.waitForEnd(created.id, 30_000);
+    expect(run.status).toBe('failed');
+    expect(await leftovers(`codex-runner.run-id=${created.id}`)).toEqual({ containers: 0, volumes: 0 });
+  });
+});
