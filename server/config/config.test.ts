@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from './config.js';
 
@@ -51,5 +52,11 @@ describe('parseConfig', () => {
 
   it('reports TOML syntax errors', () => {
     expect(() => parseConfig('[server\n')).toThrow(/not valid TOML/);
+  });
+
+  it('accepts the config shipped for docker-compose', () => {
+    const cfg = parseConfig(readFileSync(new URL('./compose.toml', import.meta.url), 'utf8'), '/app');
+    expect(cfg.server).toMatchObject({ listenHost: '0.0.0.0', dataDir: '/data' });
+    expect(cfg.gateway).toEqual({ socketDir: '/run/codex-runner-gateway', socketVolume: 'codex-runner-gateway' });
   });
 });

