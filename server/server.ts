@@ -1,4 +1,5 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
@@ -36,6 +37,8 @@ export interface RunningServer extends AsyncDisposable {
 export async function startServer(options: StartOptions): Promise<RunningServer> {
   const { config, env, log } = options;
   await mkdir(config.server.dataDir, { recursive: true });
+  // Uploads are spooled here only while a request is read; anything left is from a crash.
+  await rm(path.join(config.server.dataDir, 'uploads'), { recursive: true, force: true });
 
   let tenants = config.tenants;
   if (tenants.length === 0) {
