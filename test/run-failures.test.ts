@@ -41,12 +41,17 @@ async function waitForEvent(id: string, predicate: (data: any) => boolean): Prom
 }
 
 describe('provider failures', () => {
-  it('ends failed with Codex message when the provider answers 401', async () => {
+  it('ends failed with a clear message when the provider answers 401', async () => {
     const run = await runToEnd([{ status: 401, body: { error: { message: 'Incorrect API key provided', type: 'invalid_request_error', code: 'invalid_api_key' } } }]);
     expect(run.status).toBe('failed');
+    expect(run.error).toEqual({ code: 'provider_auth', message: 'provider standin rejected the key (HTTP 401): Incorrect API key provided' });
+  });
+
+  it('ends failed with Codex message when the provider keeps answering 429', async () => {
+    const run = await runToEnd([{ status: 429, headers: { 'retry-after': '0' }, body: { error: { message: 'Rate limit reached', type: 'rate_limit_exceeded', code: 'rate_limit_exceeded' } } }]);
+    expect(run.status).toBe('failed');
     expect(run.error.code).toBe('codex_failed');
-    expect(run.error.message).toMatch(/401/);
-    expect(run.error.message).toMatch(/Incorrect API key provided/);
+    expect(run.error.message).toMatch(/429/);
   });
 
   it('ends failed when the provider cuts its stream mid-way', async () => {

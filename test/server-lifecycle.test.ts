@@ -39,8 +39,8 @@ describe('server lifecycle', () => {
   });
 
   it('refuses new runs while shutting down', async () => {
-    const h = await startHarness({ server: { shutdown_grace_s: 2 } });
-    const created: any = await (await h.createRun({ prompt: h.prompt([{ exec: 'sleep 1' }, { message: 'done' }]) })).json();
+    const h = await startHarness({ server: { shutdown_grace_s: 20 } });
+    const created: any = await (await h.createRun({ prompt: h.prompt([{ exec: 'sleep 0.5' }, { message: 'done' }]) })).json();
     const closing = h.server.close();
     await expect(h.server.service.create({ tenant: 'default', prompt: 'x', provider: 'standin', model: 'm', timeoutS: 10, workspaceTar: null })).rejects.toThrow(/shutting down/);
     await closing;

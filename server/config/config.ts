@@ -13,11 +13,16 @@ export interface ProviderConfig {
   models?: string[];
   requestMaxRetries?: number;
   streamMaxRetries?: number;
+  keyDelivery: 'gateway' | 'env';
+  egressNetwork: string;
 }
 
 export interface TenantConfig {
   name: string;
   tokenSha256: string;
+  providers?: string[];
+  runMaxRequests?: number;
+  runMaxTokens?: number;
 }
 
 export interface Config {
@@ -41,6 +46,8 @@ export interface Config {
     maxQueuedRuns: number;
     defaultTimeoutS: number;
     maxTimeoutS: number;
+    runMaxRequests: number;
+    runMaxTokens: number;
   };
   gateway: { socketDir: string; socketVolume: string };
   defaults: { provider: string; model: string };
@@ -92,6 +99,8 @@ function toConfig(f: ConfigFile, baseDir: string): Config {
       models: p.models,
       requestMaxRetries: p.request_max_retries,
       streamMaxRetries: p.stream_max_retries,
+      keyDelivery: p.key_delivery,
+      egressNetwork: p.egress_network,
     };
   }
   return {
@@ -122,6 +131,8 @@ function toConfig(f: ConfigFile, baseDir: string): Config {
       maxQueuedRuns: f.limits.max_queued_runs,
       defaultTimeoutS: f.limits.default_timeout_s,
       maxTimeoutS: f.limits.max_timeout_s,
+      runMaxRequests: f.limits.run_max_requests,
+      runMaxTokens: f.limits.run_max_tokens,
     },
     gateway: {
       socketDir: path.resolve(baseDir, f.gateway.socket_dir ?? path.join(dataDir, 'gateway')),
@@ -129,7 +140,13 @@ function toConfig(f: ConfigFile, baseDir: string): Config {
     },
     defaults: f.defaults,
     providers,
-    tenants: f.tenants.map((t) => ({ name: t.name, tokenSha256: t.token_sha256 })),
+    tenants: f.tenants.map((t) => ({
+      name: t.name,
+      tokenSha256: t.token_sha256,
+      providers: t.providers,
+      runMaxRequests: t.run_max_requests,
+      runMaxTokens: t.run_max_tokens,
+    })),
   };
 }
 

@@ -18,6 +18,13 @@ const providerSchema = z
     // Passed to Codex. Its defaults (4 and 5) mean a 500 is retried ~30 times over ~25 s.
     request_max_retries: z.number().int().min(0).max(100).optional(),
     stream_max_retries: z.number().int().min(0).max(100).optional(),
+    // "gateway": the sandbox holds a per-run token and reaches the provider through the gateway.
+    // "env": RISK: the real key is put in the sandbox's environment, where every command the model
+    // runs can read it (and a prompt injection in the repo can send it anywhere through the egress
+    // network the sandbox then needs). Only for a single-user box where that is accepted.
+    key_delivery: z.enum(['gateway', 'env']).default('gateway'),
+    // The Docker network a sandbox joins when key_delivery = "env" (it must reach base_url itself).
+    egress_network: z.string().min(1).default('bridge'),
   })
   .strict();
 
@@ -25,6 +32,11 @@ const tenantSchema = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, - and _'),
     token_sha256: z.string().regex(/^[0-9a-f]{64}$/, 'hex sha256 of the bearer token'),
+    // Providers this tenant's runs may use; all when unset.
+    providers: z.array(z.string().min(1)).optional(),
+    // Per-run budget at the gateway for this tenant; limits.run_max_* when unset.
+    run_max_requests: z.number().int().min(1).optional(),
+    run_max_tokens: z.number().int().min(1).optional(),
   })
   .strict();
 
@@ -69,6 +81,10 @@ export const configFileSchema = z
         max_queued_runs: z.number().int().min(0).default(100),
         default_timeout_s: z.number().int().min(1).default(900),
         max_timeout_s: z.number().int().min(1).default(3600),
+        // Per-run budget enforced by the gateway: provider requests, and tokens as the provider
+        // counts them (input + output, summed over requests; Codex resends the history each time).
+        run_max_requests: z.number().int().min(1).default(500),
+        run_max_tokens: z.number().int().min(1).default(20_000_000),
       })
       .strict()
       .prefault({}),
@@ -91,7 +107,17 @@ export const configFileSchema = z
       .prefault({}),
     providers: z
       .record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/), providerSchema)
-      .default({ openai: { base_url: 'https://api.openai.com/v1', key_env: 'OPENAI_API_KEY', wire_api: 'responses', headers: {}, query_params: {} } }),
+      .default({
+        openai: {
+          base_url: 'https://api.openai.com/v1',
+          key_env: 'OPENAI_API_KEY',
+          wire_api: 'responses',
+          headers: {},
+          query_params: {},
+          key_delivery: 'gateway',
+          egress_network: 'bridge',
+        },
+      }),
     tenants: z.array(tenantSchema).default([]),
   })
   .strict()
@@ -106,6 +132,9 @@ export const configFileSchema = z
     cfg.tenants.forEach((t, i) => {
       if (names.has(t.name)) ctx.addIssue({ code: 'custom', path: ['tenants', i, 'name'], message: `duplicate tenant ${t.name}` });
       names.add(t.name);
+      t.providers?.forEach((p, j) => {
+        if (!cfg.providers[p]) ctx.addIssue({ code: 'custom', path: ['tenants', i, 'providers', j], message: `no [providers.${p}] table` });
+      });
     });
   });
 

@@ -1,8 +1,10 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { ProviderConfig } from '../config/config.js';
+import type { RunError } from '../runs/run.js';
 import { createGatewayApp } from './gateway-app.js';
-import { GatewayTokens } from './tokens.js';
+import { GatewayTokens, type GatewayGrant } from './tokens.js';
+import { emptyProviderUsage } from './usage-tap.js';
 
 const provider: ProviderConfig = {
   name: 'openrouter',
@@ -11,30 +13,43 @@ const provider: ProviderConfig = {
   wireApi: 'responses',
   headers: { 'X-Title': 'codex-runner' },
   queryParams: { 'api-version': '2025-01-01' },
+  keyDelivery: 'gateway',
+  egressNetwork: 'bridge',
 };
 
-function setup() {
+const completed = (tokens: number) =>
+  `event: response.completed\ndata: ${JSON.stringify({ type: 'response.completed', response: { id: 'r', usage: { input_tokens: tokens, output_tokens: 0, total_tokens: tokens } } })}\n\n`;
+
+function setup(answer: (req: Request) => Response | Promise<Response> = () => new Response(completed(100), { headers: { 'content-type': 'text/event-stream' } })) {
   const tokens = new GatewayTokens();
   const seen: Request[] = [];
   const fakeFetch = (async (req: Request) => {
     seen.push(req);
-    return new Response('event: response.created\ndata: {}\n\n', { headers: { 'content-type': 'text/event-stream' } });
+    return answer(req);
   }) as typeof fetch;
   const app = createGatewayApp({ tokens, env: { UPSTREAM_KEY: 'sk-real' }, log: pino({ level: 'silent' }), fetch: fakeFetch });
-  return { app, tokens, seen };
+  const ended: RunError[] = [];
+  const grant = (extra: Partial<GatewayGrant> = {}): GatewayGrant => ({
+    runId: 'r1',
+    provider,
+    model: 'm',
+    budget: { maxRequests: 100, maxTokens: 1_000_000 },
+    usage: emptyProviderUsage(),
+    endRun: (e) => ended.push(e),
+    ...extra,
+  });
+  const post = (token: string, body: object = { model: 'm' }, path = '/v1/responses') =>
+    app.request(path, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { app, tokens, seen, ended, grant, post };
 }
 
 describe('gateway', () => {
   it('swaps the run token for the real key and forwards to the provider with its headers and query', async () => {
-    const { app, tokens, seen } = setup();
-    const { token } = tokens.issue({ runId: 'r1', provider, model: 'm' });
-    const res = await app.request('/v1/responses?x=1', {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: '{"model":"m"}',
-    });
+    const { tokens, seen, grant, post } = setup();
+    const { token } = tokens.issue(grant());
+    const res = await post(token, { model: 'm' }, '/v1/responses?x=1');
     expect(res.status).toBe(200);
-    expect(await res.text()).toContain('response.created');
+    expect(await res.text()).toContain('response.completed');
     const req = seen[0]!;
     expect(req.url).toBe('https://upstream.test/api/v1/responses?x=1&api-version=2025-01-01');
     expect(req.headers.get('authorization')).toBe('Bearer sk-real');
@@ -42,30 +57,87 @@ describe('gateway', () => {
     expect(await req.text()).toBe('{"model":"m"}');
   });
 
+  it('records usage from response.completed', async () => {
+    const { tokens, grant, post } = setup();
+    const g = grant();
+    const { token } = tokens.issue(g);
+    await (await post(token)).text();
+    await (await post(token)).text();
+    expect(g.usage).toEqual({ requests: 2, input_tokens: 200, output_tokens: 0, total_tokens: 200 });
+  });
+
   it('refuses an unknown token and a revoked one with 401', async () => {
-    const { app, tokens, seen } = setup();
-    const issued = tokens.issue({ runId: 'r1', provider, model: 'm' });
+    const { tokens, seen, grant, post } = setup();
+    const issued = tokens.issue(grant());
     issued.revoke();
-    for (const auth of ['Bearer nope', `Bearer ${issued.token}`, '']) {
-      const res = await app.request('/v1/responses', { method: 'POST', headers: { authorization: auth } });
-      expect(res.status).toBe(401);
-    }
+    expect((await post('nope')).status).toBe(401);
+    expect((await post(issued.token)).status).toBe(401);
     expect(seen).toHaveLength(0);
   });
 
   it('refuses paths Codex does not need with 403', async () => {
-    const { app, tokens, seen } = setup();
-    const { token } = tokens.issue({ runId: 'r1', provider, model: 'm' });
-    for (const [method, path] of [['GET', '/v1/files'], ['POST', '/v1/fine_tuning/jobs'], ['GET', '/v1/responses']]) {
+    const { app, tokens, seen, grant } = setup();
+    const { token } = tokens.issue(grant());
+    for (const [method, path] of [['GET', '/v1/files'], ['POST', '/v1/fine_tuning/jobs'], ['GET', '/v1/responses'], ['DELETE', '/v1/models/x']]) {
       const res = await app.request(path!, { method, headers: { authorization: `Bearer ${token}` } });
       expect(res.status).toBe(403);
     }
     expect(seen).toHaveLength(0);
   });
 
+  it('holds the model to the run model', async () => {
+    const { tokens, seen, grant, post } = setup();
+    const { token } = tokens.issue(grant());
+    const res = await post(token, { model: 'o3-pro' });
+    expect(res.status).toBe(403);
+    expect(await res.text()).toContain('may only use model m');
+    expect(seen).toHaveLength(0);
+  });
+
+  it('ends the run once its request or token budget is spent', async () => {
+    const { tokens, ended, grant, post } = setup();
+    const { token } = tokens.issue(grant({ budget: { maxRequests: 2, maxTokens: 1_000_000 } }));
+    await (await post(token)).text();
+    await (await post(token)).text();
+    expect((await post(token)).status).toBe(403);
+    expect(ended).toEqual([{ code: 'budget_exceeded', message: 'run budget spent: 2 of 2 provider requests used' }]);
+
+    const byTokens = setup();
+    const t2 = byTokens.tokens.issue(byTokens.grant({ budget: { maxRequests: 100, maxTokens: 150 } }));
+    await (await byTokens.post(t2.token)).text();
+    await (await byTokens.post(t2.token)).text();
+    expect((await byTokens.post(t2.token)).status).toBe(403);
+    expect(byTokens.ended[0]!.message).toBe('run budget spent: 200 of 150 tokens used');
+  });
+
+  it('ends the run saying the provider rejected the key on an upstream 401', async () => {
+    const { tokens, ended, grant, post } = setup(() => new Response(JSON.stringify({ error: { message: 'Incorrect API key' } }), { status: 401 }));
+    const { token } = tokens.issue(grant());
+    expect((await post(token)).status).toBe(401);
+    expect(ended).toEqual([{ code: 'provider_auth', message: 'provider openrouter rejected the key (HTTP 401): Incorrect API key' }]);
+  });
+
+  it('ends the run naming the provider when it is unreachable', async () => {
+    const { tokens, ended, grant, post } = setup(() => {
+      throw new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } });
+    });
+    const { token } = tokens.issue(grant());
+    expect((await post(token)).status).toBe(502);
+    expect(ended).toEqual([{ code: 'provider_unreachable', message: 'provider openrouter is unreachable at https://upstream.test: ECONNREFUSED' }]);
+  });
+
+  it('passes a 429 through with its Retry-After', async () => {
+    const { tokens, ended, grant, post } = setup(() => new Response('{}', { status: 429, headers: { 'retry-after': '7' } }));
+    const { token } = tokens.issue(grant());
+    const res = await post(token);
+    expect(res.status).toBe(429);
+    expect(res.headers.get('retry-after')).toBe('7');
+    expect(ended).toEqual([]);
+  });
+
   it('sends no authorization upstream for a keyless provider', async () => {
-    const { app, tokens, seen } = setup();
-    const { token } = tokens.issue({ runId: 'r1', provider: { ...provider, keyEnv: undefined }, model: 'm' });
+    const { app, tokens, seen, grant } = setup();
+    const { token } = tokens.issue(grant({ provider: { ...provider, keyEnv: undefined } }));
     await app.request('/v1/models', { headers: { authorization: `Bearer ${token}` } });
     expect(seen[0]!.headers.get('authorization')).toBeNull();
   });

@@ -1,11 +1,23 @@
 import { randomBytes } from 'node:crypto';
 import type { ProviderConfig } from '../config/config.js';
+import type { RunError } from '../runs/run.js';
+import type { ProviderUsage } from './usage-tap.js';
 
-/** What a gateway token buys: calls to one provider, for one run, while the run lives. */
+export interface RunBudget {
+  maxRequests: number;
+  maxTokens: number;
+}
+
+/** What a gateway token buys: calls to one provider, for one model, for one run, while the run lives. */
 export interface GatewayGrant {
   runId: string;
   provider: ProviderConfig;
   model: string;
+  budget: RunBudget;
+  /** Filled in by the gateway as the provider answers. */
+  usage: ProviderUsage;
+  /** Ends the run at once, for failures Codex would only retry (key rejected, budget spent, provider unreachable). */
+  endRun(error: RunError): void;
 }
 
 export interface IssuedToken {

@@ -170,11 +170,12 @@ async function readCapped(request: Request, maxBytes: number): Promise<string> {
 }
 
 /** Picks provider, model and timeout for a run from its options and the server's config. */
-export function resolveRunOptions(options: RunOptions, config: Config): { provider: string; model: string; timeoutS: number } {
-  const provider = options.provider ?? config.defaults.provider;
+export function resolveRunOptions(options: RunOptions, config: Config, tenant: string): { provider: string; model: string; timeoutS: number } {
+  const allowed = config.tenants.find((t) => t.name === tenant)?.providers ?? Object.keys(config.providers);
+  const provider = options.provider ?? (allowed.includes(config.defaults.provider) ? config.defaults.provider : allowed[0]!);
   const providerConfig = config.providers[provider];
-  if (!providerConfig) {
-    throw new ApiError('invalid_options', `unknown provider "${provider}"; configured: ${Object.keys(config.providers).join(', ')}`);
+  if (!providerConfig || !allowed.includes(provider)) {
+    throw new ApiError('invalid_options', `unknown provider "${provider}"; available: ${allowed.join(', ')}`);
   }
   const model = options.model ?? config.defaults.model;
   if (providerConfig.models && !providerConfig.models.includes(model)) {

@@ -5,7 +5,8 @@ import { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { exportWorkspace } from '../archive/export-workspace.js';
 import type { Config, ProviderConfig } from '../config/config.js';
-import type { GatewayTokens } from '../gateway/tokens.js';
+import type { GatewayTokens, RunBudget } from '../gateway/tokens.js';
+import { emptyProviderUsage, type ProviderUsage } from '../gateway/usage-tap.js';
 import { buildCodexArgv, buildCodexConfigToml, GATEWAY_TOKEN_ENV } from '../sandbox/codex-invocation.js';
 import { buildSandboxSpec, WORKSPACE_DIR } from '../sandbox/container-spec.js';
 import { SandboxError, type Sandbox, type SandboxDriver } from '../sandbox/driver.js';
@@ -34,6 +35,9 @@ export interface ExecutorDeps {
 
 export interface RunJob {
   run: Run;
+  budget: RunBudget;
+  /** Ends the run as failed with this error (the gateway's way to stop what Codex would retry). */
+  fail(error: RunError): void;
   prompt: string;
   provider: ProviderConfig;
   files: RunFiles;
@@ -50,6 +54,7 @@ export interface RunResult {
   usage: RunUsage | null;
   error: RunError | null;
   changes: ChangeSummary | null;
+  providerUsage: ProviderUsage | null;
   hasDiff: boolean;
   hasWorkspace: boolean;
 }
@@ -69,7 +74,8 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
     }
   };
 
-  const token = deps.tokens.issue({ runId: run.id, provider: job.provider, model: run.model });
+  const providerUsage = emptyProviderUsage();
+  const token = deps.tokens.issue({ runId: run.id, provider: job.provider, model: run.model, budget: job.budget, usage: providerUsage, endRun: job.fail });
   let sandbox: Sandbox | undefined;
   let outcome = emptyOutcome();
   let exitCode: number | null = null;
@@ -128,6 +134,7 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
     result = {
       ...codexResult(exitCode, outcome, stderr.text()),
       changes: collected.changes,
+      providerUsage: null,
       hasDiff: true,
       hasWorkspace: true,
     };
@@ -149,7 +156,8 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
     }
     await rm(job.files.inputTar, { force: true });
   }
-  log.info({ status: result.status, exitCode: result.exitCode, error: result.error?.code, timingsMs: timings }, 'run ended');
+  result.providerUsage = providerUsage;
+  log.info({ status: result.status, exitCode: result.exitCode, error: result.error?.code, providerUsage, timingsMs: timings }, 'run ended');
   return result;
 }
 
@@ -162,7 +170,7 @@ function parseEvent(line: string): Record<string, unknown> | null {
   }
 }
 
-function codexResult(exitCode: number, outcome: CodexOutcome, stderrTail: string): Omit<RunResult, 'changes' | 'hasDiff' | 'hasWorkspace'> {
+function codexResult(exitCode: number, outcome: CodexOutcome, stderrTail: string): Omit<RunResult, 'changes' | 'providerUsage' | 'hasDiff' | 'hasWorkspace'> {
   const base = { exitCode, finalMessage: outcome.finalMessage, usage: outcome.usage };
   if (outcome.failure) return { ...base, status: 'failed', error: { code: 'codex_failed', message: outcome.failure } };
   if (exitCode !== 0) {
@@ -173,7 +181,7 @@ function codexResult(exitCode: number, outcome: CodexOutcome, stderrTail: string
 }
 
 function ended(status: RunResult['status'], error: RunError, exitCode: number | null, outcome: CodexOutcome): RunResult {
-  return { status, error, exitCode, finalMessage: outcome.finalMessage, usage: outcome.usage, changes: null, hasDiff: false, hasWorkspace: false };
+  return { status, error, exitCode, finalMessage: outcome.finalMessage, usage: outcome.usage, changes: null, providerUsage: null, hasDiff: false, hasWorkspace: false };
 }
 
 function lastLines(text: string, count = 5): string {

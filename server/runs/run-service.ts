@@ -68,6 +68,7 @@ export class RunService {
         usage: null,
         error: null,
         changes: null,
+        providerUsage: null,
         hasDiff: false,
         hasWorkspace: false,
       };
@@ -169,8 +170,14 @@ export class RunService {
       );
       try {
         const provider = this.deps.config.providers[run.provider]!;
+        const tenant = this.deps.config.tenants.find((t) => t.name === run.tenant);
         result = await executeRun(this.deps, {
           run,
+          budget: {
+            maxRequests: tenant?.runMaxRequests ?? this.deps.config.limits.runMaxRequests,
+            maxTokens: tenant?.runMaxTokens ?? this.deps.config.limits.runMaxTokens,
+          },
+          fail: (error) => entry.controller.abort(new RunAbort('failed', error)),
           prompt: entry.prompt,
           provider,
           files: entry.files,
@@ -199,6 +206,7 @@ export class RunService {
       usage: result.usage,
       error: result.error,
       changes: result.changes,
+      providerUsage: result.providerUsage,
       hasDiff: result.hasDiff,
       hasWorkspace: result.hasWorkspace,
     });
@@ -221,6 +229,7 @@ const notRun: Omit<RunResult, 'status' | 'error'> = {
   finalMessage: null,
   usage: null,
   changes: null,
+  providerUsage: null,
   hasDiff: false,
   hasWorkspace: false,
 };

@@ -1,3 +1,5 @@
+import type { ProviderUsage } from '../gateway/usage-tap.js';
+
 export const runStatuses = ['queued', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled'] as const;
 export type RunStatus = (typeof runStatuses)[number];
 
@@ -25,6 +27,9 @@ export type RunErrorCode =
   | 'timeout'
   | 'cancelled'
   | 'shutdown'
+  | 'provider_auth'
+  | 'provider_unreachable'
+  | 'budget_exceeded'
   | 'internal';
 
 export interface RunError {
@@ -69,6 +74,8 @@ export interface Run {
   usage: RunUsage | null;
   error: RunError | null;
   changes: ChangeSummary | null;
+  /** What the gateway saw the provider report, summed over the run's requests. */
+  providerUsage: ProviderUsage | null;
   /** Artifacts exist only for runs that got as far as collecting them. */
   hasDiff: boolean;
   hasWorkspace: boolean;
@@ -90,5 +97,6 @@ export function runView(run: Run) {
     usage: run.usage,
     error: run.error,
     changes: run.changes,
+    provider_usage: run.providerUsage,
   };
 }

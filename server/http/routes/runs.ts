@@ -29,7 +29,7 @@ export function runRoutes(config: Config, service: RunService, providerProblems:
     });
     let run: Run;
     try {
-      const resolved = resolveRunOptions(request.options, config);
+      const resolved = resolveRunOptions(request.options, config, c.get('tenant'));
       const problem = providerProblems[resolved.provider];
       if (problem) throw new ApiError('not_ready', `provider ${resolved.provider} cannot serve runs: ${problem}`);
       run = await service.create({ tenant: c.get('tenant'), prompt: request.prompt, workspaceTar: request.workspaceTar, ...resolved });

@@ -1,0 +1,71 @@
+/** Token counts the provider reported in `response.completed`, summed over a run's requests. */
+export interface ProviderUsage {
+  requests: number;
+  input_tokens: number;
+  output_tokens: number;
+  total_tokens: number;
+}
+
+export function emptyProviderUsage(): ProviderUsage {
+  return { requests: 0, input_tokens: 0, output_tokens: 0, total_tokens: 0 };
+}
+
+/**
+ * Passes a Responses SSE stream through unchanged, chunk by chunk, while watching for
+ * `response.completed` to report its usage. Nothing is held back: Codex sees each event as it comes.
+ */
+export function usageTap(onUsage: (usage: Omit<ProviderUsage, 'requests'>) => void): TransformStream<Uint8Array, Uint8Array> {
+  const decoder = new TextDecoder();
+  let pending = '';
+  const scan = (final: boolean) => {
+    const lines = pending.split(/\r?\n/);
+    pending = final ? '' : lines.pop()!;
+    for (const line of lines) {
+      if (!line.startsWith('data:') || !line.includes('response.completed')) continue;
+      try {
+        const event = JSON.parse(line.slice(5));
+        if (event?.type !== 'response.completed') continue;
+        const u = event.response?.usage ?? {};
+        const n = (v: unknown) => (typeof v === 'number' ? v : 0);
+        onUsage({ input_tokens: n(u.input_tokens), output_tokens: n(u.output_tokens), total_tokens: n(u.total_tokens) || n(u.input_tokens) + n(u.output_tokens) });
+      } catch {
+        // Not JSON: not ours to judge; Codex will.
+      }
+    }
+  };
+  return new TransformStream({
+    transform(chunk, controller) {
+      controller.enqueue(chunk);
+      pending += decoder.decode(chunk, { stream: true });
+      scan(false);
+    },
+    flush() {
+      pending += decoder.decode();
+      scan(true);
+    },
+  });
+}
+
+/**
+ * Copies an upstream body and, if the upstream breaks off, ends the copy as if the connection had
+ * been cut: the client (Codex) sees an incomplete stream and says so. Letting the error through
+ * would make the HTTP server write its own error text into the middle of the event stream.
+ */
+export function endOnUpstreamError(body: ReadableStream<Uint8Array>, onError: (err: unknown) => void): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { value, done } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch (err) {
+        onError(err);
+        controller.close();
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+}
