@@ -1,0 +1,122 @@
+// `npm run bench [-- --runs N --upload-mb M]`: measures the service against the floor (one hardened
+// container running Codex by hand) and prints ratios measured side by side in one run. Times are
+// reported, never judged: the exit code is non-zero only when the bench itself fails (a run that
+// does not succeed, a sandbox left behind).
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import Dockerode from 'dockerode';
+import { parseConfig } from '../server/config/config.js';
+import { INSTANCE_LABEL } from '../server/sandbox/container-spec.js';
+import { startResponsesStandIn, STAND_IN_MODEL } from '../test/fixtures/responses-stand-in.js';
+import { FLOOR_LABEL, startFloor } from './bench/floor.js';
+import { assertNoLeftovers, holdings, runSandboxLabels } from './bench/leaks.js';
+import { floorOnce, latencyPrompt, measureLatency, serviceOnce } from './bench/latency.js';
+import { printLatency, printLeaks, printUpload } from './bench/report.js';
+import { startServerChild } from './bench/server-child.js';
+import { measureUploadMemory } from './bench/upload-memory.js';
+
+const { values: args } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '8' },
+    'upload-mb': { type: 'string', default: '200' },
+  },
+});
+const runs = Number(args.runs);
+const uploadMb = Number(args['upload-mb']);
+if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(uploadMb) || uploadMb < 32 || uploadMb > 480) {
+  console.error('usage: npm run bench -- [--runs N (>= 1, default 8)] [--upload-mb M (32..480, default 200)]');
+  process.exit(2);
+}
+
+/** Releases what the bench started, newest first; each step runs even if an earlier one failed. */
+const cleanups: { what: string; release: () => Promise<unknown> }[] = [];
+let cleaning: Promise<void> | undefined;
+const cleanUp = () =>
+  (cleaning ??= (async () => {
+    for (const { what, release } of cleanups.reverse()) {
+      await release().catch((err) => {
+        console.error(`bench: cleanup "${what}" failed:`, err);
+        process.exitCode = 1;
+      });
+    }
+  })());
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    interrupted = true;
+    console.error(`bench: ${signal}, cleaning up`);
+    void cleanUp().then(() => process.exit(130));
+  });
+}
+
+async function main(): Promise<void> {
+  const docker = new Dockerode();
+  await docker.ping().catch((err) => {
+    throw new Error(`Docker is not reachable: ${(err as Error).message}`);
+  });
+  // One id names this bench's server instance and labels its floor containers: the Docker engine may
+  // be shared, so every check and sweep is limited to what this bench started.
+  const benchId = `bench-${randomBytes(4).toString('hex')}`;
+  const floorLabel = `${FLOOR_LABEL}=${benchId}`;
+  cleanups.push({ what: 'floor containers', release: () => sweep(docker, floorLabel) });
+
+  const dir = await mkdtemp(path.join(tmpdir(), 'codex-runner-bench-'));
+  cleanups.push({ what: 'temp dir', release: () => rm(dir, { recursive: true, force: true }) });
+  const standIn = await startResponsesStandIn();
+  cleanups.push({ what: 'stand-in', release: () => standIn.close() });
+
+  const token = `bench-${randomBytes(8).toString('hex')}`;
+  const rawConfig = {
+    server: { listen: '127.0.0.1:0', data_dir: path.join(dir, 'data'), instance: benchId, log_level: 'info', shutdown_grace_s: 0 },
+    defaults: { provider: 'standin', model: STAND_IN_MODEL },
+    providers: { standin: { base_url: standIn.url, key_env: 'STANDIN_KEY' } },
+    sandbox: { workspace_mb: 512 },
+    limits: { upload_max_mb: 512 },
+  };
+  const config = parseConfig(rawConfig);
+  // Released after the server: whatever its own shutdown sweep missed, if it died before it.
+  cleanups.push({ what: 'service sandboxes', release: () => sweep(docker, `${INSTANCE_LABEL}=${benchId}`) });
+  const server = await startServerChild(rawConfig, { CODEX_RUNNER_TOKEN: token, STANDIN_KEY: 'sk-bench-stand-in' });
+  cleanups.push({ what: 'server', release: () => server.close() });
+  const floor = await startFloor(docker, config, standIn.url, benchId);
+  cleanups.push({ what: 'floor forwarder', release: () => floor.close() });
+
+  console.log(`codex-runner bench: ${runs} runs per side, interleaved A (floor) / B (service), one warm-up each; server pid ${server.pid}\n`);
+  const prompt = latencyPrompt(standIn);
+  await floorOnce(floor, prompt);
+  await serviceOnce(server, token, prompt);
+  const afterWarmUp = await holdings(server);
+
+  const latency = await measureLatency(floor, server, token, prompt, runs);
+  const afterRuns = await holdings(server);
+  await assertNoLeftovers(docker, `after ${runs + 1} service runs`, runSandboxLabels(benchId));
+  await assertNoLeftovers(docker, `after ${runs + 1} floor runs`, [floorLabel]);
+  printLatency(latency);
+
+  const smallUpload = await measureUploadMemory(server, standIn, token, dir, Math.round(uploadMb / 8));
+  const largeUpload = await measureUploadMemory(server, standIn, token, dir, uploadMb);
+  await assertNoLeftovers(docker, 'after the upload runs', runSandboxLabels(benchId));
+  printUpload(smallUpload, largeUpload);
+  // Measured before the upload, so the large run's buffers do not blur the comparison.
+  printLeaks(afterWarmUp, afterRuns, runs);
+}
+
+/** Removes containers and volumes carrying a label; the bench's safety net, not the service's sweep. */
+async function sweep(docker: Dockerode, label: string): Promise<void> {
+  const containers = await docker.listContainers({ all: true, filters: { label: [label] } });
+  await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true })));
+  const { Volumes } = await docker.listVolumes({ filters: { label: [label] } });
+  await Promise.all((Volumes ?? []).map((v) => docker.getVolume(v.Name).remove()));
+}
+
+try {
+  await main();
+} catch (err) {
+  if (!interrupted) console.error('\nbench failed:', err instanceof Error ? err.message : err);
+  process.exitCode = 1;
+} finally {
+  await cleanUp();
+}
