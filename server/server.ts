@@ -53,6 +53,12 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     if (p.keyEnv && !env[p.keyEnv]) providerProblems[p.name] = `environment variable ${p.keyEnv} is not set`;
   }
   for (const [name, problem] of Object.entries(providerProblems)) log.warn({ provider: name }, `provider ${name}: ${problem}`);
+  for (const p of Object.values(config.providers).filter((p) => p.keyDelivery === 'env')) {
+    log.warn(
+      { provider: p.name, network: p.egressNetwork },
+      `provider ${p.name}: key_delivery = "env" puts its real key inside every sandbox that uses it, readable by any command the model runs, and gives those sandboxes the ${p.egressNetwork} network`,
+    );
+  }
 
   const driver = new DockerSandboxDriver(options.docker ?? new Dockerode(), log.child({ part: 'docker' }));
   const swept = await driver.sweep({ [INSTANCE_LABEL]: config.server.instance });
@@ -63,7 +69,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     createGatewayApp({ tokens, env, log: log.child({ part: 'gateway' }) }),
     config.gateway.socketDir,
   );
-  const service = new RunService({ config, driver, tokens, store: new MemoryRunStore(), log });
+  const service = new RunService({ config, driver, tokens, env, store: new MemoryRunStore(), log });
   const app = createApp({ config, service, driver, auth, log, providerProblems });
 
   const http = await new Promise<Server>((resolve) => {

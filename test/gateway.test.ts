@@ -179,3 +179,24 @@ async function closedPort(): Promise<number> {
   await new Promise((r) => server.close(r));
   return port;
 }
+
+describe('key_delivery = "env" (opt-in)', () => {
+  it('gives Codex the real key in its environment and lets it reach the provider itself', async () => {
+    // "host" so that the sandbox reaches the stand-in on the host's loopback; operators would use a bridge.
+    const direct = await startHarness({ providers: { standin: { key_delivery: 'env', egress_network: 'host' } } });
+    try {
+      const before = direct.standIn.requests.length;
+      const result = await run([{ exec: 'test "$CODEX_RUNNER_PROVIDER_KEY" = "" && echo absent || echo present; test -e /run/codex-runner/gateway.sock && echo gateway || echo no-gateway' }, { message: 'direct' }], direct);
+      expect(result).toMatchObject({ status: 'succeeded', final_message: 'direct' });
+      const events = await readSse(await direct.api(`/v1/runs/${result.id}/events`));
+      const output = events.find((e) => e.data.type === 'item.completed' && e.data.item?.type === 'command_execution')!.data.item.aggregated_output;
+      expect(output.trim().split('\n')).toEqual(['present', 'no-gateway']);
+      const calls = direct.standIn.requests.slice(before);
+      expect(calls.length).toBeGreaterThan(0);
+      for (const call of calls) expect(call.headers.authorization).toBe(`Bearer ${UPSTREAM_KEY}`);
+      expect(direct.logText()).toContain('key_delivery = \\"env\\" puts its real key inside every sandbox');
+    } finally {
+      await direct.close();
+    }
+  });
+});

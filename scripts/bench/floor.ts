@@ -48,7 +48,7 @@ export async function startFloor(docker: Dockerode, config: Config, upstreamUrl:
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
-  const codexConfig = buildCodexConfigToml({ model: config.defaults.model, provider: { name: 'floor' } });
+  const codexConfig = buildCodexConfigToml({ model: config.defaults.model, provider: { name: 'floor', baseUrl: upstreamUrl, keyDelivery: 'gateway', headers: {}, queryParams: {} } });
   const { sandbox: limits } = config;
 
   const run = async (prompt: string): Promise<string> => {

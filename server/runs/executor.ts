@@ -7,7 +7,7 @@ import { exportWorkspace } from '../archive/export-workspace.js';
 import type { Config, ProviderConfig } from '../config/config.js';
 import type { GatewayTokens, RunBudget } from '../gateway/tokens.js';
 import { emptyProviderUsage, type ProviderUsage } from '../gateway/usage-tap.js';
-import { buildCodexArgv, buildCodexConfigToml, GATEWAY_TOKEN_ENV } from '../sandbox/codex-invocation.js';
+import { buildCodexArgv, buildCodexConfigToml, DIRECT_KEY_ENV, GATEWAY_TOKEN_ENV } from '../sandbox/codex-invocation.js';
 import { buildSandboxSpec, WORKSPACE_DIR } from '../sandbox/container-spec.js';
 import { SandboxError, type Sandbox, type SandboxDriver } from '../sandbox/driver.js';
 import { parseNumstat } from './change-summary.js';
@@ -31,6 +31,8 @@ export interface ExecutorDeps {
   driver: SandboxDriver;
   tokens: GatewayTokens;
   config: Config;
+  /** The server's environment: provider keys, read only for key_delivery = "env". */
+  env: Record<string, string | undefined>;
 }
 
 export interface RunJob {
@@ -81,16 +83,19 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
   let exitCode: number | null = null;
   let result: RunResult;
   try {
+    const direct = job.provider.keyDelivery === 'env';
     const spec = buildSandboxSpec({
       runId: run.id,
       instance: config.server.instance,
       image: config.sandbox.image,
-      network: config.sandbox.network,
+      network: direct ? job.provider.egressNetwork : config.sandbox.network,
       runtime: config.sandbox.runtime,
       limits: config.sandbox,
-      gateway: config.gateway.socketVolume
-        ? { kind: 'volume', volume: config.gateway.socketVolume }
-        : { kind: 'bind', hostDir: config.gateway.socketDir },
+      gateway: direct
+        ? null
+        : config.gateway.socketVolume
+          ? { kind: 'volume', volume: config.gateway.socketVolume }
+          : { kind: 'bind', hostDir: config.gateway.socketDir },
     });
     const started = await time('start', () => deps.driver.start(spec, signal));
     sandbox = started;
@@ -120,7 +125,8 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
     });
     exitCode = await time('codex', async () => {
       const code = await started.exec(buildCodexArgv(job.prompt), {
-        env: [`${GATEWAY_TOKEN_ENV}=${token.token}`],
+        // Added here, at the last moment, so the key is in no spec or log line.
+        env: [direct ? `${DIRECT_KEY_ENV}=${job.provider.keyEnv ? (deps.env[job.provider.keyEnv] ?? '') : ''}` : `${GATEWAY_TOKEN_ENV}=${token.token}`],
         stdout,
         stderr,
         signal,

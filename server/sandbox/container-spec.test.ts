@@ -60,6 +60,14 @@ describe('buildSandboxSpec', () => {
     });
   });
 
+  it('mounts no gateway and idles without the relay when the key is delivered in the environment', () => {
+    const spec = buildSandboxSpec({ ...input, network: 'bridge', gateway: null });
+    expect(spec.container.HostConfig!.Mounts).toEqual([{ Type: 'volume', Source: 'codex-runner-ws-r1', Target: '/workspace' }]);
+    expect(spec.container.Cmd).toEqual(['sleep', 'infinity']);
+    expect(spec.container.HostConfig!.NetworkMode).toBe('bridge');
+    expect(spec.container.NetworkDisabled).toBe(false);
+  });
+
   it('selects another runtime only when configured', () => {
     expect(host.Runtime).toBeUndefined();
     expect(buildSandboxSpec({ ...input, runtime: 'runsc' }).container.HostConfig!.Runtime).toBe('runsc');

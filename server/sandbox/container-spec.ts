@@ -29,8 +29,11 @@ export interface SandboxSpecInput {
   network: string;
   runtime: string;
   limits: SandboxLimits;
-  /** Where the gateway socket's directory comes from: a host path or, when the server is itself in a container, a volume. */
-  gateway: { kind: 'bind'; hostDir: string } | { kind: 'volume'; volume: string };
+  /**
+   * Where the gateway socket's directory comes from: a host path or, when the server is itself in a
+   * container, a volume. None when the provider's key is delivered in the environment instead.
+   */
+  gateway: { kind: 'bind'; hostDir: string } | { kind: 'volume'; volume: string } | null;
 }
 
 export interface SandboxSpec {
@@ -53,20 +56,17 @@ export function buildSandboxSpec(input: SandboxSpecInput): SandboxSpec {
     DriverOpts: { type: 'tmpfs', device: 'tmpfs', o: `size=${limits.workspaceMb}m,uid=1000,gid=1000,mode=0700,nosuid,nodev` },
     Labels: labels,
   };
-  const gatewayMount: Dockerode.MountSettings =
-    input.gateway.kind === 'bind'
-      ? { Type: 'bind', Source: input.gateway.hostDir, Target: GATEWAY_MOUNT_DIR, ReadOnly: true }
-      : { Type: 'volume', Source: input.gateway.volume, Target: GATEWAY_MOUNT_DIR, ReadOnly: true };
+  const mounts: Dockerode.MountSettings[] = [{ Type: 'volume', Source: volumeName, Target: WORKSPACE_DIR }];
+  if (input.gateway?.kind === 'bind') mounts.push({ Type: 'bind', Source: input.gateway.hostDir, Target: GATEWAY_MOUNT_DIR, ReadOnly: true });
+  if (input.gateway?.kind === 'volume') mounts.push({ Type: 'volume', Source: input.gateway.volume, Target: GATEWAY_MOUNT_DIR, ReadOnly: true });
   const container: Dockerode.ContainerCreateOptions = {
     name: `codex-runner-${input.runId}`,
     Image: input.image,
     // PID 1 is tini (the image's entrypoint); the idle process is the relay to the gateway socket,
     // so the sandbox needs no network at all to reach its model provider.
-    Cmd: [
-      'socat',
-      `TCP-LISTEN:${GATEWAY_LOOPBACK_PORT},bind=127.0.0.1,reuseaddr,fork`,
-      `UNIX-CONNECT:${GATEWAY_MOUNT_DIR}/${GATEWAY_SOCKET_NAME}`,
-    ],
+    Cmd: input.gateway
+      ? ['socat', `TCP-LISTEN:${GATEWAY_LOOPBACK_PORT},bind=127.0.0.1,reuseaddr,fork`, `UNIX-CONNECT:${GATEWAY_MOUNT_DIR}/${GATEWAY_SOCKET_NAME}`]
+      : ['sleep', 'infinity'],
     User: SANDBOX_USER,
     WorkingDir: WORKSPACE_DIR,
     Env: [`HOME=${HOME_DIR}`, `CODEX_HOME=${CODEX_HOME}`],
@@ -83,7 +83,7 @@ export function buildSandboxSpec(input: SandboxSpecInput): SandboxSpec {
         '/tmp': `rw,nosuid,nodev,size=${limits.tmpMb}m,mode=1777`,
         [HOME_DIR]: `rw,nosuid,nodev,size=${limits.homeMb}m,uid=1000,gid=1000,mode=0700`,
       },
-      Mounts: [{ Type: 'volume', Source: volumeName, Target: WORKSPACE_DIR }, gatewayMount],
+      Mounts: mounts,
       Memory: limits.memoryMb * MiB,
       MemorySwap: limits.memoryMb * MiB,
       NanoCpus: Math.round(limits.cpus * 1e9),

@@ -123,7 +123,8 @@ export function chatToResponsesStream(options: ChatToResponsesOptions = {}): Tra
     calls.set(n, call);
     if (typeof part.id === 'string' && part.id !== '') call.id = part.id;
     const fn = part.function ?? {};
-    if (typeof fn.name === 'string') call.name += fn.name;
+    // OpenAI sends the name once; some upstreams repeat it whole in every fragment.
+    if (typeof fn.name === 'string' && fn.name !== call.name) call.name += fn.name;
     if (typeof fn.arguments === 'string') call.arguments += fn.arguments;
   }
 
