@@ -2,6 +2,7 @@ import { Hono, type Context } from 'hono';
 import { proxy } from 'hono/proxy';
 import type { Logger } from 'pino';
 import { errorBody } from '../http/api-error.js';
+import { CHAT_COMPLETIONS_PATH, chatToResponses, responsesToChatRequest, toolNamespaces } from './chat/index.js';
 import type { GatewayGrant, GatewayTokens } from './tokens.js';
 import { endOnUpstreamError, usageTap } from './usage-tap.js';
 
@@ -48,17 +49,28 @@ export function createGatewayApp(deps: GatewayDeps): Hono {
     }
 
     grant.usage.requests++;
+    const addUsage = (u: { input_tokens: number; output_tokens: number; total_tokens: number }) => {
+      grant.usage.input_tokens += u.input_tokens;
+      grant.usage.output_tokens += u.output_tokens;
+      grant.usage.total_tokens += u.total_tokens;
+    };
+
+    if (grant.provider.wireApi === 'chat') {
+      // The upstream speaks only Chat Completions: translate the request, and the streamed answer back.
+      const upstream = await forward(c, deps, grant, CHAT_COMPLETIONS_PATH, JSON.stringify(responsesToChatRequest(body)), log);
+      if (!upstream.ok || !upstream.body) return upstream;
+      const translated = chatToResponses(upstream.body, {
+        toolNamespaces: toolNamespaces(body),
+        onUsage: addUsage,
+        onFailure: (failure) => log.warn(failure, 'chat upstream failed mid-answer'),
+      });
+      return new Response(translated, { status: 200, headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } });
+    }
+
     const upstream = await forward(c, deps, grant, '/responses', text, log);
     if (!upstream.ok || !upstream.body) return upstream;
     const answer = endOnUpstreamError(upstream.body, (err) => log.warn({ err: (err as Error).message }, 'provider stream broke off'));
-    const tapped = answer.pipeThrough(
-      usageTap((u) => {
-        grant.usage.input_tokens += u.input_tokens;
-        grant.usage.output_tokens += u.output_tokens;
-        grant.usage.total_tokens += u.total_tokens;
-      }),
-    );
-    return new Response(tapped, upstream);
+    return new Response(answer.pipeThrough(usageTap(addUsage)), upstream);
   });
 
   app.get('/v1/models', async (c) => {

@@ -47,7 +47,7 @@ export function responsesToChatRequest(body: unknown): ChatRequest {
     stream_options: { include_usage: true },
   };
 
-  const tools = Array.isArray(b.tools) ? b.tools.filter(isObject).flatMap(toChatTool) : [];
+  const tools = chatTools(b.tools);
   // An upstream may reject tool_choice or parallel_tool_calls without tools, and the only tools
   // Codex could offer beyond functions (web_search, freeform custom tools) have no chat equivalent.
   if (tools.length > 0) {
@@ -71,28 +71,24 @@ function toMessages(body: Item): ChatMessage[] {
   const messages: ChatMessage[] = [];
   // Many chat templates (Qwen, Llama, Mistral) refuse a system message after the first turn, so
   // the instructions and every developer message before the first other item become one.
-  const leadingSystem: string[] = [];
-  if (typeof body.instructions === 'string' && body.instructions !== '') leadingSystem.push(body.instructions);
+  const leading: string[] = typeof body.instructions === 'string' && body.instructions !== '' ? [body.instructions] : [];
+  const push = (message: ChatMessage) => {
+    if (messages.length === 0 && leading.length > 0) messages.push({ role: 'system', content: leading.join('\n\n') });
+    messages.push(message);
+  };
 
   const input = Array.isArray(body.input) ? body.input : typeof body.input === 'string' ? [{ type: 'message', role: 'user', content: body.input }] : [];
   for (const raw of input) {
     if (!isObject(raw)) continue;
     const type = raw.type ?? 'message'; // Responses allows `{role, content}` without a type.
-    if (type === 'message') {
-      const role = raw.role;
-      if (role === 'developer' || role === 'system') {
-        const text = textOf(raw.content);
-        if (messages.length === 0) leadingSystem.push(text);
-        else messages.push({ role: 'system', content: text });
-      } else if (role === 'user') {
-        if (messages.length === 0) flushSystem(messages, leadingSystem);
-        messages.push({ role: 'user', content: userContent(raw.content) });
-      } else if (role === 'assistant') {
-        if (messages.length === 0) flushSystem(messages, leadingSystem);
-        messages.push({ role: 'assistant', content: textOf(raw.content) });
-      }
+    if (type === 'message' && (raw.role === 'developer' || raw.role === 'system')) {
+      if (messages.length === 0) leading.push(textOf(raw.content));
+      else messages.push({ role: 'system', content: textOf(raw.content) });
+    } else if (type === 'message' && raw.role === 'user') {
+      push({ role: 'user', content: userContent(raw.content) });
+    } else if (type === 'message' && raw.role === 'assistant') {
+      push({ role: 'assistant', content: textOf(raw.content) });
     } else if (type === 'function_call') {
-      if (messages.length === 0) flushSystem(messages, leadingSystem);
       const call: ChatToolCall = {
         id: String(raw.call_id ?? raw.id ?? ''),
         type: 'function',
@@ -102,20 +98,14 @@ function toMessages(body: Item): ChatMessage[] {
       // into items. Fold the calls (and any text just before them) back into that one message.
       const last = messages.at(-1);
       if (last?.role === 'assistant') (last.tool_calls ??= []).push(call);
-      else messages.push({ role: 'assistant', content: null, tool_calls: [call] });
+      else push({ role: 'assistant', content: null, tool_calls: [call] });
     } else if (type === 'function_call_output') {
-      if (messages.length === 0) flushSystem(messages, leadingSystem);
-      messages.push({ role: 'tool', tool_call_id: String(raw.call_id ?? ''), content: outputText(raw.output) });
+      push({ role: 'tool', tool_call_id: String(raw.call_id ?? ''), content: outputText(raw.output) });
     }
     // reasoning (encrypted, opaque to any other provider) and other item types are dropped.
   }
-  if (messages.length === 0) flushSystem(messages, leadingSystem);
+  if (messages.length === 0 && leading.length > 0) messages.push({ role: 'system', content: leading.join('\n\n') });
   return messages;
-}
-
-function flushSystem(messages: ChatMessage[], leading: string[]): void {
-  if (leading.length > 0) messages.push({ role: 'system', content: leading.join('\n\n') });
-  leading.length = 0;
 }
 
 function parts(content: unknown): Item[] {
@@ -152,6 +142,41 @@ function outputText(output: unknown): string {
   }
   if (isObject(output) && typeof output.content === 'string') return output.content;
   return output === undefined ? '' : JSON.stringify(output);
+}
+
+/**
+ * Function tools, and the functions inside `namespace` tools (Codex groups its sub-agent tools as
+ * `multi_agent_v1`) flattened beside them: chat has no namespaces. A top-level name wins a clash.
+ */
+function chatTools(tools: unknown): ChatTool[] {
+  const list = Array.isArray(tools) ? tools.filter(isObject) : [];
+  const out = list.flatMap(toChatTool);
+  const namespaceOf = toolNamespaces({ tools });
+  for (const ns of list) {
+    if (ns.type !== 'namespace' || !Array.isArray(ns.tools)) continue;
+    for (const tool of ns.tools.filter(isObject).flatMap(toChatTool)) {
+      const name = tool.function.name;
+      if (namespaceOf[name] === ns.name && !out.some((t) => t.function.name === name)) out.push(tool);
+    }
+  }
+  return out;
+}
+
+/**
+ * Which namespace each namespaced function belongs to, so calls to it can be handed back to Codex
+ * with their `namespace` (pass it to `chatToResponsesStream`). Top-level functions are not listed.
+ */
+export function toolNamespaces(body: unknown): Record<string, string> {
+  const tools = isObject(body) && Array.isArray(body.tools) ? body.tools.filter(isObject) : [];
+  const top = new Set(tools.filter((t) => t.type === 'function').map((t) => t.name));
+  const map: Record<string, string> = {};
+  for (const ns of tools) {
+    if (ns.type !== 'namespace' || typeof ns.name !== 'string' || !Array.isArray(ns.tools)) continue;
+    for (const t of ns.tools.filter(isObject)) {
+      if (t.type === 'function' && typeof t.name === 'string' && !top.has(t.name) && !(t.name in map)) map[t.name] = ns.name;
+    }
+  }
+  return map;
 }
 
 function toChatTool(tool: Item): ChatTool[] {

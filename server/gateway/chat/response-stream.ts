@@ -1,163 +1,69 @@
-// Chat Completions SSE (a `wire_api = "chat"` upstream) → Responses SSE (what Codex reads), as a
-// web TransformStream so the gateway pipes the upstream body through it without buffering.
-// Event shapes are the ones test/fixtures/responses-stand-in.ts shows real Codex 0.169.0 accepts.
-import { randomUUID } from 'node:crypto';
-import { SseDataDecoder } from './sse-decoder.js';
+// Chat Completions SSE (a `wire_api = "chat"` upstream) → Responses SSE (what Codex reads), as web
+// streams so the gateway passes the upstream body through without buffering it.
+import { createResponseTranslator, type ChatToResponsesOptions } from './response-translator.js';
 
-/** Usage as `response.completed` reports it to Codex. */
-export interface ResponsesUsage {
-  input_tokens: number;
-  input_tokens_details: { cached_tokens: number };
-  output_tokens: number;
-  output_tokens_details: { reasoning_tokens: number };
-  total_tokens: number;
-}
+const encoder = new TextEncoder();
 
-export interface ChatToResponsesOptions {
-  /** The Responses id Codex sees; a fresh `resp_…` by default. */
-  responseId?: string;
-  /** Called once, just before `response.completed` is sent (zeros when the upstream sent no usage). */
-  onUsage?: (usage: ResponsesUsage) => void;
-  /** Called once when the stream ends in `response.failed` instead, with the message Codex gets. */
-  onFailure?: (failure: { code: string; message: string }) => void;
-}
-
-interface ToolCallParts {
-  id?: string;
-  name: string;
-  arguments: string;
-}
-
-type Json = Record<string, any>;
-
-/** A TransformStream from an upstream's Chat Completions SSE bytes to Responses SSE bytes. */
+/**
+ * For `upstream.body.pipeThrough(...)`. Caveat: when the upstream connection breaks, fetch errors
+ * the body and pipeThrough tears the output without a word to Codex; `chatToResponses` does not.
+ */
 export function chatToResponsesStream(options: ChatToResponsesOptions = {}): TransformStream<Uint8Array, Uint8Array> {
-  const id = options.responseId ?? `resp_${randomUUID().replaceAll('-', '')}`;
-  const encoder = new TextEncoder();
-  const decoder = new SseDataDecoder();
-  let text = '';
-  let messageOpen = false;
-  const calls = new Map<number, ToolCallParts>();
-  let lastCallIndex = -1;
-  let usage: Json | undefined;
-  let events = 0;
-  let finishReason: string | undefined;
-  let ended = false;
-
-  const send = (controller: TransformStreamDefaultController<Uint8Array>, type: string, payload: object) =>
-    controller.enqueue(encoder.encode(`event: ${type}\ndata: ${JSON.stringify({ type, ...payload })}\n\n`));
-
-  const messageItem = () => ({ type: 'message', role: 'assistant', id: `msg_${id}`, content: [] as object[] });
-
-  function fail(controller: TransformStreamDefaultController<Uint8Array>, code: string, message: string): void {
-    ended = true;
-    options.onFailure?.({ code, message });
-    // Codex reads `response.error` into its error (the code decides: context_length_exceeded and
-    // insufficient_quota are final, anything else is retried up to stream_max_retries), then shows the message.
-    send(controller, 'response.failed', { response: { id, status: 'failed', error: { type: 'upstream_error', code, message } } });
-  }
-
-  function complete(controller: TransformStreamDefaultController<Uint8Array>): void {
-    ended = true;
-    let index = 0;
-    if (messageOpen || text !== '') {
-      const item = { ...messageItem(), content: [{ type: 'output_text', text, annotations: [] }] };
-      send(controller, 'response.output_item.done', { output_index: index++, item });
-    }
-    for (const [n, call] of [...calls.entries()].sort(([a], [b]) => a - b)) {
-      const item = {
-        type: 'function_call',
-        id: `fc_${id}_${n}`,
-        call_id: call.id ?? `call_${id}_${n}`,
-        name: call.name,
-        // Codex parses the arguments as JSON; a call with none streamed means "no arguments".
-        arguments: call.arguments === '' ? '{}' : call.arguments,
-      };
-      send(controller, 'response.output_item.done', { output_index: index++, item });
-    }
-    const mapped = mapUsage(usage);
-    options.onUsage?.(mapped);
-    send(controller, 'response.completed', { response: { id, status: 'completed', usage: mapped } });
-  }
-
-  function onData(controller: TransformStreamDefaultController<Uint8Array>, data: string): void {
-    if (ended || data.trim() === '') return;
-    if (data.trim() === '[DONE]') return complete(controller);
-    let chunk: Json;
-    try {
-      chunk = JSON.parse(data);
-    } catch {
-      return fail(controller, 'upstream_bad_event', `upstream sent an event that is not JSON: ${data.slice(0, 200)}`);
-    }
-    events++;
-    if (chunk?.error) {
-      const error = typeof chunk.error === 'object' ? chunk.error : { message: String(chunk.error) };
-      const code = error.code === undefined || error.code === null ? 'upstream_error' : String(error.code);
-      return fail(controller, code, `upstream error: ${String(error.message ?? JSON.stringify(error)).slice(0, 1000)}`);
-    }
-    if (chunk.usage) usage = chunk.usage;
-    const choice = Array.isArray(chunk.choices) ? chunk.choices.find((c: Json) => (c?.index ?? 0) === 0) : undefined;
-    if (!choice) return;
-    if (typeof choice.finish_reason === 'string') finishReason = choice.finish_reason;
-    const delta = choice.delta ?? {};
-    if (typeof delta.content === 'string' && delta.content !== '') {
-      if (!messageOpen) {
-        // Codex drops (and logs "OutputTextDelta without active item") a delta with no item open.
-        messageOpen = true;
-        send(controller, 'response.output_item.added', { output_index: 0, item: messageItem() });
-      }
-      text += delta.content;
-      send(controller, 'response.output_text.delta', { output_index: 0, content_index: 0, item_id: `msg_${id}`, delta: delta.content });
-    }
-    if (Array.isArray(delta.tool_calls)) for (const part of delta.tool_calls) addToolCallPart(part);
-  }
-
-  function addToolCallPart(part: Json): void {
-    // Fragments are keyed by `index`; a few upstreams omit it and mark a new call by a new id instead.
-    let n: number;
-    if (typeof part.index === 'number') n = part.index;
-    else if (lastCallIndex === -1 || (part.id && calls.get(lastCallIndex)?.id && part.id !== calls.get(lastCallIndex)?.id)) n = lastCallIndex + 1;
-    else n = lastCallIndex;
-    lastCallIndex = Math.max(lastCallIndex, n);
-    const call = calls.get(n) ?? { name: '', arguments: '' };
-    calls.set(n, call);
-    if (typeof part.id === 'string' && part.id !== '') call.id = part.id;
-    const fn = part.function ?? {};
-    // OpenAI sends the name once; some upstreams repeat it whole in every fragment.
-    if (typeof fn.name === 'string' && fn.name !== call.name) call.name += fn.name;
-    if (typeof fn.arguments === 'string') call.arguments += fn.arguments;
-  }
-
+  const translator = createResponseTranslator(options);
+  const emit = (controller: TransformStreamDefaultController<Uint8Array>, text: string) => {
+    if (text !== '') controller.enqueue(encoder.encode(text));
+  };
   return new TransformStream<Uint8Array, Uint8Array>({
+    start: (controller) => emit(controller, translator.begin()),
+    transform: (chunk, controller) => emit(controller, translator.push(chunk)),
+    flush: (controller) => emit(controller, translator.end()),
+  });
+}
+
+/**
+ * Translates an upstream Chat Completions body into a Responses SSE body, read on demand (the
+ * upstream is read only as fast as Codex reads). A broken upstream connection ends the output with
+ * `response.failed` naming the cause, so Codex reports it (and retries per stream_max_retries).
+ * Cancelling the result (Codex went away) cancels the upstream body.
+ */
+export function chatToResponses(upstream: ReadableStream<Uint8Array>, options: ChatToResponsesOptions = {}): ReadableStream<Uint8Array> {
+  const translator = createResponseTranslator(options);
+  const reader = upstream.getReader();
+  return new ReadableStream<Uint8Array>({
     start(controller) {
-      // At once, before the upstream's first byte: Codex then knows the request was taken.
-      send(controller, 'response.created', { response: { id } });
+      controller.enqueue(encoder.encode(translator.begin()));
     },
-    transform(chunk, controller) {
-      for (const data of decoder.push(chunk)) onData(controller, data);
+    async pull(controller) {
+      // Loop until there is something to hand over: a pull that enqueues nothing is not called again.
+      for (;;) {
+        let text: string;
+        let upstreamDone = false;
+        try {
+          const { done, value } = await reader.read();
+          upstreamDone = done;
+          text = done ? translator.end() : translator.push(value);
+        } catch (error) {
+          upstreamDone = true;
+          text = translator.abort(`upstream connection lost mid-response: ${describe(error)}`);
+        }
+        if (text !== '') controller.enqueue(encoder.encode(text));
+        if (translator.done || upstreamDone) {
+          controller.close();
+          // After a terminal event nothing more is read; let the upstream go.
+          if (!upstreamDone) reader.cancel().catch(() => undefined);
+          return;
+        }
+        if (text !== '') return;
+      }
     },
-    flush(controller) {
-      for (const data of decoder.end()) onData(controller, data);
-      if (ended) return;
-      // Some servers end without [DONE]; a finish_reason already says the answer is whole.
-      if (finishReason !== undefined) return complete(controller);
-      const message = events === 0
-        ? 'upstream closed the stream without sending any Chat Completions event'
-        : 'upstream closed the stream before the response was complete (no finish_reason or [DONE])';
-      fail(controller, 'upstream_stream_incomplete', message);
+    cancel(reason) {
+      return reader.cancel(reason);
     },
   });
 }
 
-function mapUsage(u: Json | undefined): ResponsesUsage {
-  const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
-  const input = n(u?.prompt_tokens);
-  const output = n(u?.completion_tokens);
-  return {
-    input_tokens: input,
-    input_tokens_details: { cached_tokens: n(u?.prompt_tokens_details?.cached_tokens) },
-    output_tokens: output,
-    output_tokens_details: { reasoning_tokens: n(u?.completion_tokens_details?.reasoning_tokens) },
-    total_tokens: n(u?.total_tokens) || input + output,
-  };
+function describe(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } } | null)?.cause;
+  const message = cause?.message ?? (error instanceof Error ? error.message : String(error));
+  return cause?.code ? `${message} (${cause.code})` : message;
 }
