@@ -50,6 +50,12 @@ export function buildCodexArgv(prompt: string): string[] {
     // Without this Codex stalls ~5 s at exit trying to flush analytics with no network.
     '-c',
     'analytics.enabled=false',
+    // At startup Codex syncs plugins from github.com and chatgpt.com: traffic that is not the run's
+    // provider, and that a sandbox with egress would otherwise send.
+    '-c',
+    'features.plugins=false',
+    '-c',
+    'features.remote_plugin=false',
     '--ephemeral',
     '-C',
     WORKSPACE_DIR,
