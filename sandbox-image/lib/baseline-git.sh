@@ -11,5 +11,7 @@ BASELINE_GIT_ARGS=(
   -c core.autocrlf=false -c core.fileMode=true -c core.symlinks=true
   -c diff.noprefix=false -c diff.external= -c core.hooksPath=/dev/null
   -c gc.auto=0 -c advice.detachedHead=false
+  # The baseline's objects live only as long as the sandbox: hash fast rather than pack small.
+  -c core.compression=1
 )
 baseline_git() { git "${BASELINE_GIT_ARGS[@]}" "$@"; }
