@@ -2,12 +2,20 @@
 # Builds codex-runner-sandbox:latest from sandbox-image/. Usage:
 #   scripts/build-sandbox-image.sh [--ca-dir DIR]
 # DIR (or $CODEX_RUNNER_EXTRA_CA_DIR) holds extra CA certs (*.crt, *.pem) that the build and the
-# sandbox trust, for networks behind a TLS-intercepting proxy. Re-runs hit Docker's layer cache.
+# sandbox trust, for networks behind a TLS-intercepting proxy. When neither is given, the host's local
+# CAs in /usr/local/share/ca-certificates are used if there are any: behind such a proxy that is where
+# its CA lives. CODEX_RUNNER_EXTRA_CA_DIR= (set, empty) disables that. Re-runs hit Docker's layer cache.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 IMAGE="${SANDBOX_IMAGE:-codex-runner-sandbox:latest}"
 export BASE_IMAGE="${BASE_IMAGE:-debian:bookworm-slim}"  # build-base-image.sh reads it too
-ca_dir="${CODEX_RUNNER_EXTRA_CA_DIR:-}"
+if [ -n "${CODEX_RUNNER_EXTRA_CA_DIR+set}" ]; then
+  ca_dir="$CODEX_RUNNER_EXTRA_CA_DIR"
+elif compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+  ca_dir=/usr/local/share/ca-certificates
+else
+  ca_dir=""
+fi
 
 log() { echo "build-sandbox-image: $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -16,7 +24,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --ca-dir) [ $# -ge 2 ] || die "--ca-dir needs a directory"; ca_dir="$2"; shift 2 ;;
     --ca-dir=*) ca_dir="${1#--ca-dir=}"; shift ;;
-    -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
     *) die "unknown argument: $1" ;;
   esac
 done
