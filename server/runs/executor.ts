@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { exportWorkspace } from '../archive/export-workspace.js';
 import type { Config, ProviderConfig } from '../config/config.js';
 import type { GatewayTokens, RunBudget } from '../gateway/tokens.js';
-import { emptyProviderUsage, type ProviderUsage } from '../gateway/usage-tap.js';
+import { emptyProviderUsage } from '../gateway/usage-tap.js';
 import { buildCodexArgv, buildCodexConfigToml, DIRECT_KEY_ENV, GATEWAY_TOKEN_ENV } from '../sandbox/codex-invocation.js';
 import { buildSandboxSpec, WORKSPACE_DIR } from '../sandbox/container-spec.js';
 import { SandboxError, type Sandbox, type SandboxDriver } from '../sandbox/driver.js';
@@ -15,7 +15,7 @@ import { applyCodexEvent, emptyOutcome, type CodexOutcome } from './codex-outcom
 import type { EventLog } from './event-log.js';
 import { lineSplitter, tailBuffer } from './line-splitter.js';
 import type { RunFiles } from './run-files.js';
-import type { ChangeSummary, Run, RunError, RunStatus, RunUsage } from './run.js';
+import type { ChangeSummary, Run, RunError, RunStatus } from './run.js';
 
 /** The reason a run's signal was aborted with: how the run ends. */
 export class RunAbort extends Error {
@@ -49,17 +49,10 @@ export interface RunJob {
   log: Logger;
 }
 
-export interface RunResult {
+/** How a run ended: the fields of the run that its execution decides. */
+export type RunResult = Pick<Run, 'exitCode' | 'finalMessage' | 'usage' | 'error' | 'changes' | 'providerUsage' | 'hasDiff' | 'hasWorkspace'> & {
   status: Exclude<RunStatus, 'queued' | 'running'>;
-  exitCode: number | null;
-  finalMessage: string | null;
-  usage: RunUsage | null;
-  error: RunError | null;
-  changes: ChangeSummary | null;
-  providerUsage: ProviderUsage | null;
-  hasDiff: boolean;
-  hasWorkspace: boolean;
-}
+};
 
 /** Runs one run in its own sandbox; the sandbox and the run's gateway token never outlive this call. */
 export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunResult> {

@@ -1,4 +1,5 @@
 import type Dockerode from 'dockerode';
+import type { Config } from '../config/config.js';
 
 export const RUN_ID_LABEL = 'codex-runner.run-id';
 export const INSTANCE_LABEL = 'codex-runner.instance';
@@ -13,14 +14,7 @@ export const GATEWAY_SOCKET_NAME = 'gateway.sock';
 /** Codex inside the sandbox talks HTTP to this loopback port; socat relays it to the gateway socket. */
 export const GATEWAY_LOOPBACK_PORT = 8089;
 
-export interface SandboxLimits {
-  memoryMb: number;
-  cpus: number;
-  pidsLimit: number;
-  workspaceMb: number;
-  tmpMb: number;
-  homeMb: number;
-}
+export type SandboxLimits = Pick<Config['sandbox'], 'memoryMb' | 'cpus' | 'pidsLimit' | 'workspaceMb' | 'tmpMb' | 'homeMb'>;
 
 export interface SandboxSpecInput {
   runId: string;
