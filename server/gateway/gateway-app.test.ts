@@ -27,7 +27,7 @@ function setup(answer: (req: Request) => Response | Promise<Response> = () => ne
     seen.push(req);
     return answer(req);
   }) as typeof fetch;
-  const app = createGatewayApp({ tokens, env: { UPSTREAM_KEY: 'sk-real' }, log: pino({ level: 'silent' }), fetch: fakeFetch });
+  const app = createGatewayApp({ tokens, env: { UPSTREAM_KEY: 'sk-real' }, log: pino({ level: 'silent' }), fetch: fakeFetch, maxRequestBytes: 4096 });
   const ended: RunError[] = [];
   const grant = (extra: Partial<GatewayGrant> = {}): GatewayGrant => ({
     runId: 'r1',
@@ -124,6 +124,14 @@ describe('gateway', () => {
     const { token } = tokens.issue(grant());
     expect((await post(token)).status).toBe(502);
     expect(ended).toEqual([{ code: 'provider_unreachable', message: 'provider openrouter is unreachable at https://upstream.test: ECONNREFUSED' }]);
+  });
+
+  it('refuses a request body over the cap without forwarding it', async () => {
+    const { tokens, seen, grant, post } = setup();
+    const { token } = tokens.issue(grant());
+    const res = await post(token, { model: 'm', input: 'x'.repeat(5000) });
+    expect(res.status).toBe(413);
+    expect(seen).toHaveLength(0);
   });
 
   it('passes a 429 through with its Retry-After', async () => {

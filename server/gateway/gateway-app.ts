@@ -2,6 +2,7 @@ import { Hono, type Context } from 'hono';
 import { proxy } from 'hono/proxy';
 import type { Logger } from 'pino';
 import { errorBody } from '../http/api-error.js';
+import { readTextCapped } from '../http/read-capped.js';
 import { CHAT_COMPLETIONS_PATH, chatToResponses, responsesToChatRequest, toolNamespaces } from './chat/index.js';
 import type { GatewayGrant, GatewayTokens } from './tokens.js';
 import { endOnUpstreamError, usageTap } from './usage-tap.js';
@@ -12,10 +13,11 @@ export interface GatewayDeps {
   env: Record<string, string | undefined>;
   log: Logger;
   fetch?: typeof fetch;
+  /** Codex's requests carry the whole history; a body past this is not one of them. */
+  maxRequestBytes?: number;
 }
 
-/** Codex's requests carry the whole history; a body past this is not one of them. */
-const MAX_REQUEST_BYTES = 64 * 1024 * 1024;
+const DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024;
 
 /**
  * The provider gateway, served on a Unix socket that sandboxes reach through their loopback relay.
@@ -35,8 +37,10 @@ export function createGatewayApp(deps: GatewayDeps): Hono {
       grant.endRun({ code: 'budget_exceeded', message: spent });
       return c.json(errorBody('forbidden', spent), 403);
     }
-    const text = await c.req.text();
-    if (text.length > MAX_REQUEST_BYTES) return c.json(errorBody('payload_too_large', 'request too large'), 413);
+    // The sandbox is untrusted: a body is refused as it passes the cap, not after it was read whole.
+    const maxBytes = deps.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+    const text = await readTextCapped(c.req.raw, maxBytes).catch(() => null);
+    if (text === null) return c.json(errorBody('payload_too_large', `request larger than ${maxBytes} bytes`), 413);
     let body: { model?: unknown };
     try {
       body = JSON.parse(text);

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { spoolWorkspace, WorkspaceRejectedError, type WorkspaceLimits } from '../archive/spool-workspace.js';
 import type { Config } from '../config/config.js';
 import { ApiError } from './api-error.js';
+import { readTextCapped } from './read-capped.js';
 
 const optionsSchema = z
   .object({
@@ -56,7 +57,7 @@ export async function readRunRequest(request: Request, limits: RunRequestLimits)
 }
 
 async function readJson(request: Request, limits: RunRequestLimits): Promise<RunRequest> {
-  const text = await readCapped(request, limits.promptMaxBytes + 64 * 1024);
+  const text = await readTextCapped(request, limits.promptMaxBytes + 64 * 1024);
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -94,7 +95,7 @@ async function readMultipart(request: Request, limits: RunRequestLimits): Promis
       stream.resume();
       return fail(new ApiError('bad_request', name === 'workspace' ? 'only one workspace file is allowed' : `unexpected file field "${name}"; the tarball goes in "workspace"`));
     }
-    spooling = makeUploadDir(limits.uploadDir)
+    spooling = mkdir(limits.uploadDir, { recursive: true })
       .then(() => spoolWorkspace(stream, tarPath, limits.workspace, { signal: stop.signal }))
       .catch((err) => {
         stream.resume();
@@ -128,10 +129,6 @@ function toApiError(err: unknown): unknown {
   return err;
 }
 
-async function makeUploadDir(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
-}
-
 function parseJsonField(text: string): unknown {
   try {
     return JSON.parse(text);
@@ -155,18 +152,6 @@ function checkOptions(options: unknown): RunOptions {
 
 function describeIssues(error: z.ZodError): string {
   return error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
-}
-
-async function readCapped(request: Request, maxBytes: number): Promise<string> {
-  if (!request.body) return '';
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of request.body as unknown as AsyncIterable<Uint8Array>) {
-    total += chunk.byteLength;
-    if (total > maxBytes) throw new ApiError('payload_too_large', `JSON body is larger than ${maxBytes} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Picks provider, model and timeout for a run from its options and the server's config. */

@@ -79,7 +79,10 @@ export class RunService {
       this.deps.store.insert(run);
       this.live.set(id, entry);
       try {
-        this.queue.submit(id, () => this.execute(entry, Boolean(input.workspaceTar)));
+        // The queue must get a job that never rejects: an unhandled rejection would end the process.
+        this.queue.submit(id, () =>
+          this.execute(entry, Boolean(input.workspaceTar)).catch((err) => this.deps.log.error({ err, runId: id }, 'run bookkeeping failed')),
+        );
       } catch (err) {
         this.live.delete(id);
         await entry.events.close();
