@@ -1,0 +1,70 @@
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { createApp } from './app.js';
+import { parseConfig } from './config/config.js';
+import { GatewayTokens } from './gateway/tokens.js';
+import { sha256Hex, TokenAuthenticator, defaultTenant } from './http/auth.js';
+import { MemoryRunStore } from './runs/run-store.js';
+import { RunService } from './runs/run-service.js';
+import type { SandboxDriver } from './sandbox/driver.js';
+
+function fakeDriver(state: { reachable: boolean; image: boolean }): SandboxDriver {
+  return {
+    ping: async () => {
+      if (!state.reachable) throw new Error('connect ENOENT /var/run/docker.sock');
+    },
+    hasImage: async () => state.image,
+    start: async () => {
+      throw new Error('not in unit tests');
+    },
+    sweep: async () => ({ containers: 0, volumes: 0 }),
+  };
+}
+
+function appWith(state = { reachable: true, image: true }, providerProblems: Record<string, string> = {}) {
+  const config = parseConfig({ server: { data_dir: '/nonexistent-unit' } });
+  const log = pino({ level: 'silent' });
+  const driver = fakeDriver(state);
+  const service = new RunService({ config, driver, tokens: new GatewayTokens(), env: {}, store: new MemoryRunStore(), log });
+  const auth = new TokenAuthenticator([{ name: 'ci', tokenSha256: sha256Hex('secret') }]);
+  return createApp({ config, service, driver, auth, log, providerProblems });
+}
+
+describe('GET /readyz', () => {
+  it('is 200 when Docker answers and the image is there', async () => {
+    const res = await appWith().request('/readyz');
+    expect(res.status).toBe(200);
+  });
+
+  it('is 503 naming the problem when the image is missing, Docker is down or a key is unset', async () => {
+    const noImage = await appWith({ reachable: true, image: false }).request('/readyz');
+    expect(noImage.status).toBe(503);
+    expect(((await noImage.json()) as any).problems[0]).toMatch(/sandbox image codex-runner-sandbox:latest is missing/);
+    const down = await appWith({ reachable: false, image: false }).request('/readyz');
+    expect(((await down.json()) as any).problems[0]).toMatch(/docker is not reachable: connect ENOENT/);
+    const noKey = await appWith(undefined, { openai: 'environment variable OPENAI_API_KEY is not set' }).request('/readyz');
+    expect(((await noKey.json()) as any).problems).toEqual(['provider openai: environment variable OPENAI_API_KEY is not set']);
+  });
+});
+
+describe('authentication', () => {
+  it('answers 401 in the error envelope with WWW-Authenticate, and lets a right token through to the route', async () => {
+    const app = appWith();
+    const res = await app.request('/v1/runs/run_x');
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toBe('Bearer');
+    expect(await res.json()).toMatchObject({ error: { code: 'unauthorized' } });
+    const ok = await app.request('/v1/runs/run_x', { headers: { authorization: 'Bearer secret' } });
+    expect(ok.status).toBe(404);
+  });
+
+  it('makes a token when none is configured, and takes CODEX_RUNNER_TOKEN when set', () => {
+    const made = defaultTenant({});
+    expect(made.generatedToken).toMatch(/^cr_/);
+    expect(made.tenant.tokenSha256).toBe(sha256Hex(made.generatedToken!));
+    const fromEnv = defaultTenant({ CODEX_RUNNER_TOKEN: 'mine' });
+    expect(fromEnv.generatedToken).toBeUndefined();
+    expect(new TokenAuthenticator([fromEnv.tenant]).tenantFor('mine')).toBe('default');
+    expect(new TokenAuthenticator([fromEnv.tenant]).tenantFor('other')).toBeUndefined();
+  });
+});
