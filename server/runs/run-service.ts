@@ -109,13 +109,7 @@ export class RunService {
     const entry = this.live.get(id);
     if (!entry) return this.get(tenant, id);
     if (entry.run.tenant !== tenant) return undefined;
-    const abort = new RunAbort('cancelled', { code: 'cancelled', message: 'run cancelled by the client' });
-    if (entry.run.status === 'queued' && this.queue.withdraw(id)) {
-      await this.finish(entry, { ...notRun, status: 'cancelled', error: abort.runError });
-    } else {
-      entry.controller.abort(abort);
-      await entry.ended;
-    }
+    await this.stop(entry, new RunAbort('cancelled', { code: 'cancelled', message: 'run cancelled by the client' }));
     return this.get(tenant, id);
   }
 
@@ -147,15 +141,18 @@ export class RunService {
     const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceS * 1000).unref());
     if ((await Promise.race([all(), timer])) === 'timeout') {
       const abort = new RunAbort('cancelled', { code: 'shutdown', message: 'the server shut down before the run ended' });
-      for (const entry of this.live.values()) {
-        if (entry.run.status === 'queued' && this.queue.withdraw(entry.run.id)) {
-          await this.finish(entry, { ...notRun, status: 'cancelled', error: abort.runError });
-        } else {
-          entry.controller.abort(abort);
-        }
-      }
-      await all();
+      await Promise.all([...this.live.values()].map((entry) => this.stop(entry, abort)));
     }
+  }
+
+  /** Ends a run early: a waiting one never starts, a running one is aborted (its sandbox removed). */
+  private async stop(entry: LiveRun, abort: RunAbort): Promise<void> {
+    if (entry.run.status === 'queued' && this.queue.withdraw(entry.run.id)) {
+      await this.finish(entry, { ...notRun, status: abort.status, error: abort.runError });
+    } else {
+      entry.controller.abort(abort);
+    }
+    await entry.ended;
   }
 
   private async execute(entry: LiveRun, hasInput: boolean): Promise<void> {
