@@ -9,13 +9,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 IMAGE="${SANDBOX_IMAGE:-codex-runner-sandbox:latest}"
 export BASE_IMAGE="${BASE_IMAGE:-debian:bookworm-slim}"  # build-base-image.sh reads it too
-if [ -n "${CODEX_RUNNER_EXTRA_CA_DIR+set}" ]; then
-  ca_dir="$CODEX_RUNNER_EXTRA_CA_DIR"
-elif compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
-  ca_dir=/usr/local/share/ca-certificates
-else
-  ca_dir=""
-fi
+# shellcheck source=lib/extra-ca.sh
+source "$ROOT/scripts/lib/extra-ca.sh"
+ca_dir="$(default_extra_ca_dir)"
 
 log() { echo "build-sandbox-image: $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -28,7 +24,6 @@ while [ $# -gt 0 ]; do
     *) die "unknown argument: $1" ;;
   esac
 done
-[ -z "$ca_dir" ] || [ -d "$ca_dir" ] || die "CA directory not found: $ca_dir"
 
 bash "$ROOT/scripts/build-base-image.sh"
 
@@ -36,15 +31,8 @@ ctx="$(mktemp -d /tmp/codex-runner-sandbox-ctx.XXXXXX)"
 trap 'rm -rf "$ctx"' EXIT
 cp "$ROOT/sandbox-image/Dockerfile" "$ctx/"
 cp -r "$ROOT/sandbox-image/bin" "$ROOT/sandbox-image/lib" "$ctx/"
-mkdir "$ctx/ca"
-if [ -n "$ca_dir" ]; then
-  for cert in "$ca_dir"/*.crt "$ca_dir"/*.pem; do
-    [ -f "$cert" ] || continue
-    name="$(basename "$cert")"
-    cp "$cert" "$ctx/ca/${name%.*}.crt"  # update-ca-certificates reads only *.crt
-  done
-  log "extra CA certs: $(find "$ctx/ca" -name '*.crt' | wc -l) from $ca_dir"
-fi
+certs="$(stage_extra_ca "$ca_dir" "$ctx/ca")" || die "CA directory not found: $ca_dir"
+[ -z "$ca_dir" ] || log "extra CA certs: $certs from $ca_dir"
 # The classic builder keys its cache on content and metadata, so normalize modes and times.
 chmod 0755 "$ctx"/bin/*
 chmod 0644 "$ctx"/lib/* "$ctx"/Dockerfile

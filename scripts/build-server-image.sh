@@ -12,13 +12,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 IMAGE="${SERVER_IMAGE:-codex-runner-server:latest}"
 export BASE_IMAGE="${BASE_IMAGE:-debian:bookworm-slim}"  # build-base-image.sh reads it too
-if [ -n "${CODEX_RUNNER_EXTRA_CA_DIR+set}" ]; then
-  ca_dir="$CODEX_RUNNER_EXTRA_CA_DIR"
-elif compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
-  ca_dir=/usr/local/share/ca-certificates
-else
-  ca_dir=""
-fi
+# shellcheck source=lib/extra-ca.sh
+source "$ROOT/scripts/lib/extra-ca.sh"
+ca_dir="$(default_extra_ca_dir)"
 
 log() { echo "build-server-image: $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -33,7 +29,6 @@ while [ $# -gt 0 ]; do
     *) die "unknown argument: $1" ;;
   esac
 done
-[ -z "$ca_dir" ] || [ -d "$ca_dir" ] || die "CA directory not found: $ca_dir"
 
 ctx="$(mktemp -d /tmp/codex-runner-server-ctx.XXXXXX)"
 trap 'rm -rf "$ctx"' EXIT
@@ -47,15 +42,8 @@ source_hash="$(cd "$ctx" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0
 if [ -n "$source_hash_only" ]; then echo "$source_hash"; exit 0; fi
 
 bash "$ROOT/scripts/build-base-image.sh"
-mkdir "$ctx/.extra-ca"
-if [ -n "$ca_dir" ]; then
-  for cert in "$ca_dir"/*.crt "$ca_dir"/*.pem; do
-    [ -f "$cert" ] || continue
-    name="$(basename "$cert")"
-    cp "$cert" "$ctx/.extra-ca/${name%.*}.crt"  # update-ca-certificates reads only *.crt
-  done
-  log "extra CA certs: $(find "$ctx/.extra-ca" -name '*.crt' | wc -l) from $ca_dir"
-fi
+certs="$(stage_extra_ca "$ca_dir" "$ctx/.extra-ca")" || die "CA directory not found: $ca_dir"
+[ -z "$ca_dir" ] || log "extra CA certs: $certs from $ca_dir"
 # The classic builder keys its cache on content and metadata, so normalize modes and times.
 find "$ctx" -type d -exec chmod 0755 {} +
 find "$ctx" -type f -exec chmod 0644 {} +
