@@ -7,6 +7,8 @@ import { CHAT_COMPLETIONS_PATH, chatToResponses, responsesToChatRequest, toolNam
 import type { GatewayGrant, GatewayTokens } from './tokens.js';
 import { endOnUpstreamError, usageTap } from './usage-tap.js';
 
+type GatewayEnv = { Variables: { grant: GatewayGrant } };
+
 export interface GatewayDeps {
   tokens: GatewayTokens;
   /** The server's environment, where provider keys live (`key_env`). */
@@ -24,12 +26,19 @@ const DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024;
  * A sandbox holds only a per-run token; the real key is added here, on the way upstream, and the
  * token buys only what the run needs: Codex's two routes, the run's model, within the run's budget.
  */
-export function createGatewayApp(deps: GatewayDeps): Hono {
-  const app = new Hono();
+export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
+  const app = new Hono<GatewayEnv>();
+
+  app.use('/v1/*', async (c, next) => {
+    const auth = c.req.header('authorization') ?? '';
+    const grant = auth.startsWith('Bearer ') ? deps.tokens.lookup(auth.slice(7).trim()) : undefined;
+    if (!grant) return c.json(errorBody('unauthorized', 'unknown or expired run token'), 401);
+    c.set('grant', grant);
+    await next();
+  });
 
   app.post('/v1/responses', async (c) => {
-    const grant = grantOf(c, deps);
-    if (!grant) return c.json(errorBody('unauthorized', 'unknown or expired run token'), 401);
+    const grant = c.get('grant');
     const log = deps.log.child({ runId: grant.runId, provider: grant.provider.name });
 
     const spent = budgetSpent(grant);
@@ -77,24 +86,17 @@ export function createGatewayApp(deps: GatewayDeps): Hono {
     return new Response(answer.pipeThrough(usageTap(addUsage)), upstream);
   });
 
-  app.get('/v1/models', async (c) => {
-    const grant = grantOf(c, deps);
-    if (!grant) return c.json(errorBody('unauthorized', 'unknown or expired run token'), 401);
+  app.get('/v1/models', (c) => {
+    const grant = c.get('grant');
     return forward(c, deps, grant, '/models', undefined, deps.log.child({ runId: grant.runId }));
   });
 
   app.all('/v1/*', (c) => {
-    if (!grantOf(c, deps)) return c.json(errorBody('unauthorized', 'unknown or expired run token'), 401);
     deps.log.warn({ method: c.req.method, path: c.req.path }, 'gateway refused a path');
     return c.json(errorBody('forbidden', `${c.req.method} ${c.req.path} is not available through the gateway`), 403);
   });
   app.notFound((c) => c.json(errorBody('not_found', 'not found'), 404));
   return app;
-}
-
-function grantOf(c: Context, deps: GatewayDeps): GatewayGrant | undefined {
-  const auth = c.req.header('authorization') ?? '';
-  return auth.startsWith('Bearer ') ? deps.tokens.lookup(auth.slice(7).trim()) : undefined;
 }
 
 function budgetSpent(grant: GatewayGrant): string | null {
@@ -105,7 +107,7 @@ function budgetSpent(grant: GatewayGrant): string | null {
 }
 
 /** Sends the request upstream with the real key and maps failures Codex would only retry to the end of the run. */
-async function forward(c: Context, deps: GatewayDeps, grant: GatewayGrant, subpath: string, body: string | undefined, log: Logger): Promise<Response> {
+async function forward(c: Context<GatewayEnv>, deps: GatewayDeps, grant: GatewayGrant, subpath: string, body: string | undefined, log: Logger): Promise<Response> {
   const { provider } = grant;
   const url = new URL(provider.baseUrl + subpath);
   new URL(c.req.url).searchParams.forEach((v, k) => url.searchParams.append(k, v));

@@ -2,7 +2,6 @@ import { chmod, mkdir, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import { createAdaptorServer } from '@hono/node-server';
-import type { Hono } from 'hono';
 import { GATEWAY_SOCKET_NAME } from '../sandbox/container-spec.js';
 
 export interface RunningGateway extends AsyncDisposable {
@@ -11,7 +10,7 @@ export interface RunningGateway extends AsyncDisposable {
 }
 
 /** Serves the gateway app on `<socketDir>/gateway.sock`, connectable by the sandbox user. */
-export async function listenGateway(app: Hono, socketDir: string): Promise<RunningGateway> {
+export async function listenGateway(app: { fetch: (request: Request) => Response | Promise<Response> }, socketDir: string): Promise<RunningGateway> {
   await mkdir(socketDir, { recursive: true });
   await chmod(socketDir, 0o755);
   const socketPath = path.join(socketDir, GATEWAY_SOCKET_NAME);
