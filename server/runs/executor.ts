@@ -69,14 +69,15 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
     }
   };
 
-  const providerUsage = emptyProviderUsage();
-  const token = deps.tokens.issue({ runId: run.id, provider: job.provider, model: run.model, budget: job.budget, usage: providerUsage, endRun: job.fail });
+  // With key_delivery = "env" Codex talks to the provider itself: no gateway token, no usage seen.
+  const direct = job.provider.keyDelivery === 'env';
+  const providerUsage = direct ? null : emptyProviderUsage();
+  const token = providerUsage && deps.tokens.issue({ runId: run.id, provider: job.provider, model: run.model, budget: job.budget, usage: providerUsage, endRun: job.fail });
   let sandbox: Sandbox | undefined;
   let outcome = emptyOutcome();
   let exitCode: number | null = null;
   let result: RunResult;
   try {
-    const direct = job.provider.keyDelivery === 'env';
     const spec = buildSandboxSpec({
       runId: run.id,
       instance: config.server.instance,
@@ -119,7 +120,7 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
     exitCode = await time('codex', async () => {
       const code = await started.exec(buildCodexArgv(job.prompt), {
         // Added here, at the last moment, so the key is in no spec or log line.
-        env: [direct ? `${DIRECT_KEY_ENV}=${job.provider.keyEnv ? (deps.env[job.provider.keyEnv] ?? '') : ''}` : `${GATEWAY_TOKEN_ENV}=${token.token}`],
+        env: [token ? `${GATEWAY_TOKEN_ENV}=${token.token}` : `${DIRECT_KEY_ENV}=${job.provider.keyEnv ? (deps.env[job.provider.keyEnv] ?? '') : ''}`],
         stdout,
         stderr,
         signal,
@@ -149,11 +150,10 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
       result = ended('failed', { code: 'internal', message: 'internal error while running' }, exitCode, outcome);
     }
   } finally {
-    token.revoke();
+    token?.revoke();
     if (sandbox) {
       await time('remove', () => sandbox!.remove()).catch((err) => log.error({ err }, 'could not remove the sandbox'));
     }
-    await rm(job.files.inputTar, { force: true });
   }
   result.providerUsage = providerUsage;
   log.info({ status: result.status, exitCode: result.exitCode, error: result.error?.code, providerUsage, timingsMs: timings }, 'run ended');
