@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { lexicalParts, normalizeEntryPath, parentPaths } from './entry-path.js';
+import { lexicalParts, MAX_NAME_BYTES, MAX_PATH_BYTES, normalizeEntryPath } from './entry-path.js';
 import { WorkspaceRejectedError } from './workspace-rejected-error.js';
 
 function refusal(name: string): WorkspaceRejectedError {
@@ -44,6 +44,31 @@ describe('normalizeEntryPath', () => {
     expect(refusal('').message).toBe('an entry has an empty name');
   });
 
+  it('accepts a component of exactly NAME_MAX bytes and refuses one more', () => {
+    const name = 'é'.repeat(127) + 'x'; // bytes, not characters: é is two
+    expect(Buffer.byteLength(name)).toBe(MAX_NAME_BYTES);
+    expect(normalizeEntryPath(`d/${name}`)).toBe(`d/${name}`);
+    expect(refusal(`d/${name}x`).message).toContain(`has a component of ${MAX_NAME_BYTES + 1} bytes`);
+  });
+
+  it('accepts a path of exactly MAX_PATH_BYTES and refuses one more', () => {
+    const component = 'a'.repeat(99);
+    const path = Array.from({ length: 50 }, () => component).join('/');
+    const exact = path.slice(0, MAX_PATH_BYTES);
+    expect(normalizeEntryPath(exact)).toBe(exact);
+    expect(refusal(`${exact}b`).message).toContain(`has a path of ${MAX_PATH_BYTES + 1} bytes`);
+  });
+
+  it('measures the normalized path, not the raw name', () => {
+    expect(normalizeEntryPath(`${'./'.repeat(5000)}a`)).toBe('a');
+  });
+
+  it('cuts a huge name short in the message', () => {
+    const message = refusal('a/'.repeat(200_000)).message;
+    expect(message.length).toBeLessThan(400);
+    expect(message).toContain('(400000 bytes)');
+  });
+
   it('refuses a name with a NUL byte and shows it escaped', () => {
     expect(refusal('a\0b').message).toBe('entry "a\\u0000b" contains a NUL byte');
   });
@@ -56,12 +81,5 @@ describe('lexicalParts', () => {
 
   it('returns null when climbing above the root', () => {
     expect(lexicalParts('../../..', ['a', 'b'])).toBeNull();
-  });
-});
-
-describe('parentPaths', () => {
-  it('lists every directory above an entry', () => {
-    expect(parentPaths('a/b/c')).toEqual(['a', 'a/b']);
-    expect(parentPaths('top')).toEqual([]);
   });
 });

@@ -18,9 +18,18 @@ export function lexicalParts(path: string, base: readonly string[] = []): string
   return parts;
 }
 
+/** Linux's NAME_MAX: the longest file name a directory entry can hold, in bytes. */
+export const MAX_NAME_BYTES = 255;
+/**
+ * Linux's PATH_MAX (4,096 with its NUL) less the sandbox's `/workspace/`: Docker extracts an upload
+ * by that full path, and a longer one fails there with "file name too long".
+ */
+export const MAX_PATH_BYTES = 4095 - '/workspace/'.length;
+
 /**
  * Normalizes a tar entry name to `a/b/c` form, or null for the root itself (`./`, `.`).
- * Throws an `invalid` rejection for empty, NUL-containing, absolute or escaping names.
+ * Throws an `invalid` rejection for empty, NUL-containing, absolute or escaping names, and for names
+ * Linux cannot hold (a component over 255 bytes, a path over MAX_PATH_BYTES).
  */
 export function normalizeEntryPath(name: string): string | null {
   if (name === '') throw new WorkspaceRejectedError('invalid', 'an entry has an empty name', name);
@@ -35,13 +44,15 @@ export function normalizeEntryPath(name: string): string | null {
   if (parts === null) {
     throw new WorkspaceRejectedError('invalid', `entry ${quoted} escapes the workspace`, name);
   }
-  return parts.length === 0 ? null : parts.join('/');
-}
-
-/** `a/b/c` → [`a`, `a/b`]: the directories an entry is written through. */
-export function parentPaths(path: string): string[] {
-  const parts = path.split('/');
-  const parents: string[] = [];
-  for (let i = 1; i < parts.length; i++) parents.push(parts.slice(0, i).join('/'));
-  return parents;
+  if (parts.length === 0) return null;
+  const path = parts.join('/');
+  const bytes = Buffer.byteLength(path);
+  if (bytes > MAX_PATH_BYTES) {
+    throw new WorkspaceRejectedError('invalid', `entry ${quoted} has a path of ${bytes} bytes; the most a sandbox can hold is ${MAX_PATH_BYTES}`, name);
+  }
+  const long = parts.find((part) => Buffer.byteLength(part) > MAX_NAME_BYTES);
+  if (long !== undefined) {
+    throw new WorkspaceRejectedError('invalid', `entry ${quoted} has a component of ${Buffer.byteLength(long)} bytes; Linux holds at most ${MAX_NAME_BYTES}`, name);
+  }
+  return path;
 }

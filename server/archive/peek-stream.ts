@@ -23,6 +23,8 @@ export async function peekStream(
   let ended = false;
   while (length < count && !ended) {
     signal?.throwIfAborted();
+    // Its 'error' or 'close' may have gone by before this call: nothing would wake the wait below.
+    if (input.destroyed && !input.readableEnded) throw input.errored ?? new Error('upload stream closed before it ended');
     const chunk: unknown = input.read();
     if (chunk !== null) {
       const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);

@@ -4,10 +4,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { gzipSync } from 'node:zlib';
+import { once } from 'node:events';
+import { createGzip, gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { spoolWorkspace, WorkspaceRejectedError, type WorkspaceLimits } from './spool-workspace.js';
+import { maxTarBytes, spoolWorkspace, WorkspaceRejectedError, type WorkspaceLimits } from './spool-workspace.js';
 import {
   buildTar,
   device,
@@ -220,6 +221,23 @@ describe('spoolWorkspace enforces its caps', () => {
     const error = await refusal(bytes, { maxCompressedBytes: 64 * 1024 });
     expect(error.kind).toBe('too_large');
     expect(error.message).toMatch(/^entry "(first|noise\.bin)" exceeds the compressed upload cap of 65536 bytes$/);
+  });
+
+  it('refuses a gzip whose zero padding inflates past the tar cap, without inflating all of it', async () => {
+    const limits = { maxBytes: 1 * MiB, maxEntries: 10 };
+    const tarBytes = await buildTar([file('a', 'x')]);
+    // 1 GiB of zeros after the archive: free for file sizes, 1 MiB of gzip.
+    const zeros = Buffer.alloc(64 * MiB);
+    const gzip = createGzip({ level: 1 });
+    const compressed: Buffer[] = [];
+    gzip.on('data', (c: Buffer) => compressed.push(c));
+    gzip.write(tarBytes);
+    for (let i = 0; i < 16; i++) gzip.write(zeros);
+    gzip.end();
+    await once(gzip, 'end');
+    const error = await refusal(Buffer.concat(compressed), limits);
+    expect(error.kind).toBe('too_large');
+    expect(error.message).toContain(`inflates past ${maxTarBytes(limits)} bytes of tar once decompressed`);
   });
 
   it('refuses an upload over maxCompressedBytes before any entry was read', async () => {

@@ -71,8 +71,11 @@ export async function spoolWorkspace(
 
     const compressedCap = byteCap(limits.maxCompressedBytes, () => compressedTooLarge(limits, policy));
     const gunzip = isGzipHead(head) ? createGunzip() : undefined;
+    // File sizes alone leave padding and headers free: a few MiB of gzip can inflate to gigabytes.
+    const tarCap = byteCap(maxTarBytes(limits), () => tarTooLarge(limits, policy));
     compressedCap.on('error', failed('parse'));
     gunzip?.on('error', failed('parse'));
+    tarCap.on('error', failed('parse'));
     extract.on('error', failed('parse'));
     pack.on('error', failed('output'));
 
@@ -88,7 +91,7 @@ export async function spoolWorkspace(
     written = pipeline(pack, out, { signal });
     written.catch(failed('output'));
     read = gunzip
-      ? pipeline(rest, compressedCap, gunzip, extract, { signal })
+      ? pipeline(rest, compressedCap, gunzip, tarCap, extract, { signal })
       : pipeline(rest, compressedCap, extract, { signal });
     read.catch(failed('parse'));
 
@@ -131,6 +134,24 @@ function compressedTooLarge(limits: WorkspaceLimits, policy: WorkspacePolicy): W
   return entry === undefined
     ? new WorkspaceRejectedError('too_large', `the upload exceeds ${cap}`)
     : new WorkspaceRejectedError('too_large', `entry ${quoteEntry(entry)} exceeds ${cap}`, entry);
+}
+
+/**
+ * The most tar bytes a workspace within its caps needs: twice its content (room for tar's 512-byte
+ * blocks and padding) plus headers (a PAX record for a long name) for every entry.
+ */
+export function maxTarBytes(limits: Pick<WorkspaceLimits, 'maxBytes' | 'maxEntries'>): number {
+  return 2 * limits.maxBytes + TAR_HEADER_ALLOWANCE_BYTES * limits.maxEntries;
+}
+
+const TAR_HEADER_ALLOWANCE_BYTES = 8 * 1024;
+
+function tarTooLarge(limits: WorkspaceLimits, policy: WorkspacePolicy): WorkspaceRejectedError {
+  const cap = `${maxTarBytes(limits)} bytes of tar once decompressed (twice the workspace cap plus headers)`;
+  const entry = policy.lastEntry;
+  return entry === undefined
+    ? new WorkspaceRejectedError('too_large', `the upload inflates past ${cap}`)
+    : new WorkspaceRejectedError('too_large', `entry ${quoteEntry(entry)} inflates past ${cap}`, entry);
 }
 
 function chooseError(origin: { stage: Stage; error: unknown }, signal?: AbortSignal): unknown {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { WorkspacePolicy, type EntryHeader } from './workspace-policy.js';
+import { NAME_CHARS_TOTAL_MAX, WorkspacePolicy, type EntryHeader } from './workspace-policy.js';
 import { WorkspaceRejectedError } from './workspace-rejected-error.js';
 
 const roomy = { maxBytes: 1_000, maxEntries: 100 };
@@ -76,6 +76,22 @@ describe('WorkspacePolicy.admit', () => {
 
   it('ignores the size field of a directory', () => {
     expect(admitAll([{ name: 'd', type: 'directory', size: 10_000 }]).bytes).toBe(0);
+  });
+});
+
+describe('WorkspacePolicy names', () => {
+  it('writes a name longer than ustar holds as a PAX record, not by splitting it', () => {
+    const policy = new WorkspacePolicy(roomy);
+    expect(policy.admit({ name: 'short', type: 'file', size: 0 })).not.toHaveProperty('pax');
+    expect(policy.admit({ name: `${'d/'.repeat(60)}f`, type: 'file', size: 0 })).toMatchObject({ pax: {} });
+  });
+
+  it('refuses the entry whose name takes all names past their total cap', () => {
+    const policy = new WorkspacePolicy({ maxBytes: 1_000, maxEntries: 1_000_000 });
+    const long = Array.from({ length: 16 }, () => 'x'.repeat(249)).join('/'); // 3999 characters
+    const fit = Math.floor(NAME_CHARS_TOTAL_MAX / 4006);
+    for (let i = 0; i < fit; i++) policy.admit({ name: `${i.toString().padStart(6, '0')}/${long}`, type: 'directory' });
+    expect(() => policy.admit({ name: `zzzzzz/${long}`, type: 'directory' })).toThrow(/names past 16777216 characters in all/);
   });
 });
 

@@ -1,6 +1,6 @@
 import type { Header, Pack } from 'tar-stream';
-import { lexicalParts, normalizeEntryPath, parentPaths } from './entry-path.js';
-import { findEscapingSymlink, MAX_SYMLINK_HOPS } from './symlinks.js';
+import { lexicalParts, MAX_PATH_BYTES, normalizeEntryPath } from './entry-path.js';
+import { MAX_SYMLINK_HOPS, PathTree } from './path-tree.js';
 import { quoteEntry, WorkspaceRejectedError } from './workspace-rejected-error.js';
 
 export interface WorkspaceLimits {
@@ -23,6 +23,9 @@ export type PackHeader = Parameters<Pack['entry']>[0];
 /** The account the sandbox runs Codex as; uploaded files must be writable by it. */
 export const SANDBOX_OWNER: WorkspaceOwner = { uid: 1000, gid: 1000 };
 const SANDBOX_USER_NAME = 'codex';
+const USTAR_NAME_BYTES = 100;
+/** 50,000 entries of 320-character paths; real trees average well under 100. */
+export const NAME_CHARS_TOTAL_MAX = 16 * 1024 * 1024;
 
 const REFUSED_TYPES: Record<string, string> = {
   'character-device': 'a character device',
@@ -41,9 +44,8 @@ export class WorkspacePolicy {
   /** The entry most recently admitted, for naming the culprit when the compressed cap trips. */
   lastEntry: string | undefined;
 
-  private readonly links = new Map<string, string>();
-  private readonly files = new Set<string>();
-  private readonly paths: string[] = [];
+  private readonly tree = new PathTree();
+  private nameChars = 0;
 
   constructor(
     private readonly limits: Pick<WorkspaceLimits, 'maxBytes' | 'maxEntries'>,
@@ -72,12 +74,13 @@ export class WorkspacePolicy {
     }
     // Directories carry no data in tar even if their size field says otherwise.
     const size = type === 'directory' ? 0 : (header.size ?? 0);
+    // Checking a name costs a walk of its components: their sum is what bounds an upload's CPU.
+    const nameChars = path.length;
+    if (this.nameChars + nameChars > NAME_CHARS_TOTAL_MAX) {
+      throw tooLarge(`entry ${quoted} takes the entries' names past ${NAME_CHARS_TOTAL_MAX} characters in all`, name);
+    }
     if (this.bytes + size > this.limits.maxBytes) {
       throw tooLarge(`entry ${quoted} exceeds the workspace cap of ${this.limits.maxBytes} bytes`, name);
-    }
-    const through = this.symlinkAbove(path);
-    if (through !== undefined) {
-      throw invalid(`entry ${quoted} goes through the symlink ${quoteEntry(through)}`, name);
     }
 
     const out: PackHeader = {
@@ -92,30 +95,28 @@ export class WorkspacePolicy {
       size: type === 'file' ? size : 0,
     };
 
-    if (type === 'symlink') out.linkname = this.admitSymlink(name, path, header.linkname);
-    if (type === 'link') out.linkname = this.admitHardLink(name, header.linkname);
+    if (type === 'symlink') out.linkname = this.checkSymlinkTarget(name, path, header.linkname);
+    if (type === 'link') out.linkname = this.checkHardLinkTarget(name, header.linkname);
 
-    if (type === 'file') this.files.add(path);
-    else this.files.delete(path);
-    this.paths.push(path);
+    // tar-stream's pack tries ustar's 100 + 155 split first, one slice per component: quadratic in
+    // a long name, seconds of blocked event loop for a deep tree. A PAX record is one write.
+    if (path.length > USTAR_NAME_BYTES || (out.linkname !== undefined && out.linkname.length > USTAR_NAME_BYTES)) out.pax = {};
+
+    // A hard link is another name for a file: what is written through it lands in that file.
+    const inserted = this.tree.insert(path.split('/'), type === 'link' ? 'file' : type, out.linkname);
+    if (!inserted.ok) {
+      throw invalid(`entry ${quoteEntry(inserted.entry)} goes through the symlink ${quoteEntry(inserted.symlink)}`, inserted.entry);
+    }
     this.entries += 1;
     this.bytes += size;
+    this.nameChars += nameChars;
     this.lastEntry = name;
     return out;
   }
 
-  /**
-   * Checks what only the whole archive can tell: a link added after entries beneath it, and
-   * chains of links that each look harmless but together lead out of the root.
-   */
+  /** Checks what only the whole archive can tell: chains of links that each look harmless but together lead out of the root. */
   finish(): void {
-    for (const path of this.paths) {
-      const through = this.symlinkAbove(path);
-      if (through !== undefined) {
-        throw invalid(`entry ${quoteEntry(path)} goes through the symlink ${quoteEntry(through)}`, path);
-      }
-    }
-    const escaping = findEscapingSymlink(this.links);
+    const escaping = this.tree.findEscapingSymlink();
     if (escaping === undefined) return;
     const quoted = quoteEntry(escaping.link);
     if (escaping.problem === 'loop') {
@@ -127,13 +128,12 @@ export class WorkspacePolicy {
     throw invalid(`entry ${quoted} is a symlink that resolves outside the workspace`, escaping.link);
   }
 
-  private symlinkAbove(path: string): string | undefined {
-    return parentPaths(path).find((parent) => this.links.has(parent));
-  }
-
-  private admitSymlink(name: string, path: string, target: string | null | undefined): string {
+  private checkSymlinkTarget(name: string, path: string, target: string | null | undefined): string {
     const quoted = quoteEntry(name);
     if (!target) throw invalid(`entry ${quoted} is a symlink with an empty target`, name);
+    if (Buffer.byteLength(target) > MAX_PATH_BYTES) {
+      throw invalid(`entry ${quoted} is a symlink whose target is longer than ${MAX_PATH_BYTES} bytes`, name);
+    }
     if (target.includes('\0')) throw invalid(`entry ${quoted} has a symlink target with a NUL byte`, name);
     if (target.startsWith('/')) {
       throw invalid(`entry ${quoted} is a symlink to the absolute path ${quoteEntry(target)}`, name);
@@ -141,11 +141,10 @@ export class WorkspacePolicy {
     if (lexicalParts(target, path.split('/').slice(0, -1)) === null) {
       throw invalid(`entry ${quoted} is a symlink that escapes the workspace`, name);
     }
-    this.links.set(path, target);
     return target;
   }
 
-  private admitHardLink(name: string, target: string | null | undefined): string {
+  private checkHardLinkTarget(name: string, target: string | null | undefined): string {
     const quoted = quoteEntry(name);
     if (!target) throw invalid(`entry ${quoted} is a hard link with an empty target`, name);
     let normalized: string | null;
@@ -154,7 +153,7 @@ export class WorkspacePolicy {
     } catch {
       throw invalid(`entry ${quoted} is a hard link to ${quoteEntry(target)}, which escapes the workspace`, name);
     }
-    if (normalized === null || !this.files.has(normalized)) {
+    if (normalized === null || this.tree.kindAt(normalized.split('/')) !== 'file') {
       throw invalid(
         `entry ${quoted} is a hard link to ${quoteEntry(target)}, which is not an earlier file in the archive`,
         name,

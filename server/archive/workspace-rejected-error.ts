@@ -13,7 +13,13 @@ export class WorkspaceRejectedError extends Error {
   }
 }
 
-/** Quotes an entry name for a client-facing message; JSON escaping keeps control bytes visible. */
+const QUOTED_NAME_MAX_CHARS = 200;
+
+/**
+ * Quotes an entry name for a client-facing message; JSON escaping keeps control bytes visible. A
+ * name longer than a message should be (tar allows megabytes) is cut, and says so.
+ */
 export function quoteEntry(name: string): string {
-  return JSON.stringify(name);
+  if (name.length <= QUOTED_NAME_MAX_CHARS) return JSON.stringify(name);
+  return `${JSON.stringify(name.slice(0, QUOTED_NAME_MAX_CHARS))}… (${Buffer.byteLength(name)} bytes)`;
 }
