@@ -6,6 +6,7 @@ import type { Config } from './config/config.js';
 import { ApiError, errorBody } from './http/api-error.js';
 import { requireTenant, type AuthEnv, type TokenAuthenticator } from './http/auth.js';
 import { runRoutes } from './http/routes/runs.js';
+import { ClientGoneError } from './http/run-request.js';
 import type { RunService } from './runs/run-service.js';
 import type { SandboxDriver } from './sandbox/driver.js';
 
@@ -46,6 +47,10 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.onError((err, c) => {
     const id = c.get('requestId');
     if (err instanceof ApiError) return c.json(errorBody(err.code, err.message, id), err.status);
+    if (err instanceof ClientGoneError) {
+      deps.log.debug({ requestId: id, path: c.req.path }, err.message);
+      return c.json(errorBody('bad_request', err.message, id), 400);
+    }
     if (err instanceof HTTPException && err.status === 413) return c.json(errorBody('payload_too_large', err.message, id), 413);
     if (err instanceof HTTPException && err.status < 500) return c.json(errorBody('bad_request', err.message, id), 400);
     deps.log.error({ err, requestId: id, path: c.req.path }, 'request failed');

@@ -38,7 +38,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const { config, env, log } = options;
   await mkdir(config.server.dataDir, { recursive: true });
   // Uploads are spooled here only while a request is read; anything left is from a crash.
-  await rm(path.join(config.server.dataDir, 'uploads'), { recursive: true, force: true });
+  const uploadDir = path.join(config.server.dataDir, 'uploads');
+  await rm(uploadDir, { recursive: true, force: true });
+  await mkdir(uploadDir, { recursive: true });
 
   let tenants = config.tenants;
   if (tenants.length === 0) {
@@ -72,8 +74,25 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const service = new RunService({ config, driver, tokens, env, store: new MemoryRunStore(), log });
   const app = createApp({ config, service, driver, auth, log, providerProblems });
 
+  const { headersTimeoutS, requestTimeoutS, keepAliveTimeoutS, maxConnections } = config.server;
   const http = await new Promise<Server>((resolve) => {
-    const server = serve({ fetch: app.fetch, hostname: config.server.listenHost, port: config.server.listenPort }, () => resolve(server as Server));
+    const server = serve(
+      {
+        fetch: app.fetch,
+        hostname: config.server.listenHost,
+        port: config.server.listenPort,
+        // Responses may stream for as long as a run lasts; these bound only what the client sends.
+        // Node checks them every connectionsCheckingInterval (30 s by default, longer than the timeouts).
+        serverOptions: {
+          headersTimeout: headersTimeoutS * 1000,
+          requestTimeout: requestTimeoutS * 1000,
+          keepAliveTimeout: keepAliveTimeoutS * 1000,
+          connectionsCheckingInterval: 1000,
+        },
+      },
+      () => resolve(server as Server),
+    );
+    (server as Server).maxConnections = maxConnections;
   });
   const address = http.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;

@@ -26,7 +26,18 @@ export interface TenantConfig {
 }
 
 export interface Config {
-  server: { listenHost: string; listenPort: number; dataDir: string; instance: string; logLevel: string; shutdownGraceS: number };
+  server: {
+    listenHost: string;
+    listenPort: number;
+    dataDir: string;
+    instance: string;
+    logLevel: string;
+    shutdownGraceS: number;
+    headersTimeoutS: number;
+    requestTimeoutS: number;
+    keepAliveTimeoutS: number;
+    maxConnections: number;
+  };
   sandbox: {
     image: string;
     network: string;
@@ -111,6 +122,10 @@ function toConfig(f: ConfigFile, baseDir: string): Config {
       instance: f.server.instance,
       logLevel: f.server.log_level,
       shutdownGraceS: f.server.shutdown_grace_s,
+      headersTimeoutS: f.server.headers_timeout_s,
+      requestTimeoutS: f.server.request_timeout_s,
+      keepAliveTimeoutS: f.server.keep_alive_timeout_s,
+      maxConnections: f.server.max_connections,
     },
     sandbox: {
       image: f.sandbox.image,

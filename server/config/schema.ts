@@ -51,6 +51,15 @@ export const configFileSchema = z
         log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
         // Grace given to running runs on SIGTERM before they are cancelled.
         shutdown_grace_s: z.number().int().min(0).max(3600).default(10),
+        // A client gets this long to send its request headers (Node's own 60 s lets a slow-header
+        // client hold a socket a minute for free).
+        headers_timeout_s: z.number().int().min(1).max(600).default(15),
+        // ...and this long for the whole request, upload included: 256 MiB at ~0.5 MiB/s.
+        request_timeout_s: z.number().int().min(1).max(3600).default(600),
+        // An idle keep-alive connection is closed after this long.
+        keep_alive_timeout_s: z.number().int().min(1).max(600).default(5),
+        // Open connections past this are closed as they arrive: a file descriptor each, and memory.
+        max_connections: z.number().int().min(1).default(1024),
       })
       .strict()
       .prefault({}),

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
 import busboy from 'busboy';
@@ -35,6 +35,16 @@ export interface RunRequestLimits {
 }
 
 const MiB = 1024 * 1024;
+const OPTIONS_MAX_BYTES = 64 * 1024;
+/** Part headers and boundaries around the fields. */
+const FORM_OVERHEAD_BYTES = 16 * 1024;
+
+/** The client went away before its request was read: nobody is left to answer. */
+export class ClientGoneError extends Error {
+  constructor() {
+    super('the client closed the connection before its request was read');
+  }
+}
 
 export function runRequestLimits(config: Config): RunRequestLimits {
   return {
@@ -49,15 +59,20 @@ export function runRequestLimits(config: Config): RunRequestLimits {
 }
 
 /** Reads `POST /v1/runs`: JSON for a run with an empty workspace, multipart to upload one. */
-export async function readRunRequest(request: Request, limits: RunRequestLimits): Promise<RunRequest> {
+export async function readRunRequest(
+  request: Request,
+  limits: RunRequestLimits,
+  admit: AdmissionCheck = () => {},
+  body: Readable | null = request.body ? Readable.fromWeb(request.body as NodeWebReadableStream) : null,
+): Promise<RunRequest> {
   const type = request.headers.get('content-type') ?? '';
   if (/^application\/json\b/i.test(type)) return readJson(request, limits);
-  if (/^multipart\/form-data\b/i.test(type)) return readMultipart(request, limits);
+  if (/^multipart\/form-data\b/i.test(type)) return readMultipart(request, body, limits, admit);
   throw new ApiError('unsupported_media_type', 'send multipart/form-data (prompt, workspace, options) or application/json ({"prompt", "options"})');
 }
 
 async function readJson(request: Request, limits: RunRequestLimits): Promise<RunRequest> {
-  const text = await readTextCapped(request, limits.promptMaxBytes + 64 * 1024);
+  const text = await readTextCapped(request, limits.promptMaxBytes + OPTIONS_MAX_BYTES);
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -69,8 +84,15 @@ async function readJson(request: Request, limits: RunRequestLimits): Promise<Run
   return { prompt: checkPrompt(parsed.data.prompt, limits), options: checkOptions(parsed.data.options ?? {}), workspaceTar: null };
 }
 
-async function readMultipart(request: Request, limits: RunRequestLimits): Promise<RunRequest> {
-  if (!request.body) throw new ApiError('bad_request', 'empty body');
+/** Called once the options are known, and again just before a workspace is read: throws to refuse the run early. */
+export type AdmissionCheck = (options: RunOptions | undefined) => void;
+
+/**
+ * `body` is piped, never destroyed here: after a refusal the caller decides what becomes of the rest
+ * of it (see discardRestOfBody).
+ */
+async function readMultipart(request: Request, body: Readable | null, limits: RunRequestLimits, admit: AdmissionCheck): Promise<RunRequest> {
+  if (!body) throw new ApiError('bad_request', 'empty body');
   const fields = new Map<string, string>();
   const tarPath = path.join(limits.uploadDir, `${randomUUID()}.tar`);
   const stop = new AbortController();
@@ -80,46 +102,85 @@ async function readMultipart(request: Request, limits: RunRequestLimits): Promis
     stop.abort(err);
   };
   let spooling: Promise<unknown> | undefined;
-
-  const parser = busboy({
-    headers: { 'content-type': request.headers.get('content-type')! },
-    limits: { fieldSize: limits.promptMaxBytes, fields: 2, files: 1, parts: 3 },
+  // busboy reads a form field to its end however long it is, keeping only its first fieldSize bytes:
+  // count what goes by outside the workspace file and stop at the fields' own cap instead.
+  let inFile = false;
+  const fieldBytesMax = limits.promptMaxBytes + OPTIONS_MAX_BYTES + FORM_OVERHEAD_BYTES;
+  let fieldBytes = 0;
+  const fieldCap = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      if (!inFile) fieldBytes += chunk.length;
+      if (fieldBytes > fieldBytesMax) return callback(new ApiError('bad_request', `the form fields (prompt, options) are longer than ${fieldBytesMax} bytes in all`));
+      callback(null, chunk);
+    },
   });
+
+  let parser: busboy.Busboy;
+  try {
+    parser = busboy({
+      headers: { 'content-type': request.headers.get('content-type')! },
+      // busboy counts a part when it ends and reports partsLimit on reaching the limit, not on passing
+      // it: prompt, workspace and options are three parts, so a fourth is the first one too many.
+      limits: { fieldSize: limits.promptMaxBytes, fields: 2, files: 1, parts: 4 },
+    });
+  } catch (err) {
+    throw new ApiError('bad_request', `malformed multipart request: ${(err as Error).message}`);
+  }
   parser.on('field', (name, value, info) => {
     if (name !== 'prompt' && name !== 'options') return fail(new ApiError('bad_request', `unknown form field "${name}"; expected prompt, workspace, options`));
     if (info.valueTruncated) return fail(new ApiError('bad_request', `${name} is longer than ${limits.promptMaxBytes} bytes`));
     fields.set(name, value);
   });
   parser.on('file', (name, stream) => {
-    if (name !== 'workspace' || spooling) {
+    // Whatever happens next, this stream may be destroyed with an error (busboy aborted, the client
+    // gone): unheard, that error would end the process.
+    stream.on('error', () => {});
+    const refuse = (err: unknown) => {
       stream.resume();
-      return fail(new ApiError('bad_request', name === 'workspace' ? 'only one workspace file is allowed' : `unexpected file field "${name}"; the tarball goes in "workspace"`));
+      fail(err);
+    };
+    if (name !== 'workspace' || spooling) {
+      if (name === 'workspace') return refuse(new ApiError('bad_request', 'only one workspace file is allowed'));
+      const what = name === 'prompt' || name === 'options' ? `${name} was sent as a file; send it as a plain form field` : `unexpected file field "${name}"; the tarball goes in "workspace"`;
+      return refuse(new ApiError('bad_request', what));
     }
-    spooling = mkdir(limits.uploadDir, { recursive: true })
-      .then(() => spoolWorkspace(stream, tarPath, limits.workspace, { signal: stop.signal }))
-      .catch((err) => {
-        stream.resume();
-        fail(err);
-      });
+    try {
+      admit(fields.has('options') ? checkOptions(parseJsonField(fields.get('options')!)) : undefined);
+    } catch (err) {
+      return refuse(err);
+    }
+    inFile = true;
+    stream.once('end', () => (inFile = false));
+    spooling = spoolWorkspace(stream, tarPath, limits.workspace, { signal: stop.signal }).catch(refuse);
   });
   parser.on('filesLimit', () => fail(new ApiError('bad_request', 'only one workspace file is allowed')));
   parser.on('fieldsLimit', () => fail(new ApiError('bad_request', 'too many form fields; expected prompt, workspace, options')));
   parser.on('partsLimit', () => fail(new ApiError('bad_request', 'too many form parts; expected prompt, workspace, options')));
 
+  const onBodyError = (err: unknown) => fail(isConnectionReset(err) || request.signal.aborted ? new ClientGoneError() : err);
+  body.on('error', onBodyError);
   try {
-    await pipeline(Readable.fromWeb(request.body as NodeWebReadableStream), parser, { signal: stop.signal });
+    body.pipe(fieldCap);
+    await pipeline(fieldCap, parser, { signal: stop.signal });
     await spooling;
     if (firstError) throw firstError;
-    return {
-      prompt: checkPrompt(fields.get('prompt'), limits),
-      options: checkOptions(fields.has('options') ? parseJsonField(fields.get('options')!) : {}),
-      workspaceTar: spooling ? tarPath : null,
-    };
+    const options = checkOptions(fields.has('options') ? parseJsonField(fields.get('options')!) : {});
+    return { prompt: checkPrompt(fields.get('prompt'), limits), options, workspaceTar: spooling ? tarPath : null };
   } catch (err) {
     await spooling?.catch(() => {});
     await rm(tarPath, { force: true });
-    throw toApiError(firstError ?? err);
+    const cause = firstError ?? err;
+    if (cause instanceof ClientGoneError || request.signal.aborted || isConnectionReset(cause)) throw new ClientGoneError();
+    throw toApiError(cause);
+  } finally {
+    body.unpipe(fieldCap);
+    body.off('error', onBodyError);
   }
+}
+
+/** What Node's HTTP server gives a body stream whose client hung up. */
+function isConnectionReset(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'ECONNRESET';
 }
 
 function toApiError(err: unknown): unknown {

@@ -32,6 +32,11 @@ export class RunQueue {
     this.waiting.push({ key, start });
   }
 
+  /** Whether submit() would take a job now. */
+  hasRoom(): boolean {
+    return this.running < this.maxConcurrent || this.waiting.length < this.maxQueued;
+  }
+
   /** Drops a job that has not started; false if it is not waiting. */
   withdraw(key: string): boolean {
     const i = this.waiting.findIndex((w) => w.key === key);

@@ -46,6 +46,12 @@ export class RunService {
     this.queue = new RunQueue(deps.config.limits.maxConcurrentRuns, deps.config.limits.maxQueuedRuns);
   }
 
+  /** Throws what create() would for want of room, so an upload can be refused before it is read. */
+  checkAdmission(): void {
+    if (!this.accepting) throw new ApiError('shutting_down', 'the server is shutting down');
+    if (!this.queue.hasRoom()) throw new ApiError('queue_full', 'too many runs are waiting; retry later');
+  }
+
   async create(input: CreateRunInput): Promise<Run> {
     if (!this.accepting) throw new ApiError('shutting_down', 'the server is shutting down');
     const id = `run_${randomBytes(10).toString('hex')}`;

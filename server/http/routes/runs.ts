@@ -8,7 +8,8 @@ import type { RunService } from '../../runs/run-service.js';
 import { isTerminal, runView, type Run } from '../../runs/run.js';
 import { ApiError } from '../api-error.js';
 import type { AuthEnv } from '../auth.js';
-import { readRunRequest, resolveRunOptions, runRequestLimits } from '../run-request.js';
+import { discardRestOfBody, requestBody } from '../node-body.js';
+import { readRunRequest, resolveRunOptions, runRequestLimits, type RunOptions, type RunRequest } from '../run-request.js';
 
 export function runRoutes(config: Config, service: RunService, providerProblems: Record<string, string>): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
@@ -20,19 +21,36 @@ export function runRoutes(config: Config, service: RunService, providerProblems:
     return run;
   };
 
+  const resolveFor = (tenant: string, options: RunOptions) => {
+    const resolved = resolveRunOptions(options, config, tenant);
+    const problem = providerProblems[resolved.provider];
+    if (problem) throw new ApiError('not_ready', `provider ${resolved.provider} cannot serve runs: ${problem}`);
+    return resolved;
+  };
+
   app.post('/', async (c) => {
-    const request = await readRunRequest(c.req.raw, limits).catch((err) => {
-      // The upload may be refused before it was read to its end: the rest of it is still on the
-      // connection, so the connection cannot carry another request.
-      c.header('connection', 'close');
+    const tenant = c.get('tenant');
+    // Refused before a byte of the upload is read: a full queue is not worth a 256 MiB spool.
+    const admit = (options: RunOptions | undefined) => {
+      service.checkAdmission();
+      if (options) resolveFor(tenant, options);
+    };
+    const body = requestBody(c);
+    let request: RunRequest;
+    try {
+      admit(undefined);
+      request = await readRunRequest(c.req.raw, limits, admit, body.stream);
+    } catch (err) {
+      // Refused before the upload was read to its end: the rest is read and thrown away, within
+      // bounds, so the connection is not reset under the answer (no `Connection: close` either:
+      // Node would then close the socket with the body still arriving, which is that reset).
+      discardRestOfBody(body.incoming);
       throw err;
-    });
+    }
     let run: Run;
     try {
-      const resolved = resolveRunOptions(request.options, config, c.get('tenant'));
-      const problem = providerProblems[resolved.provider];
-      if (problem) throw new ApiError('not_ready', `provider ${resolved.provider} cannot serve runs: ${problem}`);
-      run = await service.create({ tenant: c.get('tenant'), prompt: request.prompt, workspaceTar: request.workspaceTar, ...resolved });
+      const resolved = resolveFor(tenant, request.options);
+      run = await service.create({ tenant, prompt: request.prompt, workspaceTar: request.workspaceTar, ...resolved });
     } finally {
       if (request.workspaceTar) await rm(request.workspaceTar, { force: true });
     }
