@@ -42,11 +42,12 @@ describe('EventLog limits', () => {
     expect(events[4]).toMatchObject({ kind: 'run', data: { reason: 'max_events', max_events: 3 } });
   });
 
-  it('stops storing Codex events once the file would pass maxBytes', async () => {
+  it('stops storing Codex events once the file would pass maxBytes, even smaller ones after', async () => {
     const file = path.join(dir, 'events.jsonl');
     const log = new EventLog(file, { ...roomy, maxBytes: 10_000 });
     const pad = 'p'.repeat(100);
     for (let i = 0; i < 1000; i++) log.append('codex', { type: 'x', pad });
+    expect(log.append('codex', {})).toBe(false);
     log.append('run', { type: 'run.succeeded' });
     await log.close();
     const codexBytes = (await fileLines(file)).filter((e) => e.kind === 'codex').reduce((n, e) => n + JSON.stringify(e).length + 1, 0);

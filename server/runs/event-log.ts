@@ -32,6 +32,8 @@ export class EventLog implements EventFileExtent {
   private appendedBytes = 0;
   private written = 0;
   private droppedCount = 0;
+  /** Set by the first count or size drop: from then on no Codex event is stored, however small. */
+  private full: DropReason | null = null;
   private failure: Error | null = null;
   private closing: Promise<void> | null = null;
   private done = false;
@@ -53,12 +55,13 @@ export class EventLog implements EventFileExtent {
   /** Appends an event; a Codex event past a limit is only counted. Returns whether it was stored. */
   append(kind: RunEventKind, data: unknown): boolean {
     if (this.closing) throw new Error('event log is closed');
-    if (kind === 'codex' && this.codexEvents >= this.limits.maxCodexEvents) return this.drop('max_events');
+    if (kind === 'codex' && this.full) return this.drop(this.full);
+    if (kind === 'codex' && this.codexEvents >= this.limits.maxCodexEvents) return this.drop((this.full = 'max_events'));
     const line = this.line(kind, data);
     const bytes = Buffer.byteLength(line);
     if (kind === 'codex') {
       if (bytes > this.limits.maxLineBytes) return this.drop('line_too_long');
-      if (this.appendedBytes + bytes > this.limits.maxBytes) return this.drop('max_bytes');
+      if (this.appendedBytes + bytes > this.limits.maxBytes) return this.drop((this.full = 'max_bytes'));
       this.codexEvents++;
     }
     this.write(line, bytes);
