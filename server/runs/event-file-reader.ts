@@ -60,12 +60,22 @@ export async function* readEvents(path: string, extent: EventFileExtent, options
       for (const line of lines.splice(0)) {
         const seq = SEQ_PREFIX.exec(line)?.[1];
         if (seq !== undefined && Number(seq) <= afterSeq) continue;
-        yield JSON.parse(line) as RunEvent;
+        const event = parseLine(line);
+        if (event) yield event;
         if (signal?.aborted) return;
       }
     }
   } finally {
     await handle?.close();
+  }
+}
+
+/** A line the writer never finished (the disk filled, the server died) is skipped, not fatal to the stream. */
+function parseLine(line: string): RunEvent | null {
+  try {
+    return JSON.parse(line) as RunEvent;
+  } catch {
+    return null;
   }
 }
 

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -140,7 +140,7 @@ describe('reading with backpressure', () => {
     await log.close();
   });
 
-  it('resumes after a seq from the file of an ended run, and a missing file has no events', async () => {
+  it('resumes after a seq from the file of an ended run, skips a line left half-written, and a missing file has no events', async () => {
     const { replayEventFile } = await import('./event-log.js');
     const file = path.join(dir, 'events.jsonl');
     const log = new EventLog(file, roomy);
@@ -149,5 +149,7 @@ describe('reading with backpressure', () => {
     const seqs = (await collect(replayEventFile(file, 1990, roomy.maxLineBytes))).map((e) => e.seq);
     expect(seqs).toEqual([1991, 1992, 1993, 1994, 1995, 1996, 1997, 1998, 1999, 2000]);
     expect(await collect(replayEventFile(path.join(dir, 'none.jsonl'), 0, roomy.maxLineBytes))).toEqual([]);
+    await appendFile(file, '{"seq":2001,"kind":"co');
+    expect((await collect(replayEventFile(file, 1999, roomy.maxLineBytes))).map((e) => e.seq)).toEqual([2000]);
   });
 });

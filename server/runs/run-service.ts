@@ -3,12 +3,13 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { ApiError } from '../http/api-error.js';
-import { EventLog, replayEventFile, type EventLogLimits, type RunEvent } from './event-log.js';
+import type { EventLog, RunEvent } from './event-log.js';
+import { EventStreams } from './event-streams.js';
 import { executeRun, RunAbort, type ExecutorDeps, type RunResult } from './executor.js';
 import { runFiles, type RunFiles } from './run-files.js';
 import { QueueFullError, RunQueue } from './run-queue.js';
 import type { RunStore } from './run-store.js';
-import { holdWhileOpen, StreamSlots, type HeldStream } from './stream-slots.js';
+import type { HeldStream } from './stream-slots.js';
 import { canTransition, runView, type Run, type RunStatus } from './run.js';
 
 export interface CreateRunInput {
@@ -41,14 +42,12 @@ export interface RunServiceDeps extends ExecutorDeps {
 export class RunService {
   private readonly live = new Map<string, LiveRun>();
   private readonly queue: RunQueue;
-  private readonly eventStreamSlots: StreamSlots;
-  private readonly eventLimits: EventLogLimits;
+  private readonly streams: EventStreams;
   private accepting = true;
 
   constructor(private readonly deps: RunServiceDeps) {
     this.queue = new RunQueue(deps.config.limits.maxConcurrentRuns, deps.config.limits.maxQueuedRuns);
-    this.eventStreamSlots = new StreamSlots(deps.config.limits.maxEventStreamsPerTenant);
-    this.eventLimits = eventLogLimits(deps.config);
+    this.streams = new EventStreams(deps.config);
   }
 
   async create(input: CreateRunInput): Promise<Run> {
@@ -80,7 +79,7 @@ export class RunService {
       };
       let markEnded!: () => void;
       const ended = new Promise<void>((r) => (markEnded = r));
-      const entry: LiveRun = { run, prompt: input.prompt, files, events: new EventLog(files.events, this.eventLimits, (n) => (run.eventsDropped = n)), controller: new AbortController(), ended, markEnded };
+      const entry: LiveRun = { run, prompt: input.prompt, files, events: this.streams.createLog(files.events, (n) => (run.eventsDropped = n)), controller: new AbortController(), ended, markEnded };
       entry.events.append('run', { type: 'run.queued', run: runView(run) });
       this.deps.store.insert(run);
       this.live.set(id, entry);
@@ -135,17 +134,12 @@ export class RunService {
    * and holds it until the stream ends or the caller's `return()`: call it in a `finally`.
    */
   events(run: Pick<Run, 'id' | 'tenant'>, afterSeq: number, signal?: AbortSignal): HeldStream<RunEvent> {
-    const release = this.eventStreamSlots.acquire(run.tenant);
-    const entry = this.live.get(run.id);
-    const source = entry
-      ? entry.events.read(afterSeq, signal)
-      : replayEventFile(this.files(run.id).events, afterSeq, this.eventLimits.maxLineBytes, signal);
-    return holdWhileOpen(source, release);
+    return this.streams.open(run, { live: this.live.get(run.id)?.events, file: this.files(run.id).events }, afterSeq, signal);
   }
 
   /** How many event streams the tenant holds open. */
   eventStreams(tenant: string): number {
-    return this.eventStreamSlots.count(tenant);
+    return this.streams.count(tenant);
   }
 
   get stats() {
@@ -251,12 +245,3 @@ const notRun: Omit<RunResult, 'status' | 'error'> = {
   hasDiff: false,
   hasWorkspace: false,
 };
-
-function eventLogLimits(config: Config): EventLogLimits {
-  return {
-    maxCodexEvents: config.limits.runMaxEvents,
-    maxBytes: config.limits.runMaxEventLogMb * 1024 * 1024,
-    // Room for the event's envelope around the Codex line the splitter let through.
-    maxLineBytes: config.limits.eventLineMaxKb * 1024 + 4096,
-  };
-}
