@@ -59,6 +59,10 @@ export interface Config {
     maxTimeoutS: number;
     runMaxRequests: number;
     runMaxTokens: number;
+    runMaxEvents: number;
+    runMaxEventLogMb: number;
+    eventLineMaxKb: number;
+    maxEventStreamsPerTenant: number;
   };
   gateway: { socketDir: string; socketVolume: string };
   defaults: { provider: string; model: string };
@@ -148,6 +152,10 @@ function toConfig(f: ConfigFile, baseDir: string): Config {
       maxTimeoutS: f.limits.max_timeout_s,
       runMaxRequests: f.limits.run_max_requests,
       runMaxTokens: f.limits.run_max_tokens,
+      runMaxEvents: f.limits.run_max_events,
+      runMaxEventLogMb: f.limits.run_max_event_log_mb,
+      eventLineMaxKb: f.limits.event_line_max_kb,
+      maxEventStreamsPerTenant: f.limits.max_event_streams_per_tenant,
     },
     gateway: {
       socketDir: path.resolve(baseDir, f.gateway.socket_dir ?? path.join(dataDir, 'gateway')),

@@ -94,6 +94,17 @@ export const configFileSchema = z
         // counts them (input + output, summed over requests; Codex resends the history each time).
         run_max_requests: z.number().int().min(1).default(500),
         run_max_tokens: z.number().int().min(1).default(20_000_000),
+        // A run's event log. Any command in the sandbox can write to Codex's stdout
+        // (/proc/<codex pid>/fd/1), so these bound what one run can make the server store; past them
+        // Codex's events are counted (the run's events_dropped), not stored. Lifecycle events always are.
+        run_max_events: z.number().int().min(1).default(100_000),
+        run_max_event_log_mb: z.number().int().min(1).default(64),
+        // One Codex stdout line; a longer one is skipped as it arrives, never held whole. Codex does
+        // not shorten a command's aggregated_output: a command printing more loses its item event.
+        event_line_max_kb: z.number().int().min(1).default(4096),
+        // Concurrent GET /v1/runs/{id}/events streams per tenant (each holds a file and a socket);
+        // past it a 429 too_many_streams.
+        max_event_streams_per_tenant: z.number().int().min(1).default(16),
       })
       .strict()
       .prefault({}),

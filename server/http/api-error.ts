@@ -12,6 +12,7 @@ export const errorStatus = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   queue_full: 429,
+  too_many_streams: 429,
   internal: 500,
   bad_gateway: 502,
   not_ready: 503,

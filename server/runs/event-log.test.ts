@@ -2,7 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EventLog, type RunEvent } from './event-log.js';
+import { EventLog, type EventLogLimits, type RunEvent } from './event-log.js';
+
+const limits: EventLogLimits = { maxCodexEvents: 100_000, maxBytes: 64 * 1024 * 1024, maxLineBytes: 1024 * 1024 };
 
 let dir: string;
 beforeEach(async () => {
@@ -20,7 +22,7 @@ async function collect(it: AsyncIterable<RunEvent>): Promise<number[]> {
 
 describe('EventLog', () => {
   it('gives a reader that joins late every event, then the live ones, and ends when the log closes', async () => {
-    const log = new EventLog(path.join(dir, 'events.jsonl'));
+    const log = new EventLog(path.join(dir, 'events.jsonl'), limits);
     log.append('run', { type: 'run.queued' });
     log.append('codex', { type: 'thread.started' });
     const reading = collect(log.read());
@@ -32,7 +34,7 @@ describe('EventLog', () => {
 
   it('replays a closed log from its file, after a given seq', async () => {
     const file = path.join(dir, 'events.jsonl');
-    const log = new EventLog(file);
+    const log = new EventLog(file, limits);
     for (let i = 0; i < 5; i++) log.append('codex', { i });
     await log.close();
     expect(await collect(log.read())).toEqual([1, 2, 3, 4, 5]);
@@ -40,7 +42,7 @@ describe('EventLog', () => {
   });
 
   it('keeps events in order for concurrent readers', async () => {
-    const log = new EventLog(path.join(dir, 'events.jsonl'));
+    const log = new EventLog(path.join(dir, 'events.jsonl'), limits);
     const a = collect(log.read());
     const b = collect(log.read());
     for (let i = 0; i < 100; i++) log.append('codex', { i });
@@ -51,7 +53,7 @@ describe('EventLog', () => {
   });
 
   it('stops a reader when its signal aborts', async () => {
-    const log = new EventLog(path.join(dir, 'events.jsonl'));
+    const log = new EventLog(path.join(dir, 'events.jsonl'), limits);
     log.append('run', {});
     const ac = new AbortController();
     const reading = collect(log.read(0, ac.signal));
@@ -61,7 +63,7 @@ describe('EventLog', () => {
   });
 
   it('refuses appends after close', async () => {
-    const log = new EventLog(path.join(dir, 'events.jsonl'));
+    const log = new EventLog(path.join(dir, 'events.jsonl'), limits);
     await log.close();
     expect(() => log.append('run', {})).toThrow(/closed/);
   });

@@ -108,14 +108,24 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
     );
 
     const stderr = tailBuffer();
-    const stdout = lineSplitter((line) => {
-      const event = parseEvent(line);
-      if (!event) {
-        log.warn({ line: line.slice(0, 200) }, 'codex printed a line that is not JSON');
-        return;
-      }
-      job.events.append('codex', event);
-      outcome = applyCodexEvent(outcome, event);
+    let warnedNotJson = false;
+    const stdout = lineSplitter({
+      maxLineBytes: config.limits.eventLineMaxKb * 1024,
+      onLine: (line) => {
+        const event = parseEvent(line);
+        if (!event) {
+          // Anything in the sandbox can write here: warn once, not once per line of a flood.
+          if (!warnedNotJson) log.warn({ line: line.slice(0, 200) }, 'codex printed a line that is not JSON');
+          warnedNotJson = true;
+          return;
+        }
+        // Past the event log's limits the event is only counted; the outcome still sees it.
+        job.events.append('codex', event);
+        outcome = applyCodexEvent(outcome, event);
+      },
+      onOversized: () => job.events.countDropped('line_too_long'),
+      // Waits for the event file to take what it has: the Docker stream, then Codex's stdout, slow down.
+      ready: () => job.events.ready(),
     });
     exitCode = await time('codex', async () => {
       const code = await started.exec(buildCodexArgv(job.prompt), {

@@ -1,26 +1,34 @@
 import { Writable } from 'node:stream';
+import { LineCutter } from './line-cutter.js';
 
-/** A Writable that calls `onLine` for each complete line; a line longer than maxLineBytes is cut off and reported as such. */
-export function lineSplitter(onLine: (line: string) => void, maxLineBytes = 16 * 1024 * 1024): Writable {
-  let pending = '';
+export interface LineSplitterOptions {
+  /** Called for each non-blank line. */
+  onLine(line: string): void;
+  /** Called for each line longer than maxLineBytes; its bytes were skipped, never held. */
+  onOversized?(bytes: number): void;
+  maxLineBytes: number;
+  /** Backpressure: a promise while the lines' consumer wants the writer to wait, else null. */
+  ready?(): Promise<void> | null;
+}
+
+/** A Writable that cuts what is written into lines, holding at most maxLineBytes of a partial line. */
+export function lineSplitter(options: LineSplitterOptions): Writable {
+  const cutter = new LineCutter(options.maxLineBytes);
+  const sink = {
+    line: (text: string) => {
+      if (text.trim()) options.onLine(text);
+    },
+    oversized: (bytes: number) => options.onOversized?.(bytes),
+  };
   return new Writable({
     write(chunk: Buffer, _enc, callback) {
-      pending += chunk.toString('utf8');
-      let newline: number;
-      while ((newline = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, newline);
-        pending = pending.slice(newline + 1);
-        if (line.trim()) onLine(line);
-      }
-      if (pending.length > maxLineBytes) {
-        onLine(pending.slice(0, maxLineBytes));
-        pending = '';
-      }
-      callback();
+      cutter.push(chunk, sink);
+      const wait = options.ready?.();
+      if (wait) wait.then(() => callback(), callback);
+      else callback();
     },
     final(callback) {
-      if (pending.trim()) onLine(pending);
-      pending = '';
+      cutter.end(sink);
       callback();
     },
   });

@@ -3,11 +3,13 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { ApiError } from '../http/api-error.js';
-import { EventLog, readEventFile, type RunEvent } from './event-log.js';
+import type { EventLog, RunEvent } from './event-log.js';
+import { EventStreams } from './event-streams.js';
 import { executeRun, RunAbort, type ExecutorDeps, type RunResult } from './executor.js';
 import { runFiles, type RunFiles } from './run-files.js';
 import { QueueFullError, RunQueue } from './run-queue.js';
 import type { RunStore } from './run-store.js';
+import type { HeldStream } from './stream-slots.js';
 import { canTransition, runView, type Run, type RunStatus } from './run.js';
 
 export interface CreateRunInput {
@@ -40,10 +42,12 @@ export interface RunServiceDeps extends ExecutorDeps {
 export class RunService {
   private readonly live = new Map<string, LiveRun>();
   private readonly queue: RunQueue;
+  private readonly streams: EventStreams;
   private accepting = true;
 
   constructor(private readonly deps: RunServiceDeps) {
     this.queue = new RunQueue(deps.config.limits.maxConcurrentRuns, deps.config.limits.maxQueuedRuns);
+    this.streams = new EventStreams(deps.config);
   }
 
   /** Throws what create() would for want of room, so an upload can be refused before it is read. */
@@ -77,10 +81,11 @@ export class RunService {
         providerUsage: null,
         hasDiff: false,
         hasWorkspace: false,
+        eventsDropped: 0,
       };
       let markEnded!: () => void;
       const ended = new Promise<void>((r) => (markEnded = r));
-      const entry: LiveRun = { run, prompt: input.prompt, files, events: new EventLog(files.events), controller: new AbortController(), ended, markEnded };
+      const entry: LiveRun = { run, prompt: input.prompt, files, events: this.streams.createLog(files.events, (n) => (run.eventsDropped = n)), controller: new AbortController(), ended, markEnded };
       entry.events.append('run', { type: 'run.queued', run: runView(run) });
       this.deps.store.insert(run);
       this.live.set(id, entry);
@@ -129,11 +134,18 @@ export class RunService {
     });
   }
 
-  /** The run's events after `afterSeq`, live until the run ends. */
-  events(id: string, afterSeq: number, signal?: AbortSignal): AsyncGenerator<RunEvent> {
-    const entry = this.live.get(id);
-    if (entry) return entry.events.read(afterSeq, signal);
-    return readEventFile(this.files(id).events, afterSeq);
+  /**
+   * The run's events after `afterSeq`, live until the run ends, read only as fast as the caller
+   * iterates. Takes one of the tenant's event-stream slots (TooManyStreamsError when none is free)
+   * and holds it until the stream ends or the caller's `return()`: call it in a `finally`.
+   */
+  events(run: Pick<Run, 'id' | 'tenant'>, afterSeq: number, signal?: AbortSignal): HeldStream<RunEvent> {
+    return this.streams.open(run, { live: this.live.get(run.id)?.events, file: this.files(run.id).events }, afterSeq, signal);
+  }
+
+  /** How many event streams the tenant holds open. */
+  eventStreams(tenant: string): number {
+    return this.streams.count(tenant);
   }
 
   get stats() {

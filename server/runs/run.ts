@@ -79,6 +79,8 @@ export interface Run {
   /** Artifacts exist only for runs that got as far as collecting them. */
   hasDiff: boolean;
   hasWorkspace: boolean;
+  /** Codex events counted but not stored because the run's event log reached a limit. */
+  eventsDropped: number;
 }
 
 /** The run as the API shows it. */
@@ -98,5 +100,7 @@ export function runView(run: Run) {
     error: run.error,
     changes: run.changes,
     provider_usage: run.providerUsage,
+    events_truncated: run.eventsDropped > 0,
+    events_dropped: run.eventsDropped,
   };
 }

@@ -4,7 +4,9 @@ import { Readable } from 'node:stream';
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { Config } from '../../config/config.js';
+import type { RunEvent } from '../../runs/event-log.js';
 import type { RunService } from '../../runs/run-service.js';
+import { TooManyStreamsError, type HeldStream } from '../../runs/stream-slots.js';
 import { isTerminal, runView, type Run } from '../../runs/run.js';
 import { ApiError } from '../api-error.js';
 import type { AuthEnv } from '../auth.js';
@@ -70,11 +72,25 @@ export function runRoutes(config: Config, service: RunService, providerProblems:
   app.get('/:id/events', (c) => {
     const run = findRun(c.get('tenant'), c.req.param('id'));
     const after = Number(c.req.header('last-event-id') ?? c.req.query('after') ?? 0) || 0;
+    const abort = new AbortController();
+    let events: HeldStream<RunEvent>;
+    try {
+      events = service.events(run, after, abort.signal);
+    } catch (err) {
+      if (err instanceof TooManyStreamsError) throw new ApiError('too_many_streams', err.message);
+      throw err;
+    }
     return streamSSE(c, async (stream) => {
-      const abort = new AbortController();
+      // A client that disconnects cancels the response: the read stops and its slot is given back.
       stream.onAbort(() => abort.abort());
-      for await (const event of service.events(run.id, after, abort.signal)) {
-        await stream.writeSSE({ id: String(event.seq), event: event.kind, data: JSON.stringify(event.data) });
+      try {
+        for await (const event of events) {
+          // Resolves only once the client has taken the previous bytes: the backpressure for the file read.
+          await stream.writeSSE({ id: String(event.seq), event: event.kind, data: JSON.stringify(event.data) });
+          if (abort.signal.aborted) break;
+        }
+      } finally {
+        await events.return();
       }
     });
   });

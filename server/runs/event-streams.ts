@@ -1,0 +1,36 @@
+import type { Config } from '../config/config.js';
+import { EventLog, replayEventFile, type EventLogLimits, type RunEvent } from './event-log.js';
+import type { Run } from './run.js';
+import { holdWhileOpen, StreamSlots, type HeldStream } from './stream-slots.js';
+
+/** Where runs' event logs get their limits and readers their slots: the config's view of events. */
+export class EventStreams {
+  private readonly slots: StreamSlots;
+  private readonly limits: EventLogLimits;
+
+  constructor(config: Config) {
+    this.slots = new StreamSlots(config.limits.maxEventStreamsPerTenant);
+    this.limits = {
+      maxCodexEvents: config.limits.runMaxEvents,
+      maxBytes: config.limits.runMaxEventLogMb * 1024 * 1024,
+      // Room for the event's envelope around the Codex line the splitter let through.
+      maxLineBytes: config.limits.eventLineMaxKb * 1024 + 4096,
+    };
+  }
+
+  /** A new run's log; `onDropped` is told each new count of Codex events not stored. */
+  createLog(path: string, onDropped: (dropped: number) => void): EventLog {
+    return new EventLog(path, this.limits, onDropped);
+  }
+
+  /** Follows the live log when there is one, else replays the ended run's file; holds one of the tenant's slots. */
+  open(run: Pick<Run, 'tenant'>, source: { live?: EventLog; file: string }, afterSeq: number, signal?: AbortSignal): HeldStream<RunEvent> {
+    const release = this.slots.acquire(run.tenant);
+    const events = source.live ? source.live.read(afterSeq, signal) : replayEventFile(source.file, afterSeq, this.limits.maxLineBytes, signal);
+    return holdWhileOpen(events, release);
+  }
+
+  count(tenant: string): number {
+    return this.slots.count(tenant);
+  }
+}
