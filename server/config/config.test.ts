@@ -61,7 +61,7 @@ describe('parseConfig', () => {
   });
 
   it('bounds the gateway by default and reads its limits', () => {
-    expect(parseConfig({}).gateway).toMatchObject({ maxRequestMb: 16, maxInflightPerRun: 4, maxBufferedMbPerRun: 32, maxBufferedMbTotal: 64 });
+    expect(parseConfig({}).gateway).toMatchObject({ maxRequestMb: 16, maxInflightPerRun: 4, maxBufferedMbPerRun: 16, maxBufferedMbTotal: 64 });
     const cfg = parseConfig('[gateway]\nmax_request_mb = 2\nmax_inflight_per_run = 1\nmax_buffered_mb_per_run = 2\nmax_buffered_mb_total = 8');
     expect(cfg.gateway).toMatchObject({ maxRequestMb: 2, maxInflightPerRun: 1, maxBufferedMbPerRun: 2, maxBufferedMbTotal: 8 });
   });

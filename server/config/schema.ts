@@ -102,10 +102,13 @@ export const configFileSchema = z
         // Codex has one call in flight per turn; a few more cover a retry overlapping its predecessor.
         // Past it, 429: a sandbox opening many calls at once is not Codex.
         max_inflight_per_run: z.number().int().min(1).default(4),
-        // Request bytes one run may have the gateway read at once (two bodies at the cap).
-        max_buffered_mb_per_run: z.number().int().min(1).default(32),
+        // Request bytes one run may have the gateway read at once: one body at the cap, as Codex sends
+        // one at a time.
+        max_buffered_mb_per_run: z.number().int().min(1).default(16),
         // Request bytes all runs together may have the gateway read at once: bounds the server's
         // memory however many sandboxes send (the heap holds a few times this while bodies are parsed).
+        // At least max_buffered_mb_per_run x limits.max_concurrent_runs (4 x 16), so that no run can
+        // spend the budget another run needs.
         max_buffered_mb_total: z.number().int().min(1).default(64),
       })
       .strict()
