@@ -7,6 +7,7 @@ import Dockerode from 'dockerode';
 import type { Logger } from 'pino';
 import { createApp } from './app.js';
 import type { Config } from './config/config.js';
+import { GatewayAdmission, gatewayLimitsFromConfig } from './gateway/admission.js';
 import { createGatewayApp } from './gateway/gateway-app.js';
 import { listenGateway, type RunningGateway } from './gateway/gateway-server.js';
 import { GatewayTokens } from './gateway/tokens.js';
@@ -68,7 +69,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
 
   const tokens = new GatewayTokens();
   const gateway: RunningGateway = await listenGateway(
-    createGatewayApp({ tokens, env, log: log.child({ part: 'gateway' }) }),
+    createGatewayApp({ tokens, env, log: log.child({ part: 'gateway' }), admission: new GatewayAdmission(gatewayLimitsFromConfig(config.gateway)) }),
     config.gateway.socketDir,
   );
   const service = new RunService({ config, driver, tokens, env, store: new MemoryRunStore(), log });

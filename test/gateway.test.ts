@@ -16,14 +16,21 @@ afterAll(async () => {
 });
 
 /** Bash speaking HTTP/1.0 to the gateway from inside the sandbox, as a prompt injection could. */
-function rawGatewayCall(method: string, path: string, body: string, token = '$CODEX_RUNNER_GATEWAY_TOKEN'): string {
+function rawGatewayCall(method: string, path: string, body: string, token = '$CODEX_RUNNER_GATEWAY_TOKEN', extraHeaders: Record<string, string> = {}): string {
+  const extra = Object.entries(extraHeaders).map(([k, v]) => `${k}: ${v}\\r\\n`).join('');
   return [
     `B='${body}'`,
     'exec 3<>/dev/tcp/127.0.0.1/8089',
-    `printf '${method} ${path} HTTP/1.0\\r\\nHost: gateway\\r\\nAuthorization: Bearer %s\\r\\nContent-Type: application/json\\r\\nContent-Length: %s\\r\\n\\r\\n%s' "${token}" "\${#B}" "$B" >&3`,
+    `printf '${method} ${path} HTTP/1.0\\r\\nHost: gateway\\r\\nAuthorization: Bearer %s\\r\\nContent-Type: application/json\\r\\n${extra}Content-Length: %s\\r\\n\\r\\n%s' "${token}" "\${#B}" "$B" >&3`,
     "head -1 <&3 | cut -d' ' -f2-",
   ].join('; ');
 }
+
+// What Codex 0.169 sends on POST /responses (captured from the real binary), the provider's configured
+// headers, and what the server's own HTTP client (undici) adds.
+const CODEX_HEADERS = ['accept', 'content-type', 'user-agent', 'originator', 'session-id', 'thread-id', 'x-client-request-id', 'x-codex-beta-features', 'x-codex-turn-metadata', 'x-codex-window-id'];
+const PROVIDER_HEADERS = ['authorization', 'http-referer', 'x-title'];
+const CLIENT_HEADERS = ['host', 'connection', 'content-length', 'accept-encoding', 'accept-language', 'sec-fetch-mode'];
 
 async function commandOutputs(runId: string): Promise<string[]> {
   const events = await readSse(await h.api(`/v1/runs/${runId}/events`));
@@ -105,13 +112,48 @@ describe('forwarding', () => {
     expect(result.provider_usage.total_tokens).toBe(result.provider_usage.input_tokens + result.provider_usage.output_tokens);
   });
 
-  it('passes the provider headers and query parameters upstream', async () => {
+  it('passes upstream only the headers Codex sends, plus the provider headers and query parameters', async () => {
     const before = h.standIn.requests.length;
-    await run([{ message: 'hello' }]);
-    const call = h.standIn.requests.slice(before).find((r) => r.path === '/v1/responses')!;
-    expect(call.headers['http-referer']).toBe('https://example.org');
-    expect(call.headers['x-title']).toBe('codex-runner');
-    expect(call.query).toBe('api-version=2025-01-01');
+    const result = await run([{ exec: 'echo 1' }, { message: 'hello' }]);
+    expect(result.status).toBe('succeeded');
+    const calls = h.standIn.requests.slice(before);
+    expect(calls.map((r) => r.path)).toEqual(['/v1/responses', '/v1/responses']);
+    for (const call of calls) {
+      expect(Object.keys(call.headers).sort()).toEqual([...CODEX_HEADERS, ...PROVIDER_HEADERS, ...CLIENT_HEADERS].sort());
+      expect(call.headers['http-referer']).toBe('https://example.org');
+      expect(call.headers['x-title']).toBe('codex-runner');
+      expect(call.headers.originator).toBe('codex_exec');
+      expect(call.query).toBe('api-version=2025-01-01');
+    }
+  });
+
+  it('drops the headers and the query string a sandbox adds, and answers /models without the provider', async () => {
+    const before = h.standIn.requests.length;
+    const injected = {
+      Cookie: 'session=stolen',
+      'OpenAI-Organization': 'org-someone-else',
+      'OpenAI-Project': 'proj-someone-else',
+      'X-Forwarded-For': '10.9.9.9',
+      'X-Forwarded-Host': 'billing.internal',
+      'X-Injected': '1',
+    };
+    const result = await run([
+      { exec: rawGatewayCall('POST', '/v1/responses?api-version=evil&steer=1', `{"model":"${STAND_IN_MODEL}","input":[]}`, undefined, injected) },
+      { exec: rawGatewayCall('GET', '/v1/models?api-version=evil', '', undefined, injected) },
+      { message: 'injected' },
+    ]);
+    expect(result.status).toBe('succeeded');
+    expect((await commandOutputs(result.id)).map((o) => o.trim())).toEqual(['200 OK', '200 OK']);
+    const calls = h.standIn.requests.slice(before);
+    const fromScript = calls.filter((r) => Array.isArray(r.body?.input) && r.body.input.length === 0);
+    expect(fromScript).toHaveLength(1);
+    expect(calls.map((r) => r.path).every((p) => p === '/v1/responses')).toBe(true);
+    for (const call of calls) {
+      expect(call.query).toBe('api-version=2025-01-01');
+      for (const name of Object.keys(injected)) expect(call.headers[name.toLowerCase()]).toBeUndefined();
+    }
+    // Codex's three calls and the script's one; /models was answered by the gateway and costs nothing.
+    expect(result.provider_usage.requests).toBe(4);
   });
 
   it('streams: Codex gets the first events before the upstream has finished its answer', async () => {

@@ -57,6 +57,17 @@ describe('parseConfig', () => {
   it('accepts the config shipped for docker-compose', () => {
     const cfg = parseConfig(readFileSync(new URL('./compose.toml', import.meta.url), 'utf8'), '/app');
     expect(cfg.server).toMatchObject({ listenHost: '0.0.0.0', dataDir: '/data', instance: 'compose' });
-    expect(cfg.gateway).toEqual({ socketDir: '/run/codex-runner-gateway', socketVolume: 'codex-runner-gateway' });
+    expect(cfg.gateway).toMatchObject({ socketDir: '/run/codex-runner-gateway', socketVolume: 'codex-runner-gateway' });
+  });
+
+  it('bounds the gateway by default and reads its limits', () => {
+    expect(parseConfig({}).gateway).toMatchObject({ maxRequestMb: 16, maxInflightPerRun: 4, maxBufferedMbPerRun: 16, maxBufferedMbTotal: 64 });
+    const cfg = parseConfig('[gateway]\nmax_request_mb = 2\nmax_inflight_per_run = 1\nmax_buffered_mb_per_run = 2\nmax_buffered_mb_total = 8');
+    expect(cfg.gateway).toMatchObject({ maxRequestMb: 2, maxInflightPerRun: 1, maxBufferedMbPerRun: 2, maxBufferedMbTotal: 8 });
+  });
+
+  it('refuses gateway limits that could never admit a body at the cap', () => {
+    expect(() => parseConfig('[gateway]\nmax_request_mb = 40')).toThrow(/gateway\.max_request_mb: exceeds gateway\.max_buffered_mb_per_run/);
+    expect(() => parseConfig('[gateway]\nmax_buffered_mb_per_run = 100')).toThrow(/gateway\.max_buffered_mb_per_run: exceeds gateway\.max_buffered_mb_total/);
   });
 });

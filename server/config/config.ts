@@ -64,7 +64,14 @@ export interface Config {
     eventLineMaxKb: number;
     maxEventStreamsPerTenant: number;
   };
-  gateway: { socketDir: string; socketVolume: string };
+  gateway: {
+    socketDir: string;
+    socketVolume: string;
+    maxRequestMb: number;
+    maxInflightPerRun: number;
+    maxBufferedMbPerRun: number;
+    maxBufferedMbTotal: number;
+  };
   defaults: { provider: string; model: string };
   providers: Record<string, ProviderConfig>;
   tenants: TenantConfig[];
@@ -160,6 +167,10 @@ function toConfig(f: ConfigFile, baseDir: string): Config {
     gateway: {
       socketDir: path.resolve(baseDir, f.gateway.socket_dir ?? path.join(dataDir, 'gateway')),
       socketVolume: f.gateway.socket_volume,
+      maxRequestMb: f.gateway.max_request_mb,
+      maxInflightPerRun: f.gateway.max_inflight_per_run,
+      maxBufferedMbPerRun: f.gateway.max_buffered_mb_per_run,
+      maxBufferedMbTotal: f.gateway.max_buffered_mb_total,
     },
     defaults: f.defaults,
     providers,

@@ -115,6 +115,21 @@ export const configFileSchema = z
         // When the server itself runs in a container, the Docker volume holding socket_dir, so
         // sibling sandboxes can mount it. Empty: socket_dir is a host path and is bind-mounted.
         socket_volume: z.string().default(''),
+        // One request body. Measured with Codex 0.169: the first request is ~40 KB (instructions and
+        // tools) and each tool call adds at most ~12 KB (Codex truncates tool output); a full context
+        // window of text is ~2 MB. 16 leaves room for images and reasoning items in the history.
+        max_request_mb: z.number().int().min(1).default(16),
+        // Codex has one call in flight per turn; a few more cover a retry overlapping its predecessor.
+        // Past it, 429: a sandbox opening many calls at once is not Codex.
+        max_inflight_per_run: z.number().int().min(1).default(4),
+        // Request bytes one run may have the gateway read at once: one body at the cap, as Codex sends
+        // one at a time.
+        max_buffered_mb_per_run: z.number().int().min(1).default(16),
+        // Request bytes all runs together may have the gateway read at once: bounds the server's
+        // memory however many sandboxes send (the heap holds a few times this while bodies are parsed).
+        // At least max_buffered_mb_per_run x limits.max_concurrent_runs (4 x 16), so that no run can
+        // spend the budget another run needs.
+        max_buffered_mb_total: z.number().int().min(1).default(64),
       })
       .strict()
       .prefault({}),
@@ -144,6 +159,14 @@ export const configFileSchema = z
   .superRefine((cfg, ctx) => {
     if (!cfg.providers[cfg.defaults.provider]) {
       ctx.addIssue({ code: 'custom', path: ['defaults', 'provider'], message: `no [providers.${cfg.defaults.provider}] table` });
+    }
+    const gw = cfg.gateway;
+    // Otherwise a body at the cap could never be admitted.
+    if (gw.max_request_mb > gw.max_buffered_mb_per_run) {
+      ctx.addIssue({ code: 'custom', path: ['gateway', 'max_request_mb'], message: 'exceeds gateway.max_buffered_mb_per_run' });
+    }
+    if (gw.max_buffered_mb_per_run > gw.max_buffered_mb_total) {
+      ctx.addIssue({ code: 'custom', path: ['gateway', 'max_buffered_mb_per_run'], message: 'exceeds gateway.max_buffered_mb_total' });
     }
     if (cfg.limits.default_timeout_s > cfg.limits.max_timeout_s) {
       ctx.addIssue({ code: 'custom', path: ['limits', 'default_timeout_s'], message: 'exceeds limits.max_timeout_s' });

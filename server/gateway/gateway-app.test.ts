@@ -1,57 +1,15 @@
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { ProviderConfig } from '../config/config.js';
-import type { RunError } from '../runs/run.js';
-import { createGatewayApp } from './gateway-app.js';
-import { GatewayTokens, type GatewayGrant } from './tokens.js';
-import { emptyProviderUsage } from './usage-tap.js';
-
-const provider: ProviderConfig = {
-  name: 'openrouter',
-  baseUrl: 'https://upstream.test/api/v1',
-  keyEnv: 'UPSTREAM_KEY',
-  wireApi: 'responses',
-  headers: { 'X-Title': 'codex-runner' },
-  queryParams: { 'api-version': '2025-01-01' },
-  keyDelivery: 'gateway',
-  egressNetwork: 'bridge',
-};
-
-const completed = (tokens: number) =>
-  `event: response.completed\ndata: ${JSON.stringify({ type: 'response.completed', response: { id: 'r', usage: { input_tokens: tokens, output_tokens: 0, total_tokens: tokens } } })}\n\n`;
-
-function setup(answer: (req: Request) => Response | Promise<Response> = () => new Response(completed(100), { headers: { 'content-type': 'text/event-stream' } })) {
-  const tokens = new GatewayTokens();
-  const seen: Request[] = [];
-  const fakeFetch = (async (req: Request) => {
-    seen.push(req);
-    return answer(req);
-  }) as typeof fetch;
-  const app = createGatewayApp({ tokens, env: { UPSTREAM_KEY: 'sk-real' }, log: pino({ level: 'silent' }), fetch: fakeFetch, maxRequestBytes: 4096 });
-  const ended: RunError[] = [];
-  const grant = (extra: Partial<GatewayGrant> = {}): GatewayGrant => ({
-    runId: 'r1',
-    provider,
-    model: 'm',
-    budget: { maxRequests: 100, maxTokens: 1_000_000 },
-    usage: emptyProviderUsage(),
-    endRun: (e) => ended.push(e),
-    ...extra,
-  });
-  const post = (token: string, body: object = { model: 'm' }, path = '/v1/responses') =>
-    app.request(path, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { app, tokens, seen, ended, grant, post };
-}
+import { provider, setupGateway as setup } from './test-gateway.js';
 
 describe('gateway', () => {
   it('swaps the run token for the real key and forwards to the provider with its headers and query', async () => {
     const { tokens, seen, grant, post } = setup();
     const { token } = tokens.issue(grant());
-    const res = await post(token, { model: 'm' }, '/v1/responses?x=1');
+    const res = await post(token, { model: 'm' });
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('response.completed');
     const req = seen[0]!;
-    expect(req.url).toBe('https://upstream.test/api/v1/responses?x=1&api-version=2025-01-01');
+    expect(req.url).toBe('https://upstream.test/api/v1/responses?api-version=2025-01-01');
     expect(req.headers.get('authorization')).toBe('Bearer sk-real');
     expect(req.headers.get('x-title')).toBe('codex-runner');
     expect(await req.text()).toBe('{"model":"m"}');
@@ -144,9 +102,39 @@ describe('gateway', () => {
   });
 
   it('sends no authorization upstream for a keyless provider', async () => {
-    const { app, tokens, seen, grant } = setup();
+    const { tokens, seen, grant, post } = setup();
     const { token } = tokens.issue(grant({ provider: { ...provider, keyEnv: undefined } }));
-    await app.request('/v1/models', { headers: { authorization: `Bearer ${token}` } });
+    await (await post(token)).text();
     expect(seen[0]!.headers.get('authorization')).toBeNull();
+  });
+
+  it('forwards only the headers Codex sends, and drops the sandbox query string', async () => {
+    const { tokens, seen, grant, post } = setup();
+    const { token } = tokens.issue(grant());
+    const codex = { originator: 'codex_exec', 'user-agent': 'codex_exec/0.169.0', 'session-id': 's', 'x-codex-turn-metadata': '{}' };
+    const injected = {
+      cookie: 'a=b',
+      'openai-organization': 'org-other',
+      'openai-project': 'proj-other',
+      'x-forwarded-for': '10.1.2.3',
+      'x-forwarded-host': 'proxy.internal',
+      'x-custom': '1',
+    };
+    await (await post(token, { model: 'm' }, '/v1/responses?api-version=evil&x=1', { ...codex, ...injected })).text();
+    const req = seen[0]!;
+    expect(req.url).toBe('https://upstream.test/api/v1/responses?api-version=2025-01-01');
+    expect([...req.headers.keys()].sort()).toEqual(['authorization', 'content-type', 'originator', 'session-id', 'user-agent', 'x-codex-turn-metadata', 'x-title']);
+    expect(req.headers.get('authorization')).toBe('Bearer sk-real');
+  });
+
+  it('answers /models itself with the run model, calling and counting nothing upstream', async () => {
+    const { app, tokens, seen, grant } = setup();
+    const g = grant();
+    const { token } = tokens.issue(g);
+    const res = await app.request('/v1/models?api-version=evil', { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ object: 'list', data: [{ id: 'm', object: 'model', created: 0, owned_by: 'openrouter' }] });
+    expect(seen).toHaveLength(0);
+    expect(g.usage.requests).toBe(0);
   });
 });

@@ -1,0 +1,21 @@
+// The gateway's own error envelope, the same shape as the API's (`{"error":{"code","message"}}`) but
+// with its own codes: the gateway is a lower room than http/ and does not import from it.
+
+const gatewayErrorStatus = {
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  payload_too_large: 413,
+  rate_limited: 429,
+  bad_gateway: 502,
+} as const;
+
+export type GatewayErrorCode = keyof typeof gatewayErrorStatus;
+
+export function gatewayError(code: GatewayErrorCode, message: string, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify({ error: { code, message } }), {
+    status: gatewayErrorStatus[code],
+    headers: { 'content-type': 'application/json', ...headers },
+  });
+}

@@ -1,0 +1,56 @@
+// The gateway app wired to a fake upstream `fetch`, shared by its unit tests.
+import pino from 'pino';
+import type { ProviderConfig } from '../config/config.js';
+import type { RunError } from '../runs/run.js';
+import { GatewayAdmission } from './admission.js';
+import { createGatewayApp } from './gateway-app.js';
+import { GatewayTokens, type GatewayGrant } from './tokens.js';
+import { emptyProviderUsage } from './usage-tap.js';
+
+export const provider: ProviderConfig = {
+  name: 'openrouter',
+  baseUrl: 'https://upstream.test/api/v1',
+  keyEnv: 'UPSTREAM_KEY',
+  wireApi: 'responses',
+  headers: { 'X-Title': 'codex-runner' },
+  queryParams: { 'api-version': '2025-01-01' },
+  keyDelivery: 'gateway',
+  egressNetwork: 'bridge',
+};
+
+export const completed = (tokens: number) =>
+  `event: response.completed\ndata: ${JSON.stringify({ type: 'response.completed', response: { id: 'r', usage: { input_tokens: tokens, output_tokens: 0, total_tokens: tokens } } })}\n\n`;
+
+export const limits = { maxRequestBytes: 4096, maxInflightPerRun: 2, maxBufferedBytesPerRun: 6000, maxBufferedBytesTotal: 10_000 };
+
+export function setupGateway(answer: (req: Request) => Response | Promise<Response> = () => new Response(completed(100), { headers: { 'content-type': 'text/event-stream' } })) {
+  const tokens = new GatewayTokens();
+  const seen: Request[] = [];
+  const fakeFetch = (async (req: Request) => {
+    seen.push(req);
+    return answer(req);
+  }) as typeof fetch;
+  const admission = new GatewayAdmission(limits);
+  const app = createGatewayApp({ tokens, env: { UPSTREAM_KEY: 'sk-real' }, log: pino({ level: 'silent' }), fetch: fakeFetch, admission });
+  const ended: RunError[] = [];
+  const grant = (extra: Partial<GatewayGrant> = {}): GatewayGrant => ({
+    runId: 'r1',
+    provider,
+    model: 'm',
+    budget: { maxRequests: 100, maxTokens: 1_000_000 },
+    usage: emptyProviderUsage(),
+    endRun: (e) => ended.push(e),
+    ...extra,
+  });
+  const post = (token: string, body: object = { model: 'm' }, path = '/v1/responses', headers: Record<string, string> = {}) =>
+    app.request(path, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  /** A POST whose body the test feeds chunk by chunk (no Content-Length unless given). */
+  const postStream = (token: string, headers: Record<string, string> = {}) => {
+    let feed!: ReadableStreamDefaultController<Uint8Array>;
+    const body = new ReadableStream<Uint8Array>({ start: (c) => void (feed = c) });
+    const response = app.request('/v1/responses', { method: 'POST', headers: { authorization: `Bearer ${token}`, ...headers }, body, duplex: 'half' } as RequestInit);
+    return { feed, response };
+  };
+  return { app, tokens, seen, ended, grant, post, postStream, admission };
+}
+
