@@ -35,15 +35,23 @@ export class DockerSandboxDriver implements SandboxDriver {
   }
 
   async start(spec: SandboxSpec, signal?: AbortSignal): Promise<Sandbox> {
+    // No abortSignal on the create calls: an aborted request does not stop dockerd, which goes on to
+    // create the container with nobody left to remove it. Each call is short; the signal is
+    // checked between them and what exists by then is removed.
+    signal?.throwIfAborted();
     const volumeName = spec.volume.Name!;
-    await this.docker.createVolume({ ...spec.volume, abortSignal: signal } as Dockerode.VolumeCreateOptions);
+    await this.docker.createVolume(spec.volume as Dockerode.VolumeCreateOptions);
     let container: Dockerode.Container | undefined;
     try {
-      container = await this.docker.createContainer({ ...spec.container, abortSignal: signal } as Dockerode.ContainerCreateOptions);
-      await container.start({ abortSignal: signal });
+      signal?.throwIfAborted();
+      container = await this.docker.createContainer(spec.container as Dockerode.ContainerCreateOptions);
+      signal?.throwIfAborted();
+      await container.start();
+      signal?.throwIfAborted();
       return new DockerSandbox(this.docker, container, volumeName, this.log);
     } catch (err) {
       await new DockerSandbox(this.docker, container, volumeName, this.log).remove();
+      if (signal?.aborted) throw signal.reason;
       throw new SandboxError(`could not start the sandbox: ${(err as Error).message}`, { cause: err });
     }
   }
