@@ -14,7 +14,8 @@ import { startResponsesStandIn, STAND_IN_MODEL } from '../test/fixtures/response
 import { FLOOR_LABEL, startFloor } from './bench/floor.js';
 import { assertNoLeftovers, holdings, runSandboxLabels } from './bench/leaks.js';
 import { floorOnce, latencyPrompt, measureLatency, serviceOnce } from './bench/latency.js';
-import { printLatency, printLeaks, printUpload } from './bench/report.js';
+import { ATTACK_PEAK_RSS_BOUND_BYTES, measureAttackMemory } from './bench/attack-memory.js';
+import { printAttacks, printLatency, printLeaks, printUpload } from './bench/report.js';
 import { startServerChild } from './bench/server-child.js';
 import { measureUploadMemory } from './bench/upload-memory.js';
 
@@ -102,6 +103,10 @@ async function main(): Promise<void> {
   printUpload(smallUpload, largeUpload);
   // Measured before the upload, so the large run's buffers do not blur the comparison.
   printLeaks(afterWarmUp, afterRuns, runs);
+
+  const attacked = await measureAttackMemory(dir, `${benchId}-attacks`, token);
+  await assertNoLeftovers(docker, 'after the upload attacks', [`${INSTANCE_LABEL}=${benchId}-attacks`]);
+  printAttacks(attacked, ATTACK_PEAK_RSS_BOUND_BYTES);
 }
 
 /** Removes containers and volumes carrying a label; the bench's safety net, not the service's sweep. */

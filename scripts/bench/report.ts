@@ -1,6 +1,7 @@
 // The bench's printed report: a table per measurement, then the ratios.
 import type { LatencyResult } from './latency.js';
 import type { Holdings } from './leaks.js';
+import type { AttackMemoryResult } from './attack-memory.js';
 import type { UploadMemoryResult } from './upload-memory.js';
 import { mib, ms, ratio, summarize, table } from './stats.js';
 
@@ -95,3 +96,13 @@ function phaseAt(r: UploadMemoryResult, atMs: number): string {
 }
 
 const signed = (text: string) => (text.startsWith('-') ? text : `+${text}`);
+
+/** The server's memory while the upload attacks run: each one's peak, and the bound the tests hold. */
+export function printAttacks(r: AttackMemoryResult, boundBytes: number): void {
+  console.log('4. upload attacks: the server process (its own, configured as the attacks expect) while each runs');
+  console.log(table([['attack', 'peak RSS'], ...r.attacks.map((a) => [a.name, mib(a.peakRss)])]));
+  console.log(
+    `   idle ${mib(r.idleRss)}, peak ${mib(r.peakRss)} (bound held by the tests: ${mib(boundBytes)}), after GC ${mib(r.afterRss)}; ` +
+      `the server answered every attack and is still serving\n`,
+  );
+}
