@@ -86,6 +86,43 @@ describe('a server with a full queue refuses an upload before reading it', () =>
     }
     expect(await server.alive()).toBe(true);
   });
+
+  it('keeps serving while 100 clients hold a live run\'s events unread, and frees their streams when they go', async () => {
+    standIn.script('hold-events', [{ delayMs: 60_000, then: { message: 'done' } }]);
+    const created = await server.api('/v1/runs', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: `${scriptMarker('hold-events')} wait` }),
+    });
+    const { id } = (await created.json()) as any;
+    const get = `GET /v1/runs/${id}/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${server.token}\r\n\r\n`;
+    const held = [];
+    try {
+      for (let i = 0; i < 100; i++) {
+        const socket = await rawConnection(server.url, get);
+        socket.pause(); // never read
+        held.push(socket);
+      }
+      expect(await server.alive()).toBe(true);
+      // The tenant's cap (limits.max_event_streams_per_tenant, 16) is taken by the first ones.
+      await expect.poll(async () => (await server.api(`/v1/runs/${id}/events?after=999999`)).status, { timeout: 10_000 }).toBe(429);
+      expect((await server.memory()).peakRssBytes).toBeLessThan(ATTACK_PEAK_RSS_BOUND_BYTES);
+      for (const socket of held) socket.destroy();
+      // Their streams are given back: a new client gets one (it stays open while the run lives).
+      await expect
+        .poll(async () => {
+          const res = await server.api(`/v1/runs/${id}/events`, { signal: AbortSignal.timeout(2_000) }).catch(() => null);
+          const status = res?.status ?? 0;
+          await res?.body?.cancel();
+          return status;
+        }, { timeout: 10_000 })
+        .toBe(200);
+    } finally {
+      for (const socket of held) socket.destroy();
+      await server.api(`/v1/runs/${id}/cancel`, { method: 'POST' });
+    }
+    expect(await server.alive()).toBe(true);
+  });
 });
 
 describe('slow and idle clients', () => {
