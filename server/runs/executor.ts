@@ -140,9 +140,11 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
       return code;
     });
 
+    // Codex's own exit code says nothing of why the kernel killed it: the sandbox's cgroup does.
+    const outOfMemory = exitCode !== 0 && (await started.ranOutOfMemory().catch(() => false)) ? config.sandbox.memoryMb : null;
     const collected = await time('collect', () => collectArtifacts(started, job.files, signal));
     result = {
-      ...codexResult(exitCode, outcome, stderr.text()),
+      ...codexResult(exitCode, outcome, stderr.text(), outOfMemory),
       changes: collected.changes,
       providerUsage: null,
       hasDiff: true,
@@ -154,7 +156,7 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
       result = ended(abort.status, abort.runError, exitCode, outcome);
     } else if (err instanceof SandboxError) {
       log.error({ err }, 'sandbox failed');
-      result = ended('failed', { code: 'sandbox_error', message: err.message }, exitCode, outcome);
+      result = ended('failed', { code: err.code, message: err.message }, exitCode, outcome);
     } else {
       log.error({ err }, 'run failed unexpectedly');
       result = ended('failed', { code: 'internal', message: 'internal error while running' }, exitCode, outcome);
@@ -179,8 +181,16 @@ function parseEvent(line: string): Record<string, unknown> | null {
   }
 }
 
-function codexResult(exitCode: number, outcome: CodexOutcome, stderrTail: string): Omit<RunResult, 'changes' | 'providerUsage' | 'hasDiff' | 'hasWorkspace'> {
+function codexResult(
+  exitCode: number,
+  outcome: CodexOutcome,
+  stderrTail: string,
+  outOfMemoryMb: number | null,
+): Omit<RunResult, 'changes' | 'providerUsage' | 'hasDiff' | 'hasWorkspace'> {
   const base = { exitCode, finalMessage: outcome.finalMessage, usage: outcome.usage };
+  if (outOfMemoryMb !== null) {
+    return { ...base, status: 'failed', error: { code: 'out_of_memory', message: `the sandbox ran out of memory (${outOfMemoryMb} MB): codex exited with code ${exitCode}` } };
+  }
   if (outcome.failure) return { ...base, status: 'failed', error: { code: 'codex_failed', message: outcome.failure } };
   if (exitCode !== 0) {
     const detail = lastLines(stderrTail) || outcome.lastError || 'no output';

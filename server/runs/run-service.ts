@@ -232,6 +232,9 @@ export class RunService {
     entry.events.append('run', { type: `run.${run.status}`, run: runView(run) });
     await entry.events.close().catch((err) => this.deps.log.error({ err, runId: run.id }, 'could not close the event log'));
     await rm(entry.files.inputTar, { force: true });
+    // What a run could not finish is never served: a half-written diff or workspace goes.
+    if (!result.hasDiff) await rm(entry.files.diff, { force: true });
+    if (!result.hasWorkspace) await rm(entry.files.workspace, { force: true });
     this.live.delete(run.id);
     entry.markEnded();
   }

@@ -1,4 +1,5 @@
 import type { Duplex, Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Dockerode from 'dockerode';
 import type { Logger } from 'pino';
 import type { SandboxSpec } from './container-spec.js';
@@ -81,13 +82,21 @@ class DockerSandbox implements Sandbox {
   }
 
   async putArchive(tar: Readable, dir: string, signal?: AbortSignal): Promise<void> {
-    const response: unknown = await this.requireContainer().putArchive(tar, { path: dir, abortSignal: signal });
-    // docker-modem may hand back the response stream; drain it so the request completes.
-    if (response && typeof (response as Readable).resume === 'function') (response as Readable).resume();
+    try {
+      const response: unknown = await this.requireContainer().putArchive(tar, { path: dir, abortSignal: signal });
+      // docker-modem may hand back the response stream; drain it so the request completes.
+      if (response && typeof (response as Readable).resume === 'function') (response as Readable).resume();
+    } catch (err) {
+      throw await this.explain(err, signal);
+    }
   }
 
   async getArchive(path: string, signal?: AbortSignal): Promise<Readable> {
-    return (await this.requireContainer().getArchive({ path, abortSignal: signal })) as unknown as Readable;
+    try {
+      return (await this.requireContainer().getArchive({ path, abortSignal: signal })) as unknown as Readable;
+    } catch (err) {
+      throw await this.explain(err, signal);
+    }
   }
 
   async exec(argv: string[], options: ExecOptions = {}): Promise<number> {
@@ -95,15 +104,15 @@ class DockerSandbox implements Sandbox {
     signal?.throwIfAborted();
     const container = this.requireContainer();
     const withStdin = options.stdin !== undefined;
-    const exec = await container.exec({
-      Cmd: argv,
-      Env: options.env,
-      AttachStdin: withStdin,
-      AttachStdout: true,
-      AttachStderr: true,
-      Tty: false,
-    });
-    const stream = (await exec.start({ hijack: true, stdin: withStdin })) as unknown as Duplex;
+    let exec: Dockerode.Exec;
+    let stream: Duplex;
+    try {
+      exec = await container.exec({ Cmd: argv, Env: options.env, AttachStdin: withStdin, AttachStdout: true, AttachStderr: true, Tty: false });
+      stream = (await exec.start({ hijack: true, stdin: withStdin })) as unknown as Duplex;
+    } catch (err) {
+      throw await this.explain(err, signal);
+    }
+    const stop = new AbortController();
     const onAbort = () => stream.destroy();
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
@@ -112,19 +121,82 @@ class DockerSandbox implements Sandbox {
         // Half-closes the hijacked connection: Docker then closes the process's stdin.
         stream.end();
       }
-      await demuxDockerStream(stream, options.stdout, options.stderr);
+      const output = demuxDockerStream(stream, options.stdout, options.stderr);
+      const exited = waitForExit(exec, stop.signal).then(async (code) => {
+        await options.onExit?.();
+        // dockerd closes an exec's streams at most 2 s after the process exited; whatever still
+        // holds them open past that gets nothing more through.
+        const timer = setTimeout(() => stream.destroy(), OUTPUT_AFTER_EXIT_MS);
+        await output.catch(() => {}).finally(() => clearTimeout(timer));
+        return code;
+      });
+      const first = await Promise.race([output.then(() => 'output' as const), exited.then(() => 'exited' as const)]);
+      if (first === 'output') {
+        stop.abort();
+        await exited.catch(() => {});
+      }
     } catch (err) {
       signal?.throwIfAborted();
-      throw err;
+      throw await this.explain(err, signal);
     } finally {
+      stop.abort();
       signal?.removeEventListener('abort', onAbort);
     }
     signal?.throwIfAborted();
-    const info = await exec.inspect();
+    let info: Dockerode.ExecInspectInfo;
+    try {
+      info = await exec.inspect();
+    } catch (err) {
+      throw await this.explain(err, signal);
+    }
     if (info.ExitCode === null || info.ExitCode === undefined) {
       throw new SandboxError(`exec ${argv[0]} ended without an exit code`);
     }
     return info.ExitCode;
+  }
+
+  async freeze(): Promise<void> {
+    try {
+      await this.requireContainer().pause();
+    } catch (err) {
+      if (statusOf(err) === 409 && /already paused/i.test((err as Error).message)) return;
+      throw await this.explain(err);
+    }
+  }
+
+  async ranOutOfMemory(): Promise<boolean> {
+    const container = this.requireContainer();
+    const info = await container.inspect();
+    // OOMKilled is set only when the container's own main process was the victim; the engine's
+    // event log has an `oom` event for any process of the container's cgroup (Codex included).
+    if (info.State.OOMKilled) return true;
+    const since = Math.floor(Date.parse(info.State.StartedAt) / 1000) - 1;
+    const events = (await this.docker.getEvents({
+      since,
+      until: Date.now() / 1000,
+      filters: { container: [container.id], event: ['oom'] },
+    } as Parameters<Dockerode['getEvents']>[0])) as unknown as Readable;
+    const text = (await events.toArray()).map((c: Buffer) => c.toString()).join('');
+    return text.split('\n').some((line) => line.includes('"oom"'));
+  }
+
+  /** A Docker error as a SandboxError that says what happened to the sandbox. */
+  private async explain(err: unknown, signal?: AbortSignal): Promise<unknown> {
+    if (signal?.aborted) return signal.reason;
+    if (err instanceof SandboxError) return err;
+    if (isEngineUnreachable(err)) {
+      return new SandboxError(`the Docker engine is unreachable: ${(err as Error).message}`, { cause: err, code: 'docker_unreachable' });
+    }
+    const status = statusOf(err);
+    if (status === 404) return new SandboxError('the sandbox container was removed from outside the server', { cause: err, code: 'sandbox_gone' });
+    if (status === 409) {
+      const state = await this.requireContainer().inspect().then((i) => i.State, () => null);
+      if (state && !state.Running) {
+        const why = state.OOMKilled ? 'it ran out of memory' : `its main process (the gateway relay) exited with code ${state.ExitCode}`;
+        return new SandboxError(`the sandbox stopped: ${why}`, { cause: err, code: 'sandbox_stopped' });
+      }
+    }
+    return new SandboxError(`docker: ${(err as Error).message}`, { cause: err });
   }
 
   remove(): Promise<void> {
@@ -201,6 +273,28 @@ async function removeVolume(volume: Dockerode.Volume): Promise<void> {
   }
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+/** How long an exec's output may go on after its process exited (dockerd's own wait is 2 s). */
+const OUTPUT_AFTER_EXIT_MS = 2_500;
+/** How often a running exec is asked whether its process is still there. */
+const EXIT_POLL_MS = 200;
+
+/**
+ * Resolves with the exit code once the exec's process has exited, found by polling: its output
+ * stream is no sign, since a process it left behind can hold it open. Rejects when `signal` aborts.
+ */
+async function waitForExit(exec: Dockerode.Exec, signal: AbortSignal): Promise<number> {
+  for (;;) {
+    await delay(EXIT_POLL_MS, signal);
+    const info = await exec.inspect();
+    if (!info.Running && info.ExitCode !== null && info.ExitCode !== undefined) return info.ExitCode;
+  }
+}
+
+function isEngineUnreachable(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'ECONNRESET' || code === 'EPIPE';
+}
+
+function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return sleep(ms, undefined, { signal });
 }

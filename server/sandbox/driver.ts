@@ -3,6 +3,12 @@ import type { SandboxSpec } from './container-spec.js';
 
 export interface ExecOptions {
   env?: string[];
+  /**
+   * Called as soon as the process has exited, which may be before its output ends: a process it
+   * left behind can hold its stdout open. exec() then waits a short while for the output to end
+   * and returns the exit code either way.
+   */
+  onExit?: () => void | Promise<void>;
   /** Written to the process's stdin, which is then closed. Without it stdin is /dev/null. */
   stdin?: string;
   stdout?: Writable;
@@ -17,6 +23,10 @@ export interface Sandbox extends AsyncDisposable {
   getArchive(path: string, signal?: AbortSignal): Promise<Readable>;
   /** Runs a command to completion and returns its exit code. */
   exec(argv: string[], options?: ExecOptions): Promise<number>;
+  /** Stops every process of the sandbox at once (the cgroup freezer); files stay readable. Idempotent. */
+  freeze(): Promise<void>;
+  /** Whether the kernel killed a process of the sandbox for want of memory. */
+  ranOutOfMemory(): Promise<boolean>;
   remove(): Promise<void>;
 }
 
@@ -34,8 +44,17 @@ export interface SandboxDriver {
   sweep(labels: Record<string, string>): Promise<SweepResult>;
 }
 
+export type SandboxErrorCode = 'sandbox_error' | 'sandbox_stopped' | 'sandbox_gone' | 'docker_unreachable';
+
+/** A sandbox could not do what was asked; `code` says why, in the run's error. */
 export class SandboxError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    options?: { cause?: unknown; code?: SandboxErrorCode },
+  ) {
     super(message, options);
+    this.code = options?.code ?? 'sandbox_error';
   }
+
+  readonly code: SandboxErrorCode;
 }
