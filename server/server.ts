@@ -16,6 +16,8 @@ import { MemoryRunStore } from './runs/run-store.js';
 import { RunService } from './runs/run-service.js';
 import { INSTANCE_LABEL } from './sandbox/container-spec.js';
 import { DockerSandboxDriver } from './sandbox/docker-driver.js';
+import { EngineHealth } from './sandbox/engine-health.js';
+import { OrphanSweeper } from './sandbox/orphan-sweeper.js';
 import type { SandboxDriver } from './sandbox/driver.js';
 
 export interface StartOptions {
@@ -64,15 +66,28 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   }
 
   const driver = new DockerSandboxDriver(options.docker ?? new Dockerode(), log.child({ part: 'docker' }));
-  const swept = await driver.sweep({ [INSTANCE_LABEL]: config.server.instance });
-  if (swept.containers || swept.volumes) log.warn(swept, 'removed sandboxes left by an earlier run of this instance');
+  const engine = new EngineHealth(driver, config.server.engineCheckIntervalS * 1000, log.child({ part: 'engine' }));
+  await engine.start();
+  if (!engine.problem) {
+    const swept = await driver.sweep({ [INSTANCE_LABEL]: config.server.instance });
+    if (swept.containers || swept.volumes) log.warn(swept, 'removed sandboxes left by an earlier run of this instance');
+  }
 
   const tokens = new GatewayTokens();
   const gateway: RunningGateway = await listenGateway(
     createGatewayApp({ tokens, env, log: log.child({ part: 'gateway' }), admission: new GatewayAdmission(gatewayLimitsFromConfig(config.gateway)) }),
     config.gateway.socketDir,
   );
-  const service = new RunService({ config, driver, tokens, env, store: new MemoryRunStore(), log });
+  const service = new RunService({ config, driver, tokens, env, store: new MemoryRunStore(), log, engineProblem: () => engine.problem });
+  const sweeper = new OrphanSweeper({
+    driver,
+    instance: config.server.instance,
+    liveRunIds: () => service.liveRunIds(),
+    engineProblem: () => engine.problem,
+    intervalMs: config.server.sweepIntervalS * 1000,
+    log: log.child({ part: 'sweeper' }),
+  });
+  sweeper.start();
   const app = createApp({ config, service, driver, auth, log, providerProblems });
 
   const { headersTimeoutS, requestTimeoutS, keepAliveTimeoutS, maxConnections } = config.server;
@@ -106,6 +121,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       await service.shutdown(config.server.shutdownGraceS);
       http.closeAllConnections();
       await stopped;
+      await sweeper.stop();
+      await engine.stop();
       await driver.sweep({ [INSTANCE_LABEL]: config.server.instance }).catch((err) => log.error({ err }, 'final sweep failed'));
       await gateway.close();
     })());

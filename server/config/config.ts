@@ -37,6 +37,8 @@ export interface Config {
     requestTimeoutS: number;
     keepAliveTimeoutS: number;
     maxConnections: number;
+    engineCheckIntervalS: number;
+    sweepIntervalS: number;
   };
   sandbox: {
     image: string;
@@ -137,6 +139,8 @@ function toConfig(f: ConfigFile, baseDir: string): Config {
       requestTimeoutS: f.server.request_timeout_s,
       keepAliveTimeoutS: f.server.keep_alive_timeout_s,
       maxConnections: f.server.max_connections,
+      engineCheckIntervalS: f.server.engine_check_interval_s,
+      sweepIntervalS: f.server.sweep_interval_s,
     },
     sandbox: {
       image: f.sandbox.image,

@@ -60,6 +60,10 @@ export const configFileSchema = z
         keep_alive_timeout_s: z.number().int().min(1).max(600).default(5),
         // Open connections past this are closed as they arrive: a file descriptor each, and memory.
         max_connections: z.number().int().min(1).default(1024),
+        // The engine is pinged this often; while it does not answer, new runs get 503 not_ready.
+        engine_check_interval_s: z.number().min(0.1).max(600).default(5),
+        // Sandboxes that no live run owns (a removal that failed) are removed this often.
+        sweep_interval_s: z.number().min(0.1).max(86_400).default(60),
       })
       .strict()
       .prefault({}),

@@ -17,6 +17,9 @@ import { lineSplitter, tailBuffer } from './line-splitter.js';
 import type { RunFiles } from './run-files.js';
 import type { ChangeSummary, Run, RunError, RunStatus } from './run.js';
 
+/** How long a failing sandbox is given to finish stopping before the run says why it failed. */
+const SETTLE_MS = 1_000;
+
 /** The reason a run's signal was aborted with: how the run ends. */
 export class RunAbort extends Error {
   constructor(
@@ -140,7 +143,11 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
       return code;
     });
 
-    // Codex's own exit code says nothing of why the kernel killed it: the sandbox's cgroup does.
+    // Codex's own exit code says nothing of why it was killed: the sandbox's state does.
+    if (exitCode !== 0) {
+      const stopped = await started.stopReason().catch(() => null);
+      if (stopped) throw new SandboxError(stopped, { code: 'sandbox_stopped' });
+    }
     const outOfMemory = exitCode !== 0 && (await started.ranOutOfMemory().catch(() => false)) ? config.sandbox.memoryMb : null;
     const collected = await time('collect', () => collectArtifacts(started, job.files, signal));
     result = {
@@ -156,7 +163,9 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
       result = ended(abort.status, abort.runError, exitCode, outcome);
     } else if (err instanceof SandboxError) {
       log.error({ err }, 'sandbox failed');
-      result = ended('failed', { code: err.code, message: err.message }, exitCode, outcome);
+      // A helper that fails while the sandbox goes down says less than the sandbox's own state.
+      const stopped = err.code === 'sandbox_error' && sandbox ? await sandbox.stopReason(SETTLE_MS).catch(() => null) : null;
+      result = ended('failed', stopped ? { code: 'sandbox_stopped', message: stopped } : { code: err.code, message: err.message }, exitCode, outcome);
     } else {
       log.error({ err }, 'run failed unexpectedly');
       result = ended('failed', { code: 'internal', message: 'internal error while running' }, exitCode, outcome);

@@ -34,6 +34,8 @@ interface LiveRun {
 
 export interface RunServiceDeps extends ExecutorDeps {
   config: Config;
+  /** Why the container engine cannot take runs now, if it cannot. */
+  engineProblem?: () => string | null;
   store: RunStore;
   log: Logger;
 }
@@ -53,6 +55,8 @@ export class RunService {
   /** Throws what create() would for want of room, so an upload can be refused before it is read. */
   checkAdmission(): void {
     if (!this.accepting) throw new ApiError('shutting_down', 'the server is shutting down');
+    const engine = this.deps.engineProblem?.();
+    if (engine) throw new ApiError('not_ready', `${engine}; retry later`);
     if (!this.queue.hasRoom()) throw new ApiError('queue_full', 'too many runs are waiting; retry later');
   }
 
@@ -146,6 +150,11 @@ export class RunService {
   /** How many event streams the tenant holds open. */
   eventStreams(tenant: string): number {
     return this.streams.count(tenant);
+  }
+
+  /** Runs that own a sandbox now or may start one. */
+  liveRunIds(): ReadonlySet<string> {
+    return new Set(this.live.keys());
   }
 
   get stats() {

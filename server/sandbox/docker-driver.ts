@@ -57,13 +57,13 @@ export class DockerSandboxDriver implements SandboxDriver {
     }
   }
 
-  async sweep(labels: Record<string, string>): Promise<SweepResult> {
+  async sweep(labels: Record<string, string>, keep: (labels: Record<string, string>) => boolean = () => false): Promise<SweepResult> {
     const label = Object.entries(labels).map(([k, v]) => `${k}=${v}`);
-    const containers = await this.docker.listContainers({ all: true, filters: { label } });
+    const containers = (await this.docker.listContainers({ all: true, filters: { label } })).filter((c) => !keep(c.Labels ?? {}));
     await Promise.all(containers.map((c) => removeContainer(this.docker.getContainer(c.Id))));
-    const { Volumes } = await this.docker.listVolumes({ filters: { label } });
-    await Promise.all((Volumes ?? []).map((v) => removeVolume(this.docker.getVolume(v.Name))));
-    return { containers: containers.length, volumes: Volumes?.length ?? 0 };
+    const volumes = ((await this.docker.listVolumes({ filters: { label } })).Volumes ?? []).filter((v) => !keep(v.Labels ?? {}));
+    await Promise.all(volumes.map((v) => removeVolume(this.docker.getVolume(v.Name))));
+    return { containers: containers.length, volumes: volumes.length };
   }
 }
 
@@ -164,6 +164,20 @@ class DockerSandbox implements Sandbox {
     }
   }
 
+  async stopReason(settleMs = 0): Promise<string | null> {
+    const container = this.requireContainer();
+    let { State: state } = await container.inspect();
+    if (state.Running && settleMs > 0) {
+      const settle = new AbortController();
+      await Promise.race([container.wait({ condition: 'not-running', abortSignal: settle.signal }).catch(() => {}), delay(settleMs)]);
+      settle.abort();
+      ({ State: state } = await container.inspect());
+    }
+    if (state.Running) return null;
+    const why = state.OOMKilled ? 'it ran out of memory' : `its main process (the gateway relay) exited with code ${state.ExitCode}`;
+    return `the sandbox stopped: ${why}`;
+  }
+
   async ranOutOfMemory(): Promise<boolean> {
     const container = this.requireContainer();
     const info = await container.inspect();
@@ -190,11 +204,8 @@ class DockerSandbox implements Sandbox {
     const status = statusOf(err);
     if (status === 404) return new SandboxError('the sandbox container was removed from outside the server', { cause: err, code: 'sandbox_gone' });
     if (status === 409) {
-      const state = await this.requireContainer().inspect().then((i) => i.State, () => null);
-      if (state && !state.Running) {
-        const why = state.OOMKilled ? 'it ran out of memory' : `its main process (the gateway relay) exited with code ${state.ExitCode}`;
-        return new SandboxError(`the sandbox stopped: ${why}`, { cause: err, code: 'sandbox_stopped' });
-      }
+      const reason = await this.stopReason().catch(() => null);
+      if (reason) return new SandboxError(reason, { cause: err, code: 'sandbox_stopped' });
     }
     return new SandboxError(`docker: ${(err as Error).message}`, { cause: err });
   }

@@ -25,6 +25,8 @@ export interface Sandbox extends AsyncDisposable {
   exec(argv: string[], options?: ExecOptions): Promise<number>;
   /** Stops every process of the sandbox at once (the cgroup freezer); files stay readable. Idempotent. */
   freeze(): Promise<void>;
+  /** Why the sandbox is no longer running, or null while it runs (given `settleMs` to finish stopping). */
+  stopReason(settleMs?: number): Promise<string | null>;
   /** Whether the kernel killed a process of the sandbox for want of memory. */
   ranOutOfMemory(): Promise<boolean>;
   remove(): Promise<void>;
@@ -40,8 +42,8 @@ export interface SandboxDriver {
   hasImage(image: string): Promise<boolean>;
   /** Creates the workspace volume and the container and starts it; cleans up itself if any step fails. */
   start(spec: SandboxSpec, signal?: AbortSignal): Promise<Sandbox>;
-  /** Removes every container and volume carrying these labels. */
-  sweep(labels: Record<string, string>): Promise<SweepResult>;
+  /** Removes every container and volume carrying these labels, but those whose own labels `keep` accepts. */
+  sweep(labels: Record<string, string>, keep?: (labels: Record<string, string>) => boolean): Promise<SweepResult>;
 }
 
 export type SandboxErrorCode = 'sandbox_error' | 'sandbox_stopped' | 'sandbox_gone' | 'docker_unreachable';
