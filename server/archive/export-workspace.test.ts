@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { exportWorkspace } from './export-workspace.js';
+import { ustarHeader } from '../../test/fixtures/tarballs.js';
 import { buildTar, device, dir, file, hardlink, readTar, streamOf, symlink } from './test-tarballs.js';
 
 let workDir: string;
@@ -36,7 +37,7 @@ describe('exportWorkspace', () => {
 
     const result = await exportWorkspace(streamOf(dockerTar), destPath, { stripPrefix: 'workspace/' });
 
-    expect(result).toEqual({ entries: 5, bytes: 9 });
+    expect(result).toEqual({ entries: 5, bytes: 9, leftOut: [], truncated: false });
     const gz = await readFile(destPath);
     expect(gz.subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
     const entries = await readTar(gunzipSync(gz));
@@ -64,7 +65,21 @@ describe('exportWorkspace', () => {
     const dockerTar = await buildTar([dir('workspace/'), device('workspace/pipe', 'fifo'), file('workspace/a')]);
     const result = await exportWorkspace(streamOf(dockerTar), destPath, { stripPrefix: 'workspace/' });
     expect(result.entries).toBe(1);
+    expect(result.leftOut).toEqual([{ path: 'pipe', reason: 'fifo' }]);
     expect((await readTar(await readFile(destPath))).map((e) => e.header.name)).toEqual(['a']);
+  });
+
+  it('stops at a file over the cap without reading it, and keeps what came before', async () => {
+    // A 50 GB sparse file's header, and no body: reading it would wait for bytes that never come.
+    const head = await buildTar([dir('workspace/'), file('workspace/a', 'abc')]);
+    const withoutEnd = head.subarray(0, head.length - 1024);
+    const sparse = ustarHeader('workspace/s', 50 * 1024 ** 3, '0');
+    const dockerTar = new Readable({ read() {} });
+    dockerTar.push(Buffer.concat([withoutEnd, sparse, Buffer.alloc(512)]));
+    const result = await exportWorkspace(dockerTar, destPath, { stripPrefix: 'workspace/', maxBytes: 1024 });
+    expect(result).toMatchObject({ entries: 1, bytes: 3, truncated: true, leftOut: [{ path: 's', reason: 'over_workspace_cap' }] });
+    expect((await readTar(await readFile(destPath))).map((e) => e.header.name)).toEqual(['a']);
+    expect(dockerTar.destroyed).toBe(true);
   });
 
   it('fails on an entry outside the prefix and leaves no file behind', async () => {

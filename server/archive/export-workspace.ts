@@ -9,13 +9,31 @@ import { drainEntry } from './drain-entry.js';
 export interface ExportOptions {
   /** The directory name Docker's getArchive puts in front of every entry, e.g. `workspace/`. */
   stripPrefix: string;
+  /**
+   * Cap on the files' apparent bytes (the workspace cap). A file that would pass it (a sparse
+   * `truncate -s 50G`, which the tmpfs holds in no blocks) is left out and reading stops there:
+   * the export holds what came before it.
+   */
+  maxBytes?: number;
   signal?: AbortSignal;
+}
+
+export interface LeftOut {
+  path: string;
+  reason: 'over_workspace_cap' | 'fifo' | 'character-device' | 'block-device' | 'unknown_type';
 }
 
 export interface ExportResult {
   entries: number;
   bytes: number;
+  /** Entries not in the export, and why. */
+  leftOut: LeftOut[];
+  /** Reading stopped at a file over the cap (the last of `leftOut`): later entries are missing too. */
+  truncated: boolean;
 }
+
+/** Thrown through the extract to stop reading at the cap; not a failure. */
+class StopAtCap extends Error {}
 
 type PackHeader = Parameters<tar.Pack['entry']>[0];
 type EntryHeader = tar.ExtractEvents['entry'][0];
@@ -39,12 +57,13 @@ export async function exportWorkspace(
   const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
   const extract = tar.extract();
   const pack = tar.pack();
-  const result: ExportResult = { entries: 0, bytes: 0 };
+  const result: ExportResult = { entries: 0, bytes: 0, leftOut: [], truncated: false };
+  const maxBytes = opts.maxBytes ?? Infinity;
 
   extract.on('entry', (header, body, next) => {
     // Destroying the extract errors the current body too; the extract reports that failure.
     body.on('error', () => {});
-    copyEntry(header, body, pack, prefix, result).then(() => next(), next);
+    copyEntry(header, body, pack, prefix, result, maxBytes).then(() => next(), next);
   });
 
   // Whichever side fails first must take the other down, or it would wait forever; its error
@@ -58,9 +77,12 @@ export async function exportWorkspace(
   const written = pipeline(pack, createGzip({ level: zlib.Z_BEST_SPEED }), createWriteStream(partialPath, { mode: 0o600 }), { signal });
   const read = pipeline(dockerTar, extract, { signal });
   written.catch(fail);
-  read.catch(fail);
+  read.catch((error: unknown) => (error instanceof StopAtCap ? undefined : fail(error)));
   try {
-    await read;
+    await read.catch((error: unknown) => {
+      if (!(error instanceof StopAtCap)) throw error;
+      dockerTar.destroy();
+    });
     pack.finalize();
     await written;
     await rename(partialPath, destPath);
@@ -81,12 +103,19 @@ async function copyEntry(
   pack: tar.Pack,
   prefix: string,
   result: ExportResult,
+  maxBytes: number,
 ): Promise<void> {
   const name = stripPrefix(header.name, prefix);
+  if (name === null) return drainEntry(header, body);
   // Only Codex could have made a FIFO or device in the sandbox; a client has no use for one.
-  if (name === null || !KEPT_TYPES.has(header.type)) {
-    await drainEntry(header, body);
-    return;
+  if (!KEPT_TYPES.has(header.type)) {
+    result.leftOut.push({ path: name, reason: leftOutReason(header.type) });
+    return drainEntry(header, body);
+  }
+  if (header.type === 'file' && result.bytes + (header.size ?? 0) > maxBytes) {
+    result.leftOut.push({ path: name, reason: 'over_workspace_cap' });
+    result.truncated = true;
+    throw new StopAtCap();
   }
   const out: PackHeader = {
     name,
@@ -109,6 +138,12 @@ async function copyEntry(
   }
   result.bytes += header.size;
   await pipeline(body, pack.entry(out));
+}
+
+function leftOutReason(type: string | null | undefined): LeftOut['reason'] {
+  if (type === 'fifo' || type === 'character-device' || type === 'block-device') return type;
+  // Docker's tar writer skips sockets; tar-stream has no name for other typeflags.
+  return 'unknown_type';
 }
 
 /** `workspace/a/b` → `a/b`; null for the root entry itself. */
