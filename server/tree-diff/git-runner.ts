@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { TreeDiffError } from './tree-diff-error.js';
@@ -76,7 +75,9 @@ export async function runGit(env: GitEnv, call: GitCall): Promise<Buffer> {
     signal: call.signal,
     killSignal: 'SIGKILL',
   });
-  const exited = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
+  // Not events.once: that rejects on 'error', which here only means a kill is on its way.
+  const closed = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (code, signal) => resolve([code, signal])));
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   // Swallowed here, reported below: EPIPE when git exits before reading stdin, AbortError.
   const spawnError = new Promise<Error>((resolve) => child.on('error', resolve));
   child.stdin.on('error', () => {});
@@ -111,9 +112,12 @@ export async function runGit(env: GitEnv, call: GitCall): Promise<Buffer> {
   });
   child.stdin.end(call.stdin ?? Buffer.alloc(0));
 
-  const [code, signal] = await Promise.race([exited, spawnError.then((error) => Promise.reject(error))]).catch(async (error: unknown) => {
+  const [code, signal] = await Promise.race([closed, spawnError.then((error) => Promise.reject(error))]).catch(async (error: unknown) => {
     child.kill('SIGKILL');
-    await exited;
+    // 'exit', not 'close': a grandchild (an alias's shell) may hold the pipes open.
+    if (child.exitCode === null && child.signalCode === null) await exited;
+    child.stdout.destroy();
+    child.stderr.destroy();
     throw call.signal?.aborted ? call.signal.reason : error;
   });
   if (sink && sinkError === undefined) {
