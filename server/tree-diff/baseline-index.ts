@@ -102,7 +102,7 @@ async function scanBaseline(tarPath: string, signal?: AbortSignal): Promise<Base
     if (where.kind === 'root' || where.kind === 'git_dir') continue;
     const { key } = where;
     if (where.kind === 'unrepresentable') {
-      scan.omitted.push({ path: displayPath(key), reason: 'unrepresentable' });
+      if (entry.type !== 'directory') scan.omitted.push({ path: displayPath(key), reason: 'unrepresentable' });
       continue;
     }
     if (entry.type === 'directory') {

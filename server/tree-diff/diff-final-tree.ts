@@ -1,12 +1,14 @@
 import { createWriteStream } from 'node:fs';
 import { rename, rm, stat, writeFile } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import type { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { BaselineEntry, BaselineIndex, Omission, Skipped } from './baseline-index.js';
 import { scanFinalTree, type FinalScan } from './final-tree-scan.js';
 import { GitOutputTooLargeError, runGit } from './git-runner.js';
 import { writeTree, type TreeEntry } from './tree-writer.js';
 import { parseNumstatZ, type DiffSummary } from './numstat.js';
-import { parentKeys, type PathKey } from './tree-path.js';
+import { quoteHeaders } from './quote-headers.js';
+import { parentKeys, walkCompare, type PathKey } from './tree-path.js';
 
 export interface DiffOptions {
   /** Where the `git apply`-able patch goes; written as `<patchPath>.partial`, then renamed. */
@@ -31,7 +33,11 @@ export interface TreeDiff {
   omitted: Omission[];
   /** FIFOs and devices (and unknown tar types) in the final tree; absent from the diff. */
   skipped: Skipped[];
-  /** Reading stopped at `maxBytes` or `maxEntries`: later entries and all deletions are unknown. */
+  /**
+   * Reading stopped at `maxBytes` or `maxEntries` (the entry named in `omitted`): the diff covers
+   * what came before. Deletions are shown for paths that sort before the cut when the stream
+   * came in walk order, as Docker's does; otherwise only where a read entry replaced a path.
+   */
   truncated: boolean;
   bytesRead: number;
 }
@@ -87,8 +93,7 @@ async function applyChanges(baseline: BaselineIndex, scan: FinalScan, signal?: A
   }
   for (const key of baseline.entries.keys()) {
     if (scan.entries.has(key) || scan.omittedKeys.has(key)) continue;
-    // After a cut, only what the part read shows is gone: a directory or a file in its place.
-    if (!scan.truncated || scan.dirs.has(key) || parentKeys(key).some((parent) => scan.entries.has(parent))) deleted.add(key);
+    if (!scan.truncated || goneBeforeCut(scan, key)) deleted.add(key);
   }
   if (changed.size === 0 && deleted.size === 0) return null;
   for (const key of deleted) {
@@ -106,18 +111,30 @@ async function applyChanges(baseline: BaselineIndex, scan: FinalScan, signal?: A
   return tree;
 }
 
+/** After a cut, what the part read shows is gone: what sorts before the cut, or what a directory or file replaced. */
+function goneBeforeCut(scan: FinalScan, key: PathKey): boolean {
+  if (scan.cutAt !== null && walkCompare(key, scan.cutAt) < 0) return true;
+  return scan.dirs.has(key) || parentKeys(key).some((parent) => scan.entries.has(parent));
+}
+
 async function writePatch(baseline: BaselineIndex, range: string[], opts: DiffOptions): Promise<TreeDiff['patch']> {
   const partial = `${opts.patchPath}.partial`;
+  let quoting: Transform | undefined;
+  let written: Promise<void> | undefined;
   try {
     if (range[0] === range[1]) {
       await writeFile(partial, '', { mode: 0o600 });
     } else {
+      quoting = quoteHeaders();
+      written = pipeline(quoting, createWriteStream(partial, { mode: 0o600 }));
+      written.catch(() => {});
       await runGit(baseline.store.git, {
         args: ['diff-tree', ...DIFF_FLAGS, '-p', '--binary', '--full-index', '--src-prefix=a/', '--dst-prefix=b/', ...range],
-        stdout: createWriteStream(partial, { mode: 0o600 }),
+        stdout: quoting,
         maxStdoutBytes: opts.maxPatchBytes,
         signal: opts.signal,
       });
+      await written;
     }
     const { size } = await stat(partial);
     await rename(partial, opts.patchPath);
@@ -126,6 +143,9 @@ async function writePatch(baseline: BaselineIndex, range: string[], opts: DiffOp
     if (error instanceof GitOutputTooLargeError) return { written: false, reason: 'too_large' };
     throw error;
   } finally {
+    // On abort runGit leaves the sink open; the file stream must still be closed before the rm.
+    quoting?.destroy();
+    await written?.catch(() => {});
     await rm(partial, { force: true });
   }
 }

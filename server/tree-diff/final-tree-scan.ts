@@ -4,7 +4,7 @@ import { BaselineBytes } from './baseline-bytes.js';
 import type { BlobWriter } from './object-store.js';
 import { TarReader, type TarEntry } from './tar-reader.js';
 import { fileMode, type TreeEntry } from './tree-writer.js';
-import { classifyPath, displayPath, parentKeys, type PathKey } from './tree-path.js';
+import { classifyPath, displayPath, parentKeys, walkCompare, type PathKey } from './tree-path.js';
 import { TreeDiffError } from './tree-diff-error.js';
 
 export interface FinalEntry extends TreeEntry {
@@ -19,8 +19,14 @@ export interface FinalScan {
   omittedKeys: Set<PathKey>;
   omitted: Omission[];
   skipped: Skipped[];
-  /** Reading stopped at a cap: entries after the cut, and so deletions, are unknown. */
+  /** Reading stopped at a cap: entries after the cut are unknown. */
   truncated: boolean;
+  /**
+   * The entry reading stopped at, when every entry before it came in walk order: then every
+   * path that sorts before it was seen if it exists, so a baseline path there that was not
+   * seen is deleted. Null when not truncated or the stream was not in walk order.
+   */
+  cutAt: PathKey | null;
   bytesRead: number;
 }
 
@@ -40,13 +46,15 @@ export interface ScanOptions {
 export async function scanFinalTree(baseline: BaselineIndex, tar: Readable, opts: ScanOptions): Promise<FinalScan> {
   const { signal } = opts;
   const prefix = opts.stripPrefix === '' || opts.stripPrefix.endsWith('/') ? opts.stripPrefix : `${opts.stripPrefix}/`;
-  const scan: FinalScan = { entries: new Map(), dirs: new Set(), omittedKeys: new Set(), omitted: [], skipped: [], truncated: false, bytesRead: 0 };
+  const scan: FinalScan = { entries: new Map(), dirs: new Set(), omittedKeys: new Set(), omitted: [], skipped: [], truncated: false, cutAt: null, bytesRead: 0 };
   const onAbort = () => tar.destroy(signal?.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
   const bytes = baseline.tarPath === null ? null : await BaselineBytes.open(baseline.tarPath);
   const reader = new TarReader(tar);
   const ctx = { baseline, reader, bytes };
   let count = 0;
+  let previous: PathKey | null = null;
+  let inWalkOrder = true;
   try {
     for (let entry = await reader.next(); entry !== null; entry = await reader.next()) {
       signal?.throwIfAborted();
@@ -55,20 +63,22 @@ export async function scanFinalTree(baseline: BaselineIndex, tar: Readable, opts
       if (where.kind === 'root') continue;
       const { key } = where;
       const path = displayPath(key);
-      if (where.kind !== 'git_dir' && ++count > opts.maxEntries) {
-        stop(scan, key, { path, reason: 'max_entries' });
-        break;
-      }
+      if (previous !== null && walkCompare(previous, key) >= 0) inWalkOrder = false;
+      previous = key;
       // Checked before reading: skipping a body still means reading it, and a sparse file's
       // apparent size (`truncate -s 50G`) is all zeros on the wire.
-      if (scan.bytesRead + entry.size > opts.maxBytes) {
-        stop(scan, key, { path, reason: 'max_bytes' });
+      const over = where.kind !== 'git_dir' && ++count > opts.maxEntries ? 'max_entries' : scan.bytesRead + entry.size > opts.maxBytes ? 'max_bytes' : null;
+      if (over) {
+        omit(scan, key, { path, reason: over });
+        scan.truncated = true;
+        scan.cutAt = inWalkOrder ? key : null;
         break;
       }
       scan.bytesRead += entry.size;
       if (where.kind === 'git_dir') continue;
       if (where.kind === 'unrepresentable') {
-        omit(scan, key, { path, reason: 'unrepresentable' });
+        // A directory carries nothing itself; what is in it is reported entry by entry.
+        if (entry.type !== 'directory') omit(scan, key, { path, reason: 'unrepresentable' });
         continue;
       }
       if (entry.type === 'directory') {
@@ -106,11 +116,6 @@ export async function scanFinalTree(baseline: BaselineIndex, tar: Readable, opts
 function omit(scan: FinalScan, key: PathKey, omission: Omission): void {
   scan.omitted.push(omission);
   scan.omittedKeys.add(key);
-}
-
-function stop(scan: FinalScan, key: PathKey, omission: Omission): void {
-  omit(scan, key, omission);
-  scan.truncated = true;
 }
 
 interface ScanContext {

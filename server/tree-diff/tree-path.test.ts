@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runGit, type GitEnv } from './git-runner.js';
 import { ObjectStore } from './object-store.js';
-import { classifyPath, displayPath, gitRefusesComponent, keyOf, parentKeys } from './tree-path.js';
+import { classifyPath, displayPath, gitRefusesComponent, keyOf, parentKeys, walkCompare } from './tree-path.js';
 
 const raw = (name: string) => Buffer.from(name, 'latin1');
 
@@ -42,6 +42,13 @@ describe('classifyPath', () => {
     const where = classifyPath(bytes, '', false);
     expect(where).toEqual({ kind: 'tracked', key: keyOf(bytes) });
     expect(displayPath(keyOf(bytes))).toBe('a\ufffd\né');
+  });
+
+  it('orders paths as a sorted depth-first walk visits them', () => {
+    const walk = ['a', 'a/b', 'a/b/c', 'a/c', 'a-', 'a.b', 'b', 'b\xff'];
+    const shuffled = [...walk].reverse();
+    expect(shuffled.sort(walkCompare)).toEqual(walk);
+    expect(walkCompare('x', 'x')).toBe(0);
   });
 
   it('lists parent paths', () => {

@@ -83,3 +83,17 @@ export function parentKeys(key: PathKey): PathKey[] {
   for (let at = key.indexOf('/'); at !== -1; at = key.indexOf('/', at + 1)) parents.push(key.slice(0, at));
   return parents;
 }
+
+/**
+ * Compares two paths in the order a depth-first walk reading each directory sorted by name
+ * visits them (Go's filepath.Walk, which writes Docker's archives; `tar --sort=name`): a
+ * directory before its contents, siblings by name bytes.
+ */
+export function walkCompare(a: PathKey, b: PathKey): number {
+  const left = a.split('/');
+  const right = b.split('/');
+  for (let i = 0; i < Math.min(left.length, right.length); i++) {
+    if (left[i] !== right[i]) return left[i]! < right[i]! ? -1 : 1;
+  }
+  return left.length - right.length;
+}
