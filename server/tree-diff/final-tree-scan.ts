@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { dropBelow, type BaselineEntry, type BaselineIndex, type Omission, type Skipped } from './baseline-index.js';
 import { BaselineBytes } from './baseline-bytes.js';
-import type { BlobWriter } from './object-store.js';
+import { blobId, type BlobWriter } from './object-store.js';
 import { TarReader, type TarEntry } from './tar-reader.js';
 import { fileMode, type TreeEntry } from './tree-writer.js';
 import { classifyPath, displayPath, parentKeys, walkCompare, type PathKey } from './tree-path.js';
@@ -92,8 +92,11 @@ export async function scanFinalTree(baseline: BaselineIndex, tar: Readable, opts
         scan.entries.set(key, await storeFile(ctx, entry, key));
       } else if (entry.type === 'symlink') {
         const target = entry.linkPath ?? Buffer.alloc(0);
-        const id = await baseline.store.writeObject('blob', target);
-        scan.entries.set(key, { mode: '120000', id, sameAs: null });
+        const id = blobId(target);
+        const base = baseline.entries.get(key);
+        // An unchanged link's blob is never read; the baseline's copy serves if it ever is.
+        if (base?.id === id) scan.entries.set(key, { mode: '120000', id, sameAs: base });
+        else scan.entries.set(key, { mode: '120000', id: await baseline.store.writeObject('blob', target), sameAs: null });
       } else if (entry.type === 'link') {
         const target = entry.linkPath && classifyPath(entry.linkPath, prefix, false);
         const linked = target && target.kind === 'tracked' ? scan.entries.get(target.key) : undefined;
