@@ -45,8 +45,9 @@ COPY server/ ./server/
 RUN npm run build && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 
 FROM ${BASE_IMAGE}
+# git: the server computes each run's diff itself (server/tree-diff), out of the sandbox's reach.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates tini \
+ && apt-get install -y --no-install-recommends ca-certificates tini git \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=node /usr/local/share/ca-certificates/ /usr/local/share/ca-certificates/
 RUN update-ca-certificates

@@ -1,0 +1,41 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { TreeDiffError } from './tree-diff-error.js';
+
+const WINDOW_BYTES = 1024 * 1024;
+
+/**
+ * Positional reads from the stored baseline tar through a 1 MiB window, so comparing a file
+ * that arrives in 16 KiB socket chunks costs one read per MiB, not one per chunk.
+ */
+export class BaselineBytes {
+  private window = Buffer.alloc(0);
+  private windowStart = 0;
+
+  private constructor(private readonly handle: FileHandle) {}
+
+  static async open(path: string): Promise<BaselineBytes> {
+    return new BaselineBytes(await open(path, 'r'));
+  }
+
+  /** Exactly `length` bytes from `position`; the buffer is never reused, callers may keep it. */
+  async read(position: number, length: number): Promise<Buffer> {
+    const offset = position - this.windowStart;
+    if (offset >= 0 && offset + length <= this.window.length) return this.window.subarray(offset, offset + length);
+    const size = Math.max(length, WINDOW_BYTES);
+    const window = Buffer.allocUnsafe(size);
+    let filled = 0;
+    while (filled < size) {
+      const { bytesRead } = await this.handle.read(window, filled, size - filled, position + filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    if (filled < length) throw new TreeDiffError('store_corrupt', `the baseline tar ends before byte ${position + length}`);
+    this.window = window.subarray(0, filled);
+    this.windowStart = position;
+    return this.window.subarray(0, length);
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close();
+  }
+}

@@ -1,0 +1,158 @@
+import { createWriteStream } from 'node:fs';
+import { rename, rm, stat, writeFile } from 'node:fs/promises';
+import type { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { BaselineEntry, BaselineIndex, Omission, Skipped } from './baseline-index.js';
+import { scanFinalTree, type FinalScan } from './final-tree-scan.js';
+import { GitOutputTooLargeError, runGit } from './git-runner.js';
+import { writeTree, type TreeEntry } from './tree-writer.js';
+import { parseNumstatZ, type DiffSummary } from './numstat.js';
+import { quoteHeaders } from './quote-headers.js';
+import { parentKeys, walkCompare, type PathKey } from './tree-path.js';
+
+export interface DiffOptions {
+  /** Where the `git apply`-able patch goes; written as `<patchPath>.partial`, then renamed. */
+  patchPath: string;
+  /** Cap on the body bytes read from the tar (the workspace cap); reading stops before it. */
+  maxBytes: number;
+  /** Cap on the patch; a bigger one is not written. */
+  maxPatchBytes: number;
+  /** Cap on entries read; reading stops past it. */
+  maxEntries?: number;
+  /** Cap on git's `--numstat` output, one record per changed path. */
+  maxSummaryBytes?: number;
+  /** What Docker's archive API puts in front of every name. */
+  stripPrefix?: string;
+  signal?: AbortSignal;
+}
+
+export interface TreeDiff {
+  changes: DiffSummary;
+  patch: { written: true; bytes: number } | { written: false; reason: 'too_large' };
+  /** Final-tree paths the diff could not cover; their baseline state is kept. */
+  omitted: Omission[];
+  /** FIFOs and devices (and unknown tar types) in the final tree; absent from the diff. */
+  skipped: Skipped[];
+  /**
+   * Reading stopped at `maxBytes` or `maxEntries` (the entry named in `omitted`): the diff covers
+   * what came before. Deletions are shown for paths that sort before the cut when the stream
+   * came in walk order, as Docker's does; otherwise only where a read entry replaced a path.
+   */
+  truncated: boolean;
+  bytesRead: number;
+}
+
+const DEFAULT_MAX_ENTRIES = 500_000;
+const DEFAULT_MAX_SUMMARY_BYTES = 64 * 1024 * 1024;
+const DIFF_FLAGS = ['-r', '--no-renames', '--no-ext-diff', '--no-textconv', '--no-color'];
+
+/**
+ * Diffs the final tree (a tar stream, consumed or destroyed here) against the baseline: the
+ * patch is `git diff --binary` of the two trees, computed on the server by git processes that
+ * read only blobs stored here. Cost: one pass over the stream, plus git's work on the changed
+ * paths, plus storing the changed blobs from both sides.
+ */
+export async function diffFinalTree(baseline: BaselineIndex, finalTar: Readable, opts: DiffOptions): Promise<TreeDiff> {
+  const { signal } = opts;
+  const scan = await scanFinalTree(baseline, finalTar, {
+    stripPrefix: opts.stripPrefix ?? 'workspace/',
+    maxBytes: opts.maxBytes,
+    maxEntries: opts.maxEntries ?? DEFAULT_MAX_ENTRIES,
+    signal,
+  });
+  const changes = await applyChanges(baseline, scan, signal);
+  const finalTree = changes === null ? baseline.treeId : await writeTree(baseline.store, changes);
+  const range = [baseline.treeId, finalTree];
+  // Settled, not raced: neither git may outlive this call, nor a partial patch be left behind.
+  const [patch, numstat] = await settleAll([
+    writePatch(baseline, range, opts),
+    finalTree === baseline.treeId
+      ? Promise.resolve(Buffer.alloc(0))
+      : runGit(baseline.store.git, { args: ['diff-tree', ...DIFF_FLAGS, '--numstat', '-z', ...range], maxStdoutBytes: opts.maxSummaryBytes ?? DEFAULT_MAX_SUMMARY_BYTES, signal }),
+  ]);
+  return { changes: parseNumstatZ(numstat), patch, omitted: scan.omitted, skipped: scan.skipped, truncated: scan.truncated, bytesRead: scan.bytesRead };
+}
+
+/**
+ * The final tree as baseline entries with the scan's changes applied, or null when nothing
+ * changed; stores the blobs git will read for it (both sides of every change, even a change of
+ * mode only, and the content of every deleted path).
+ */
+async function applyChanges(baseline: BaselineIndex, scan: FinalScan, signal?: AbortSignal): Promise<Map<PathKey, TreeEntry> | null> {
+  const changed = new Map<PathKey, TreeEntry>();
+  const deleted = new Set<PathKey>();
+  const needed = new Map<string, BaselineEntry>();
+  for (const [key, final] of scan.entries) {
+    const base = baseline.entries.get(key);
+    if (base && base.mode === final.mode && base.id === final.id) continue;
+    changed.set(key, { mode: final.mode, id: final.id });
+    if (base) needed.set(base.id, base);
+    if (final.sameAs) needed.set(final.sameAs.id, final.sameAs);
+    // A file where the baseline had a file at a parent path: that file became a directory.
+    for (const parent of parentKeys(key)) if (baseline.entries.has(parent)) deleted.add(parent);
+  }
+  for (const key of baseline.entries.keys()) {
+    if (scan.entries.has(key) || scan.omittedKeys.has(key)) continue;
+    if (!scan.truncated || goneBeforeCut(scan, key)) deleted.add(key);
+  }
+  if (changed.size === 0 && deleted.size === 0) return null;
+  for (const key of deleted) {
+    const base = baseline.entries.get(key)!;
+    needed.set(base.id, base);
+  }
+  for (const base of needed.values()) {
+    signal?.throwIfAborted();
+    if (base.offset !== null) await baseline.store.copyRange(baseline.tarPath!, base.offset, base.size, base.id, signal);
+    else await baseline.store.writeObject('blob', base.link!);
+  }
+  const tree = new Map<PathKey, TreeEntry>();
+  for (const [key, base] of baseline.entries) if (!deleted.has(key) && !changed.has(key)) tree.set(key, base);
+  for (const [key, entry] of changed) tree.set(key, entry);
+  return tree;
+}
+
+/** After a cut, what the part read shows is gone: what sorts before the cut, or what a directory or file replaced. */
+function goneBeforeCut(scan: FinalScan, key: PathKey): boolean {
+  if (scan.cutAt !== null && walkCompare(key, scan.cutAt) < 0) return true;
+  return scan.dirs.has(key) || parentKeys(key).some((parent) => scan.entries.has(parent));
+}
+
+async function writePatch(baseline: BaselineIndex, range: string[], opts: DiffOptions): Promise<TreeDiff['patch']> {
+  const partial = `${opts.patchPath}.partial`;
+  let quoting: Transform | undefined;
+  let written: Promise<void> | undefined;
+  try {
+    if (range[0] === range[1]) {
+      await writeFile(partial, '', { mode: 0o600 });
+    } else {
+      quoting = quoteHeaders();
+      written = pipeline(quoting, createWriteStream(partial, { mode: 0o600 }));
+      written.catch(() => {});
+      await runGit(baseline.store.git, {
+        args: ['diff-tree', ...DIFF_FLAGS, '-p', '--binary', '--full-index', '--src-prefix=a/', '--dst-prefix=b/', ...range],
+        stdout: quoting,
+        maxStdoutBytes: opts.maxPatchBytes,
+        signal: opts.signal,
+      });
+      await written;
+    }
+    const { size } = await stat(partial);
+    await rename(partial, opts.patchPath);
+    return { written: true, bytes: size };
+  } catch (error) {
+    if (error instanceof GitOutputTooLargeError) return { written: false, reason: 'too_large' };
+    throw error;
+  } finally {
+    // On abort runGit leaves the sink open; the file stream must still be closed before the rm.
+    quoting?.destroy();
+    await written?.catch(() => {});
+    await rm(partial, { force: true });
+  }
+}
+
+async function settleAll<A, B>(work: [Promise<A>, Promise<B>]): Promise<[A, B]> {
+  const [a, b] = await Promise.allSettled(work);
+  if (a.status === 'rejected') throw a.reason;
+  if (b.status === 'rejected') throw b.reason;
+  return [a.value, b.value];
+}

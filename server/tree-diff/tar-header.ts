@@ -1,0 +1,85 @@
+import { TreeDiffError } from './tree-diff-error.js';
+
+// Field parsers for one 512-byte tar header block (POSIX ustar, GNU and PAX extensions).
+
+export const BLOCK = 512;
+
+export function isZero(block: Buffer): boolean {
+  for (let i = 0; i < block.length; i++) if (block[i] !== 0) return false;
+  return true;
+}
+
+export function field(block: Buffer, start: number, length: number): Buffer {
+  return untilNul(block.subarray(start, start + length));
+}
+
+export function untilNul(bytes: Buffer): Buffer {
+  const end = bytes.indexOf(0);
+  return end === -1 ? bytes : bytes.subarray(0, end);
+}
+
+export function nonEmpty(bytes: Buffer): Buffer | null {
+  return bytes.length === 0 ? null : bytes;
+}
+
+export function ustarName(block: Buffer): Buffer {
+  const name = field(block, 0, 100);
+  // "ustar\0" is POSIX with a prefix field; GNU's "ustar  \0" uses those bytes for other things.
+  const posix = block.subarray(257, 263).toString('latin1') === 'ustar\0';
+  const prefix = posix ? field(block, 345, 155) : Buffer.alloc(0);
+  return prefix.length > 0 ? Buffer.concat([prefix, Buffer.from('/'), name]) : Buffer.from(name);
+}
+
+export function verifyChecksum(block: Buffer, at: number): void {
+  let unsigned = 8 * 0x20;
+  let signed = 8 * 0x20;
+  for (let i = 0; i < BLOCK; i++) {
+    if (i >= 148 && i < 156) continue;
+    unsigned += block[i]!;
+    signed += (block[i]! << 24) >> 24;
+  }
+  const stored = parseNumber(block, 148, 8);
+  if (stored !== unsigned && stored !== signed) throw new TreeDiffError('bad_tar', `bad tar header checksum at byte ${at}`);
+}
+
+/** An octal field, or GNU base-256 when the high bit of its first byte is set. */
+export function parseNumber(block: Buffer, start: number, length: number): number {
+  const bytes = block.subarray(start, start + length);
+  if (bytes[0]! & 0x80) {
+    if (bytes[0] === 0xff) throw new TreeDiffError('bad_tar', 'negative number in a tar header');
+    let value = bytes[0]! & 0x7f;
+    for (let i = 1; i < bytes.length; i++) value = value * 256 + bytes[i]!;
+    if (!Number.isSafeInteger(value)) throw new TreeDiffError('bad_tar', 'number too large in a tar header');
+    return value;
+  }
+  const text = untilNul(bytes).toString('latin1').trim();
+  if (text === '') return 0;
+  if (!/^[0-7]+$/.test(text)) throw new TreeDiffError('bad_tar', `bad octal number ${JSON.stringify(text)} in a tar header`);
+  return parseInt(text, 8);
+}
+
+export function parseDecimal(bytes: Buffer): number {
+  const text = bytes.toString('latin1');
+  if (!/^\d{1,15}$/.test(text)) throw new TreeDiffError('bad_tar', `bad PAX size ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+/** PAX records: `<length> <key>=<value>\n`, values kept as bytes. */
+export function parsePax(body: Buffer): Map<string, Buffer> {
+  const records = new Map<string, Buffer>();
+  let at = 0;
+  while (at < body.length) {
+    const space = body.indexOf(0x20, at);
+    const length = space === -1 ? NaN : Number(body.subarray(at, space).toString('latin1'));
+    if (!Number.isInteger(length) || length <= space - at || at + length > body.length || body[at + length - 1] !== 0x0a) {
+      if (body.subarray(at).every((b) => b === 0)) break;
+      throw new TreeDiffError('bad_tar', 'malformed PAX record');
+    }
+    const record = body.subarray(space + 1, at + length - 1);
+    const equals = record.indexOf(0x3d);
+    if (equals === -1) throw new TreeDiffError('bad_tar', 'malformed PAX record');
+    records.set(record.subarray(0, equals).toString('utf8'), Buffer.from(record.subarray(equals + 1)));
+    at += length;
+  }
+  return records;
+}

@@ -1,0 +1,60 @@
+import type { ObjectStore } from './object-store.js';
+import { TreeDiffError } from './tree-diff-error.js';
+import type { PathKey } from './tree-path.js';
+
+export type GitMode = '100644' | '100755' | '120000';
+
+export interface TreeEntry {
+  mode: GitMode;
+  id: string;
+}
+
+/** git keeps one permission bit: the owner's execute bit (`ce_permissions`). */
+export function fileMode(tarMode: number): GitMode {
+  return tarMode & 0o100 ? '100755' : '100644';
+}
+
+type Dir = Map<string, TreeEntry | Dir>;
+
+/**
+ * Writes the tree objects for `entries` (path → mode and blob id) and returns the root's id.
+ * Done here rather than with `git update-index` + `write-tree`: write-tree looks up every blob
+ * it names and rescans the object directory for each one it cannot find (0.7 s for 50k paths),
+ * and most baseline blobs are deliberately never stored. A subtree already stored is not
+ * written again, so a second tree costs only its changed directories.
+ */
+export async function writeTree(store: ObjectStore, entries: Iterable<[PathKey, TreeEntry]>): Promise<string> {
+  const root: Dir = new Map();
+  for (const [key, entry] of entries) {
+    const parts = key.split('/');
+    let dir = root;
+    for (const part of parts.slice(0, -1)) {
+      let next = dir.get(part);
+      if (next === undefined) dir.set(part, (next = new Map()));
+      if (!(next instanceof Map)) throw conflict(key);
+      dir = next;
+    }
+    const name = parts.at(-1)!;
+    if (dir.has(name)) throw conflict(key);
+    dir.set(name, entry);
+  }
+  return writeDir(store, root);
+}
+
+async function writeDir(store: ObjectStore, dir: Dir): Promise<string> {
+  const rows: { sortKey: string; mode: string; name: string; id: string }[] = [];
+  for (const [name, value] of dir) {
+    if (value instanceof Map) rows.push({ sortKey: `${name}/`, mode: '40000', name, id: await writeDir(store, value) });
+    else rows.push({ sortKey: name, mode: value.mode, name, id: value.id });
+  }
+  // git orders a tree's entries by name bytes, a directory as if its name ended in `/`; keys are
+  // one char per byte, so comparing code units compares bytes.
+  rows.sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
+  const parts: Buffer[] = [];
+  for (const row of rows) parts.push(Buffer.from(`${row.mode} ${row.name}\0`, 'latin1'), Buffer.from(row.id, 'hex'));
+  return store.writeObject('tree', Buffer.concat(parts));
+}
+
+function conflict(key: PathKey): TreeDiffError {
+  return new TreeDiffError('bad_tar', `${JSON.stringify(key)} is both a file and a directory`);
+}
