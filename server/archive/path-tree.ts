@@ -29,18 +29,21 @@ export type InsertResult = { ok: true } | { ok: false; entry: string; symlink: s
 export class PathTree {
   private readonly root = new TreeNode('', null);
   private readonly symlinks: TreeNode[] = [];
+  private created: TreeNode[] = [];
 
   /**
    * Records an entry at `parts` (normalized, non-empty). Refuses one that goes through a symlink
    * the archive made earlier, and a symlink over a path that earlier entries went through.
    */
   insert(parts: readonly string[], kind: EntryKind, target?: string): InsertResult {
+    this.created = [];
     let node = this.root;
     for (let i = 0; i < parts.length - 1; i++) {
       let child = node.children.get(parts[i]!);
       if (child === undefined) {
         child = new TreeNode(parts[i]!, node);
         node.children.set(child.name, child);
+        this.created.push(child);
       } else if (child.target !== undefined) {
         return { ok: false, entry: parts.join('/'), symlink: pathOf(child) };
       }
@@ -59,6 +62,16 @@ export class PathTree {
     }
     leaf.kind = kind;
     return { ok: true };
+  }
+
+  /** The directories the last insert() implied (not listed before it), outermost first. */
+  impliedByLastInsert(): string[] {
+    if (this.created.length === 0) return [];
+    // Built outward from the first, so the whole chain costs its longest path once, not each prefix.
+    const first = pathOf(this.created[0]!);
+    const paths = [first];
+    for (let i = 1; i < this.created.length; i++) paths.push(`${paths[i - 1]}/${this.created[i]!.name}`);
+    return paths;
   }
 
   /** What the archive last put at `parts`, without following links; undefined if nothing. */

@@ -121,8 +121,8 @@ describe('spoolWorkspace with a well-formed upload', () => {
     expect(raw.includes(Buffer.from(`path=${single}\n`))).toBe(true);
     expect(raw.includes(Buffer.from(`linkpath=${target}\n`))).toBe(true);
     const entries = await spooled();
-    expect(entries.map((e) => e.header.name)).toEqual([single, nested, 'l']);
-    expect(entries[2]?.header.linkname).toBe(target);
+    expect(entries.map((e) => e.header.name)).toEqual([single, 'd'.repeat(70), nested, 'l']);
+    expect(entries[3]?.header.linkname).toBe(target);
     expect(entries[0]?.content.toString()).toBe('one');
   });
 

@@ -118,6 +118,7 @@ async function copyEntry(
   body: EntryBody,
 ): Promise<void> {
   const admitted = policy.admit(header);
+  if (admitted !== null) for (const parent of policy.impliedParents(header.mtime)) pack.entry(parent);
   if (admitted === null || admitted.type !== 'file') {
     // A header-only entry does not wait for the file to take it; what pack can queue this way
     // is bounded by maxEntries headers, and file bodies do wait.

@@ -79,6 +79,27 @@ describe('WorkspacePolicy.admit', () => {
   });
 });
 
+describe('WorkspacePolicy implied parents', () => {
+  it('adds the parents a tar does not list, owned by the sandbox user, once each', () => {
+    const policy = new WorkspacePolicy(roomy, { uid: 42, gid: 43 });
+    policy.admit({ name: 'src/lib/a.js', type: 'file', size: 1 });
+    expect(policy.impliedParents().map((h) => [h.name, h.type, h.uid, h.gid, h.mode])).toEqual([
+      ['src', 'directory', 42, 43, 0o755],
+      ['src/lib', 'directory', 42, 43, 0o755],
+    ]);
+    policy.admit({ name: 'src/lib/b.js', type: 'file', size: 1 });
+    expect(policy.impliedParents()).toEqual([]);
+    policy.admit({ name: 'src/other/c.js', type: 'file', size: 1 });
+    expect(policy.impliedParents().map((h) => h.name)).toEqual(['src/other']);
+    expect(policy.entries).toBe(6);
+  });
+
+  it('counts implied parents against the entry cap', () => {
+    const policy = new WorkspacePolicy({ maxBytes: 1_000, maxEntries: 3 });
+    expect(() => policy.admit({ name: 'a/b/c/d', type: 'file', size: 1 })).toThrow(/and the directories it implies exceed the workspace cap of 3 entries/);
+  });
+});
+
 describe('WorkspacePolicy names', () => {
   it('writes a name longer than ustar holds as a PAX record, not by splitting it', () => {
     const policy = new WorkspacePolicy(roomy);
@@ -88,17 +109,17 @@ describe('WorkspacePolicy names', () => {
 
   it('refuses the entry whose name takes all names past their total cap', () => {
     const policy = new WorkspacePolicy({ maxBytes: 1_000, maxEntries: 1_000_000 });
-    const long = Array.from({ length: 16 }, () => 'x'.repeat(249)).join('/'); // 3999 characters
-    const fit = Math.floor(NAME_CHARS_TOTAL_MAX / 4006);
-    for (let i = 0; i < fit; i++) policy.admit({ name: `${i.toString().padStart(6, '0')}/${long}`, type: 'directory' });
-    expect(() => policy.admit({ name: `zzzzzz/${long}`, type: 'directory' })).toThrow(/names past 16777216 characters in all/);
+    const name = (i: number) => `${i.toString().padStart(8, '0')}${'x'.repeat(242)}`; // 250 characters, no parents
+    const fit = Math.floor(NAME_CHARS_TOTAL_MAX / 250);
+    for (let i = 0; i < fit; i++) policy.admit({ name: name(i), type: 'directory' });
+    expect(() => policy.admit({ name: name(fit), type: 'directory' })).toThrow(/names past 16777216 characters in all/);
   });
 });
 
 describe('WorkspacePolicy symlinks', () => {
   it('accepts links that stay inside', () => {
     const policy = admitAll([{ name: 'a/l', type: 'symlink', linkname: '../b' }]);
-    expect(policy.entries).toBe(1);
+    expect(policy.entries).toBe(2); // a/l, and a, which it implies
   });
 
   it('refuses an absolute target', () => {

@@ -46,6 +46,7 @@ export class WorkspacePolicy {
 
   private readonly tree = new PathTree();
   private nameChars = 0;
+  private pendingParents: string[] = [];
 
   constructor(
     private readonly limits: Pick<WorkspaceLimits, 'maxBytes' | 'maxEntries'>,
@@ -75,7 +76,7 @@ export class WorkspacePolicy {
     // Directories carry no data in tar even if their size field says otherwise.
     const size = type === 'directory' ? 0 : (header.size ?? 0);
     // Checking a name costs a walk of its components: their sum is what bounds an upload's CPU.
-    const nameChars = path.length;
+    let nameChars = path.length;
     if (this.nameChars + nameChars > NAME_CHARS_TOTAL_MAX) {
       throw tooLarge(`entry ${quoted} takes the entries' names past ${NAME_CHARS_TOTAL_MAX} characters in all`, name);
     }
@@ -107,11 +108,38 @@ export class WorkspacePolicy {
     if (!inserted.ok) {
       throw invalid(`entry ${quoteEntry(inserted.entry)} goes through the symlink ${quoteEntry(inserted.symlink)}`, inserted.entry);
     }
+    // Docker's extraction creates parents the tar does not list as root:root 0755, where the sandbox
+    // user cannot write (`tar czf ws.tgz $(git ls-files)` lists none): they go in, owned by it.
+    this.pendingParents = this.tree.impliedByLastInsert();
+    for (const parent of this.pendingParents) nameChars += parent.length;
+    if (this.entries + 1 + this.pendingParents.length > this.limits.maxEntries) {
+      throw tooLarge(`entry ${quoted} and the directories it implies exceed the workspace cap of ${this.limits.maxEntries} entries`, name);
+    }
+    if (this.nameChars + nameChars > NAME_CHARS_TOTAL_MAX) {
+      throw tooLarge(`entry ${quoted} takes the entries' names past ${NAME_CHARS_TOTAL_MAX} characters in all`, name);
+    }
     this.entries += 1;
+    this.entries += this.pendingParents.length;
     this.bytes += size;
     this.nameChars += nameChars;
     this.lastEntry = name;
     return out;
+  }
+
+  /** Directory entries to write before the entry admit() last returned: its parents the tar did not list. */
+  impliedParents(mtime: Date = new Date()): PackHeader[] {
+    return this.pendingParents.map((name) => ({
+      name,
+      type: 'directory',
+      mode: 0o755,
+      uid: this.owner.uid,
+      gid: this.owner.gid,
+      uname: SANDBOX_USER_NAME,
+      gname: SANDBOX_USER_NAME,
+      mtime,
+      size: 0,
+      ...(name.length > USTAR_NAME_BYTES ? { pax: {} } : {}),
+    }));
   }
 
   /** Checks what only the whole archive can tell: chains of links that each look harmless but together lead out of the root. */
