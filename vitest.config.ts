@@ -9,5 +9,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Two cores here: more parallel files only queue up behind Docker.
     maxWorkers: 3,
+    // Memory bounds are asserted on what stays reachable after a collection, not on GC timing.
+    execArgv: ['--expose-gc'],
   },
 });

@@ -79,7 +79,9 @@ async function until(what: string, check: () => boolean, timeoutMs = 30_000): Pr
 }
 
 const streams = () => h.server.service.eventStreams('default');
+/** What the heap holds after a full collection (vitest.config.ts runs workers with --expose-gc). */
 const heapBytes = () => {
+  (globalThis as { gc?: () => void }).gc?.();
   const m = process.memoryUsage();
   return m.heapUsed + m.arrayBuffers;
 };
