@@ -30,12 +30,12 @@ bash "$ROOT/scripts/build-base-image.sh"
 ctx="$(mktemp -d /tmp/codex-runner-sandbox-ctx.XXXXXX)"
 trap 'rm -rf "$ctx"' EXIT
 cp "$ROOT/sandbox-image/Dockerfile" "$ctx/"
-cp -r "$ROOT/sandbox-image/bin" "$ROOT/sandbox-image/lib" "$ctx/"
+cp -r "$ROOT/sandbox-image/bin" "$ctx/"
 certs="$(stage_extra_ca "$ca_dir" "$ctx/ca")" || die "CA directory not found: $ca_dir"
 [ -z "$ca_dir" ] || log "extra CA certs: $certs from $ca_dir"
 # The classic builder keys its cache on content and metadata, so normalize modes and times.
 chmod 0755 "$ctx"/bin/*
-chmod 0644 "$ctx"/lib/* "$ctx"/Dockerfile
+chmod 0644 "$ctx"/Dockerfile
 find "$ctx/ca" -type f -exec chmod 0644 {} +
 find "$ctx" -exec touch -h -d @0 {} +
 

@@ -20,7 +20,8 @@ export interface ExportOptions {
 
 export interface LeftOut {
   path: string;
-  reason: 'over_workspace_cap' | 'fifo' | 'character-device' | 'block-device' | 'unknown_type';
+  /** `unrepresentable` and `link_target_missing`: what git cannot carry, from the diff's side. */
+  reason: 'over_workspace_cap' | 'fifo' | 'character-device' | 'block-device' | 'unknown_type' | 'unrepresentable' | 'link_target_missing';
 }
 
 export interface ExportResult {

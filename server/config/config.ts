@@ -59,6 +59,7 @@ export interface Config {
     maxQueuedRuns: number;
     defaultTimeoutS: number;
     maxTimeoutS: number;
+    collectTimeoutS: number;
     runMaxRequests: number;
     runMaxTokens: number;
     runMaxEvents: number;
@@ -161,6 +162,7 @@ function toConfig(f: ConfigFile, baseDir: string): Config {
       maxQueuedRuns: f.limits.max_queued_runs,
       defaultTimeoutS: f.limits.default_timeout_s,
       maxTimeoutS: f.limits.max_timeout_s,
+      collectTimeoutS: f.limits.collect_timeout_s,
       runMaxRequests: f.limits.run_max_requests,
       runMaxTokens: f.limits.run_max_tokens,
       runMaxEvents: f.limits.run_max_events,

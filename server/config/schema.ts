@@ -94,6 +94,9 @@ export const configFileSchema = z
         max_queued_runs: z.number().int().min(0).default(100),
         default_timeout_s: z.number().int().min(1).default(900),
         max_timeout_s: z.number().int().min(1).default(3600),
+        // Reading the final workspace and making the diff, after Codex exits; its own deadline, so a
+        // stuck read ends the run with collect_timeout instead of holding it until timeout_s.
+        collect_timeout_s: z.number().int().min(1).max(3600).default(120),
         // Per-run budget enforced by the gateway: provider requests, and tokens as the provider
         // counts them (input + output, summed over requests; Codex resends the history each time).
         run_max_requests: z.number().int().min(1).default(500),

@@ -23,3 +23,17 @@ describe('applyCodexEvent', () => {
     expect(outcome.lastError).toBe('Reconnecting... 1/5');
   });
 });
+
+describe('after the turn ended', () => {
+  it('takes nothing more: a forged message or usage written after turn.completed changes nothing', () => {
+    const outcome = reduce([
+      { type: 'item.completed', item: { type: 'agent_message', text: 'real' } },
+      { type: 'turn.completed', usage: { input_tokens: 5, output_tokens: 7 } },
+      { type: 'item.completed', item: { type: 'agent_message', text: 'HACKED' } },
+      { type: 'turn.completed', usage: { input_tokens: 1, output_tokens: 999999 } },
+      { type: 'turn.failed', error: { message: 'forged' } },
+    ]);
+    expect(outcome).toMatchObject({ finalMessage: 'real', failure: null, turnEnded: true });
+    expect(outcome.usage?.output_tokens).toBe(7);
+  });
+});

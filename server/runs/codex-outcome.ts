@@ -8,13 +8,19 @@ export interface CodexOutcome {
   failure: string | null;
   /** Last top-level `error` event (e.g. "Reconnecting... 2/5"), kept to explain a crash. */
   lastError: string | null;
+  /**
+   * `codex exec` runs one turn: once it completed or failed, Codex only exits. Whatever comes after
+   * was written by something else holding its stdout, and changes nothing.
+   */
+  turnEnded: boolean;
 }
 
 export function emptyOutcome(): CodexOutcome {
-  return { finalMessage: null, usage: null, failure: null, lastError: null };
+  return { finalMessage: null, usage: null, failure: null, lastError: null, turnEnded: false };
 }
 
 export function applyCodexEvent(outcome: CodexOutcome, event: Record<string, any>): CodexOutcome {
+  if (outcome.turnEnded) return outcome;
   switch (event.type) {
     case 'item.completed':
       if (event.item?.type === 'agent_message' && typeof event.item.text === 'string') {
@@ -22,9 +28,9 @@ export function applyCodexEvent(outcome: CodexOutcome, event: Record<string, any
       }
       return outcome;
     case 'turn.completed':
-      return { ...outcome, usage: toUsage(event.usage) };
+      return { ...outcome, usage: toUsage(event.usage), turnEnded: true };
     case 'turn.failed':
-      return { ...outcome, failure: String(event.error?.message ?? 'Codex reported turn.failed') };
+      return { ...outcome, failure: String(event.error?.message ?? 'Codex reported turn.failed'), turnEnded: true };
     case 'error':
       return { ...outcome, lastError: String(event.message ?? '') };
     default:

@@ -13,7 +13,7 @@ export interface EventLogLimits {
   maxLineBytes: number;
 }
 
-export type DropReason = 'max_events' | 'max_bytes' | 'line_too_long';
+export type DropReason = 'max_events' | 'max_bytes' | 'line_too_long' | 'after_codex_ended';
 
 /** The lifecycle event a log appends when it first drops a Codex event. */
 export const TRUNCATED_EVENT_TYPE = 'run.events_truncated';

@@ -1,21 +1,26 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
-import { Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
-import { exportWorkspace } from '../archive/export-workspace.js';
 import type { Config, ProviderConfig } from '../config/config.js';
 import type { GatewayTokens, RunBudget } from '../gateway/tokens.js';
 import { emptyProviderUsage } from '../gateway/usage-tap.js';
 import { buildCodexArgv, buildCodexConfigToml, DIRECT_KEY_ENV, GATEWAY_TOKEN_ENV } from '../sandbox/codex-invocation.js';
 import { buildSandboxSpec, WORKSPACE_DIR } from '../sandbox/container-spec.js';
 import { SandboxError, type Sandbox, type SandboxDriver } from '../sandbox/driver.js';
-import { parseNumstat } from './change-summary.js';
-import { applyCodexEvent, emptyOutcome, type CodexOutcome } from './codex-outcome.js';
+import { indexBaseline } from '../tree-diff/index.js';
+import { collectArtifacts, CollectTimeoutError } from './collect-artifacts.js';
+import type { CodexOutcome } from './codex-outcome.js';
+import { CodexPhase } from './codex-phase.js';
 import type { EventLog } from './event-log.js';
-import { lineSplitter, tailBuffer } from './line-splitter.js';
+import { tailBuffer } from './line-splitter.js';
 import type { RunFiles } from './run-files.js';
-import type { ChangeSummary, Run, RunError, RunStatus } from './run.js';
+import type { Run, RunError, RunStatus } from './run.js';
+
+const MiB = 1024 * 1024;
+/** Room for a patch: deflated and base85'd binaries grow by a quarter, text gains context lines. */
+const PATCH_BYTES_PER_WORKSPACE_BYTE = 4;
 
 /** How long a failing sandbox is given to finish stopping before the run says why it failed. */
 const SETTLE_MS = 1_000;
@@ -53,7 +58,7 @@ export interface RunJob {
 }
 
 /** How a run ended: the fields of the run that its execution decides. */
-export type RunResult = Pick<Run, 'exitCode' | 'finalMessage' | 'usage' | 'error' | 'changes' | 'providerUsage' | 'hasDiff' | 'hasWorkspace'> & {
+export type RunResult = Pick<Run, 'exitCode' | 'finalMessage' | 'usage' | 'error' | 'changes' | 'providerUsage' | 'hasDiff' | 'hasWorkspace' | 'leftOut' | 'artifactProblem'> & {
   status: Exclude<RunStatus, 'queued' | 'running'>;
 };
 
@@ -77,9 +82,13 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
   const providerUsage = direct ? null : emptyProviderUsage();
   const token = providerUsage && deps.tokens.issue({ runId: run.id, provider: job.provider, model: run.model, budget: job.budget, usage: providerUsage, endRun: job.fail });
   let sandbox: Sandbox | undefined;
-  let outcome = emptyOutcome();
+  const codex = new CodexPhase(job.events, config.limits.eventLineMaxKb * 1024, log);
   let exitCode: number | null = null;
   let result: RunResult;
+  // Indexed on the server while the sandbox starts and Codex works: the diff's baseline is what the
+  // server spooled and checked, out of the run's reach.
+  const baselineWork = indexBaseline(job.hasInput ? job.files.inputTar : null, job.files.baselineDir, { signal });
+  baselineWork.catch(() => {}); // awaited when collecting; a failure before then is not unhandled
   try {
     const spec = buildSandboxSpec({
       runId: run.id,
@@ -101,7 +110,6 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
     if (job.hasInput) {
       await time('upload', () => started.putArchive(createReadStream(job.files.inputTar), WORKSPACE_DIR, signal));
     }
-    await rm(job.files.inputTar, { force: true });
 
     await time('prepare', () =>
       runChecked(started, ['codex-runner-prepare'], {
@@ -110,38 +118,16 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
       }),
     );
 
-    const stderr = tailBuffer();
-    let warnedNotJson = false;
-    const stdout = lineSplitter({
-      maxLineBytes: config.limits.eventLineMaxKb * 1024,
-      onLine: (line) => {
-        const event = parseEvent(line);
-        if (!event) {
-          // Anything in the sandbox can write here: warn once, not once per line of a flood.
-          if (!warnedNotJson) log.warn({ line: line.slice(0, 200) }, 'codex printed a line that is not JSON');
-          warnedNotJson = true;
-          return;
-        }
-        // Past the event log's limits the event is only counted; the outcome still sees it.
-        job.events.append('codex', event);
-        outcome = applyCodexEvent(outcome, event);
-      },
-      onOversized: () => job.events.countDropped('line_too_long'),
-      // Waits for the event file to take what it has: the Docker stream, then Codex's stdout, slow down.
-      ready: () => job.events.ready(),
-    });
-    exitCode = await time('codex', async () => {
-      const code = await started.exec(buildCodexArgv(job.prompt), {
+    exitCode = await time('codex', () =>
+      codex.run(
+        started,
+        buildCodexArgv(job.prompt),
         // Added here, at the last moment, so the key is in no spec or log line.
-        env: [token ? `${GATEWAY_TOKEN_ENV}=${token.token}` : `${DIRECT_KEY_ENV}=${job.provider.keyEnv ? (deps.env[job.provider.keyEnv] ?? '') : ''}`],
-        stdout,
-        stderr,
+        [token ? `${GATEWAY_TOKEN_ENV}=${token.token}` : `${DIRECT_KEY_ENV}=${job.provider.keyEnv ? (deps.env[job.provider.keyEnv] ?? '') : ''}`],
         signal,
-      });
-      stdout.end();
-      await finished(stdout);
-      return code;
-    });
+      ),
+    );
+    await started.freeze();
 
     // Codex's own exit code says nothing of why it was killed: the sandbox's state does.
     if (exitCode !== 0) {
@@ -149,45 +135,51 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
       if (stopped) throw new SandboxError(stopped, { code: 'sandbox_stopped' });
     }
     const outOfMemory = exitCode !== 0 && (await started.ranOutOfMemory().catch(() => false)) ? config.sandbox.memoryMb : null;
-    const collected = await time('collect', () => collectArtifacts(started, job.files, signal));
+    const baseline = await time('baseline', () => baselineWork);
+    const collected = await time('collect', () =>
+      collectArtifacts(started, baseline, job.files, {
+        maxBytes: config.sandbox.workspaceMb * MiB,
+        maxPatchBytes: PATCH_BYTES_PER_WORKSPACE_BYTE * config.sandbox.workspaceMb * MiB,
+        timeoutMs: config.limits.collectTimeoutS * 1000,
+      }, signal, log),
+    );
     result = {
-      ...codexResult(exitCode, outcome, stderr.text(), outOfMemory),
+      ...codexResult(exitCode, codex.outcome, codex.stderrText(), outOfMemory),
       changes: collected.changes,
       providerUsage: null,
-      hasDiff: true,
-      hasWorkspace: true,
+      hasDiff: collected.hasDiff,
+      hasWorkspace: collected.hasWorkspace,
+      leftOut: collected.leftOut,
+      artifactProblem: collected.problem,
     };
   } catch (err) {
     if (signal.aborted) {
       const abort = signal.reason instanceof RunAbort ? signal.reason : new RunAbort('cancelled', { code: 'cancelled', message: 'run cancelled' });
-      result = ended(abort.status, abort.runError, exitCode, outcome);
+      result = ended(abort.status, abort.runError, exitCode, codex.outcome);
+    } else if (err instanceof CollectTimeoutError) {
+      result = ended('failed', { code: 'collect_timeout', message: err.message }, exitCode, codex.outcome);
     } else if (err instanceof SandboxError) {
       log.error({ err }, 'sandbox failed');
       // A helper that fails while the sandbox goes down says less than the sandbox's own state.
       const stopped = err.code === 'sandbox_error' && sandbox ? await sandbox.stopReason(SETTLE_MS).catch(() => null) : null;
-      result = ended('failed', stopped ? { code: 'sandbox_stopped', message: stopped } : { code: err.code, message: err.message }, exitCode, outcome);
+      result = ended('failed', stopped ? { code: 'sandbox_stopped', message: stopped } : { code: err.code, message: err.message }, exitCode, codex.outcome);
     } else {
       log.error({ err }, 'run failed unexpectedly');
-      result = ended('failed', { code: 'internal', message: 'internal error while running' }, exitCode, outcome);
+      result = ended('failed', { code: 'internal', message: 'internal error while running' }, exitCode, codex.outcome);
     }
   } finally {
     token?.revoke();
     if (sandbox) {
       await time('remove', () => sandbox!.remove()).catch((err) => log.error({ err }, 'could not remove the sandbox'));
     }
+    await baselineWork.then(
+      (baseline) => baseline.dispose(),
+      () => rm(job.files.baselineDir, { recursive: true, force: true }),
+    ).catch((err) => log.error({ err }, 'could not remove the baseline'));
   }
   result.providerUsage = providerUsage;
   log.info({ status: result.status, exitCode: result.exitCode, error: result.error?.code, providerUsage, timingsMs: timings }, 'run ended');
   return result;
-}
-
-function parseEvent(line: string): Record<string, unknown> | null {
-  try {
-    const value = JSON.parse(line);
-    return value && typeof value === 'object' && !Array.isArray(value) ? value : null;
-  } catch {
-    return null;
-  }
 }
 
 function codexResult(
@@ -195,7 +187,7 @@ function codexResult(
   outcome: CodexOutcome,
   stderrTail: string,
   outOfMemoryMb: number | null,
-): Omit<RunResult, 'changes' | 'providerUsage' | 'hasDiff' | 'hasWorkspace'> {
+): Omit<RunResult, 'changes' | 'providerUsage' | 'hasDiff' | 'hasWorkspace' | 'leftOut' | 'artifactProblem'> {
   const base = { exitCode, finalMessage: outcome.finalMessage, usage: outcome.usage };
   if (outOfMemoryMb !== null) {
     return { ...base, status: 'failed', error: { code: 'out_of_memory', message: `the sandbox ran out of memory (${outOfMemoryMb} MB): codex exited with code ${exitCode}` } };
@@ -209,32 +201,11 @@ function codexResult(
 }
 
 function ended(status: RunResult['status'], error: RunError, exitCode: number | null, outcome: CodexOutcome): RunResult {
-  return { status, error, exitCode, finalMessage: outcome.finalMessage, usage: outcome.usage, changes: null, providerUsage: null, hasDiff: false, hasWorkspace: false };
+  return { status, error, exitCode, finalMessage: outcome.finalMessage, usage: outcome.usage, changes: null, providerUsage: null, hasDiff: false, hasWorkspace: false, leftOut: [], artifactProblem: null };
 }
 
 function lastLines(text: string, count = 5): string {
   return text.trim().split('\n').slice(-count).join('\n');
-}
-
-async function collectArtifacts(sandbox: Sandbox, files: RunFiles, signal: AbortSignal): Promise<{ changes: ChangeSummary }> {
-  const diff = (async () => {
-    const partial = `${files.diff}.partial`;
-    try {
-      await runChecked(sandbox, ['codex-runner-diff'], { stdout: createWriteStream(partial), signal });
-      await rename(partial, files.diff);
-    } finally {
-      await rm(partial, { force: true });
-    }
-    const numstat: Buffer[] = [];
-    await runChecked(sandbox, ['codex-runner-diff', '--numstat'], { stdout: collectInto(numstat), signal });
-    return parseNumstat(Buffer.concat(numstat).toString('utf8'));
-  })();
-  const workspace = (async () => {
-    const tar = await sandbox.getArchive(WORKSPACE_DIR, signal);
-    await exportWorkspace(tar, files.workspace, { stripPrefix: 'workspace/', signal });
-  })();
-  const [changes] = await Promise.all([diff, workspace]);
-  return { changes };
 }
 
 /** Runs a helper in the sandbox; a non-zero exit is a SandboxError carrying its stderr. The stdout sink is ended and flushed. */
@@ -254,13 +225,4 @@ async function runChecked(
     }
   }
   if (code !== 0) throw new SandboxError(`${argv[0]} exited with code ${code}: ${lastLines(stderr.text())}`);
-}
-
-function collectInto(chunks: Buffer[]): Writable {
-  return new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      chunks.push(chunk);
-      cb();
-    },
-  });
 }

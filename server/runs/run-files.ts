@@ -8,6 +8,8 @@ export interface RunFiles {
   events: string;
   diff: string;
   workspace: string;
+  /** The uploaded tree's index and blobs for the server-side diff; removed once the diff is made. */
+  baselineDir: string;
 }
 
 export function runFiles(dataDir: string, runId: string): RunFiles {
@@ -18,5 +20,6 @@ export function runFiles(dataDir: string, runId: string): RunFiles {
     events: path.join(dir, 'events.jsonl'),
     diff: path.join(dir, 'diff.patch'),
     workspace: path.join(dir, 'workspace.tar.gz'),
+    baselineDir: path.join(dir, 'baseline'),
   };
 }

@@ -85,6 +85,8 @@ export class RunService {
         providerUsage: null,
         hasDiff: false,
         hasWorkspace: false,
+        leftOut: [],
+        artifactProblem: null,
         eventsDropped: 0,
       };
       let markEnded!: () => void;
@@ -236,6 +238,8 @@ export class RunService {
       providerUsage: result.providerUsage,
       hasDiff: result.hasDiff,
       hasWorkspace: result.hasWorkspace,
+      leftOut: result.leftOut,
+      artifactProblem: result.artifactProblem,
     });
     this.deps.store.update(run);
     entry.events.append('run', { type: `run.${run.status}`, run: runView(run) });
@@ -262,4 +266,6 @@ const notRun: Omit<RunResult, 'status' | 'error'> = {
   providerUsage: null,
   hasDiff: false,
   hasWorkspace: false,
+  leftOut: [],
+  artifactProblem: null,
 };

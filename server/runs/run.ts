@@ -1,3 +1,4 @@
+import type { LeftOut } from '../archive/export-workspace.js';
 import type { ProviderUsage } from '../gateway/usage-tap.js';
 
 export const runStatuses = ['queued', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled'] as const;
@@ -28,6 +29,7 @@ export type RunErrorCode =
   | 'sandbox_gone'
   | 'docker_unreachable'
   | 'out_of_memory'
+  | 'collect_timeout'
   | 'timeout'
   | 'cancelled'
   | 'shutdown'
@@ -83,6 +85,10 @@ export interface Run {
   /** Artifacts exist only for runs that got as far as collecting them. */
   hasDiff: boolean;
   hasWorkspace: boolean;
+  /** Paths of the final tree that are not in the workspace or the diff, and why. */
+  leftOut: LeftOut[];
+  /** Why the diff or the workspace is missing or incomplete; null when both are whole. */
+  artifactProblem: string | null;
   /** Codex events counted but not stored because the run's event log reached a limit. */
   eventsDropped: number;
 }
@@ -104,6 +110,8 @@ export function runView(run: Run) {
     error: run.error,
     changes: run.changes,
     provider_usage: run.providerUsage,
+    left_out: run.leftOut,
+    artifact_problem: run.artifactProblem,
     events_truncated: run.eventsDropped > 0,
     events_dropped: run.eventsDropped,
   };

@@ -1,0 +1,100 @@
+import { finished } from 'node:stream/promises';
+import type { Logger } from 'pino';
+import type { Sandbox } from '../sandbox/driver.js';
+import { applyCodexEvent, emptyOutcome, type CodexOutcome } from './codex-outcome.js';
+import type { EventLog } from './event-log.js';
+import { lineSplitter, tailBuffer } from './line-splitter.js';
+
+/** `codex exec` exits 0 after `turn.completed` and 1 after `turn.failed` (reference/codex-cli.md). */
+const EXIT_CODE_AFTER = { completed: 0, failed: 1 } as const;
+
+/**
+ * Codex's run in the sandbox, and the end of everything else there: once Codex's turn is over (its
+ * terminal event) or Codex has exited, the sandbox is frozen, so that nothing the run left behind
+ * writes into the event stream, the result or the workspace about to be read. Lines that come after
+ * are counted as dropped, never taken.
+ */
+export class CodexPhase {
+  outcome: CodexOutcome = emptyOutcome();
+  private readonly stderr = tailBuffer();
+  private over = false;
+  private warnedNotJson = false;
+  private markTurnOver!: () => void;
+  private readonly turnOver = new Promise<void>((resolve) => (this.markTurnOver = resolve));
+
+  constructor(
+    private readonly events: EventLog,
+    private readonly maxLineBytes: number,
+    private readonly log: Logger,
+  ) {}
+
+  stderrText(): string {
+    return this.stderr.text();
+  }
+
+  /** Runs Codex; resolves with its exit code once it exited or, its turn over, the sandbox is frozen. */
+  async run(sandbox: Sandbox, argv: string[], env: string[], signal: AbortSignal): Promise<number> {
+    const stdout = lineSplitter({
+      maxLineBytes: this.maxLineBytes,
+      onLine: (line) => this.take(line),
+      onOversized: () => this.events.countDropped('line_too_long'),
+      // Waits for the event file to take what it has: the Docker stream, then Codex's stdout, slow down.
+      ready: () => this.events.ready(),
+    });
+    const stopExec = new AbortController();
+    const exec = sandbox.exec(argv, {
+      env,
+      stdout,
+      stderr: this.stderr,
+      signal: AbortSignal.any([signal, stopExec.signal]),
+      onExit: () => {
+        this.over = true;
+        return sandbox.freeze();
+      },
+    });
+    exec.catch(() => {}); // settled below either way
+    try {
+      const first = await Promise.race([exec.then((code) => ({ code })), this.turnOver.then(() => null)]);
+      if (first) return first.code;
+      // The turn is over: Codex has nothing left to do but exit. Freeze now rather than wait for
+      // it, and take the exit code its terminal event stands for.
+      await sandbox.freeze();
+      stopExec.abort(new Error('codex turn ended; sandbox frozen'));
+      return await exec.catch((err: unknown) => {
+        if (signal.aborted) throw err;
+        return this.outcome.failure === null ? EXIT_CODE_AFTER.completed : EXIT_CODE_AFTER.failed;
+      });
+    } finally {
+      stdout.end();
+      await finished(stdout).catch(() => {});
+    }
+  }
+
+  private take(line: string): void {
+    const event = parseEvent(line);
+    if (!event) {
+      // Anything in the sandbox can write here: warn once, not once per line of a flood.
+      if (!this.warnedNotJson) this.log.warn({ line: line.slice(0, 200) }, 'codex printed a line that is not JSON');
+      this.warnedNotJson = true;
+      return;
+    }
+    // After Codex's turn ended or Codex exited, lines come from whatever else holds its stdout.
+    if (this.over || this.outcome.turnEnded) return this.events.countDropped('after_codex_ended');
+    // Past the event log's limits the event is only counted; the outcome still sees it.
+    this.events.append('codex', event);
+    this.outcome = applyCodexEvent(this.outcome, event);
+    if (this.outcome.turnEnded) {
+      this.over = true;
+      this.markTurnOver();
+    }
+  }
+}
+
+function parseEvent(line: string): Record<string, unknown> | null {
+  try {
+    const value = JSON.parse(line);
+    return value && typeof value === 'object' && !Array.isArray(value) ? value : null;
+  } catch {
+    return null;
+  }
+}
