@@ -44,6 +44,7 @@ export interface TreeDiff {
 
 const DEFAULT_MAX_ENTRIES = 500_000;
 const DEFAULT_MAX_SUMMARY_BYTES = 64 * 1024 * 1024;
+const COPY_CONCURRENCY = 8;
 const DIFF_FLAGS = ['-r', '--no-renames', '--no-ext-diff', '--no-textconv', '--no-color'];
 
 /**
@@ -100,11 +101,16 @@ async function applyChanges(baseline: BaselineIndex, scan: FinalScan, signal?: A
     const base = baseline.entries.get(key)!;
     needed.set(base.id, base);
   }
-  for (const base of needed.values()) {
-    signal?.throwIfAborted();
-    if (base.offset !== null) await baseline.store.copyRange(baseline.tarPath!, base.offset, base.size, base.id, signal);
-    else await baseline.store.writeObject('blob', base.link!);
-  }
+  // A few at a time: per blob the cost is mostly file-system round trips, not bytes.
+  const queue = [...needed.values()];
+  const copyNext = async (): Promise<void> => {
+    for (let base = queue.pop(); base; base = queue.pop()) {
+      signal?.throwIfAborted();
+      if (base.offset !== null) await baseline.store.copyRange(baseline.tarPath!, base.offset, base.size, base.id, signal);
+      else await baseline.store.writeObject('blob', base.link!);
+    }
+  };
+  await settleAll(Array.from({ length: COPY_CONCURRENCY }, copyNext));
   const tree = new Map<PathKey, TreeEntry>();
   for (const [key, base] of baseline.entries) if (!deleted.has(key) && !changed.has(key)) tree.set(key, base);
   for (const [key, entry] of changed) tree.set(key, entry);
@@ -150,9 +156,10 @@ async function writePatch(baseline: BaselineIndex, range: string[], opts: DiffOp
   }
 }
 
-async function settleAll<A, B>(work: [Promise<A>, Promise<B>]): Promise<[A, B]> {
-  const [a, b] = await Promise.allSettled(work);
-  if (a.status === 'rejected') throw a.reason;
-  if (b.status === 'rejected') throw b.reason;
-  return [a.value, b.value];
+/** Promise.all that waits for every promise to settle before throwing the first failure. */
+async function settleAll<T extends readonly unknown[]>(work: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(work);
+  const failed = settled.find((result) => result.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((result) => (result as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
