@@ -93,7 +93,10 @@ describe('the diff is made where the run cannot reach', () => {
 });
 
 describe('a sparse file over the workspace cap', () => {
-  it('is left out and named, quickly, and the rest is delivered', async () => {
+  it('stops the reads at it without reading its zeros, names it, and delivers what came before it', async () => {
+    // Entries after it in the archive's walk order are not delivered (named as a limitation in the
+    // run's artifact_problem): the archive API cannot skip a file, and reading 50 GB of zeros is what
+    // this avoids.
     const workspace = await makeTar([{ name: 'a.txt', content: 'a\n' }]);
     const result = await run([{ exec: 'echo b > b.txt && truncate -s 50G zz-sparse' }, { message: 'made a sparse file' }], workspace);
     expect(result.status).toBe('succeeded');

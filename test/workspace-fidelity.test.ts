@@ -8,7 +8,9 @@ import { gunzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_NAME_BYTES, MAX_PATH_BYTES } from '../server/archive/entry-path.js';
 import { startHarness, type Harness } from './fixtures/harness.js';
+import { makeTar } from './fixtures/tarballs.js';
 
 let h: Harness;
 let dir: string;
@@ -34,6 +36,22 @@ async function tarHeaders(gz: Buffer): Promise<tar.Header[]> {
   await done;
   return headers;
 }
+
+describe('names at the limits Linux holds', () => {
+  it('takes a path of exactly MAX_PATH_BYTES with 255-byte components through a run and back', async () => {
+    const component = 'c'.repeat(MAX_NAME_BYTES);
+    let name = '';
+    while (name.length + component.length + 1 <= MAX_PATH_BYTES) name += `${component}/`;
+    name += 'f'.repeat(MAX_PATH_BYTES - name.length);
+    expect(Buffer.byteLength(name)).toBe(MAX_PATH_BYTES);
+    const upload = await makeTar([{ name, content: 'deep\n' }]);
+    const res = await h.createRun({ prompt: h.prompt([{ message: 'looked' }]), workspace: upload, wait: true });
+    const run: any = await res.json();
+    expect(run.status).toBe('succeeded');
+    const headers = await tarHeaders(Buffer.from(await (await h.api(`/v1/runs/${run.id}/workspace`)).arrayBuffer()));
+    expect(headers.map((e) => e.name)).toContain(name);
+  });
+});
 
 describe('a tarball that lists only files', () => {
   it('gives Codex writable directories, owned by the sandbox user in the returned workspace', async () => {
