@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -34,6 +35,18 @@ export interface RunningServer extends AsyncDisposable {
   service: RunService;
   driver: SandboxDriver;
   close(): Promise<void>;
+}
+
+/** A sandbox uid that is also a host account lets that account read a run's token in /proc. */
+function warnIfHostAccount(uid: number, log: Logger): void {
+  let passwd: string;
+  try {
+    passwd = readFileSync('/etc/passwd', 'utf8');
+  } catch {
+    return;
+  }
+  const account = passwd.split('\n').find((line) => line.split(':')[2] === String(uid));
+  if (account) log.warn({ uid, account: account.split(':')[0] }, `sandbox.uid ${uid} is the host account ${account.split(':')[0]}: it can read every run's token; choose another`);
 }
 
 /** Builds every part from the config and starts serving; close() shuts down in order. */
@@ -77,7 +90,12 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const gateway: RunningGateway = await listenGateway(
     createGatewayApp({ tokens, env, log: log.child({ part: 'gateway' }), admission: new GatewayAdmission(gatewayLimitsFromConfig(config.gateway)) }),
     config.gateway.socketDir,
+    config.sandbox.gid,
   );
+  if (!gateway.restricted) {
+    log.warn({ socket: gateway.socketPath }, `the gateway socket is open to every local user: the server could not give it to group ${config.sandbox.gid} (run it as root)`);
+  }
+  warnIfHostAccount(config.sandbox.uid, log);
   const service = new RunService({ config, driver, tokens, env, store: new MemoryRunStore(), log, engineProblem: () => engine.problem });
   const sweeper = new OrphanSweeper({
     driver,

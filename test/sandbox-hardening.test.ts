@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { parseConfig } from '../server/config/config.js';
 import { readSse, startHarness, type Harness } from './fixtures/harness.js';
 
 let h: Harness;
@@ -33,8 +36,11 @@ afterAll(async () => {
 });
 
 describe('inside the sandbox', () => {
-  it('runs as uid 1000 with no capabilities and no way to gain privileges', () => {
-    expect(facts.get('uid')).toBe('1000 gid=1000');
+  it('runs as ids that are no account of the host, with no capabilities and no way to gain privileges', async () => {
+    const { uid, gid } = parseConfig({}).sandbox;
+    expect(facts.get('uid')).toBe(`${uid} gid=${gid}`);
+    const hostAccounts = (await readFile('/etc/passwd', 'utf8')).split('\n').map((l) => l.split(':')[2]);
+    expect(hostAccounts).not.toContain(String(uid));
     expect(facts.get('capeff')).toBe('0000000000000000');
     expect(facts.get('nonewprivs')).toBe('1');
     expect(facts.get('su')).toBe('refused');
@@ -59,5 +65,18 @@ describe('inside the sandbox', () => {
   it('sees no host path but the read-only gateway socket directory', () => {
     expect(facts.get('host_mounts')).toBe('');
     expect(facts.get('gateway_mount')).toBe('ro');
+  });
+});
+
+describe('the gateway socket on the host', () => {
+  it('is reachable by the sandboxes\' group only, not by other host users', async () => {
+    const { gid } = parseConfig({}).sandbox;
+    const dir = path.join(h.dataDir, 'gateway');
+    const socket = await stat(path.join(dir, 'gateway.sock'));
+    expect(socket.mode & 0o777).toBe(0o660);
+    expect(socket.gid).toBe(gid);
+    const parent = await stat(dir);
+    expect(parent.mode & 0o777).toBe(0o710);
+    expect(parent.gid).toBe(gid);
   });
 });

@@ -36,7 +36,7 @@ describe('the server in a container, with sibling sandboxes', () => {
     standIn.script(script, [
       // The sleep keeps the sandbox up while the test inspects it.
       { exec: "sed -i 's/old line/new line/' notes.txt && printf 'added\\n' > added.txt && sleep 1" },
-      { exec: 'id -u; env; cat /proc/*/environ 2>/dev/null | tr "\\0" "\\n"; ls -la /run/codex-runner; grep " /run/codex-runner " /proc/mounts' },
+      { exec: 'id -u; env; cat /proc/*/environ 2>/dev/null | tr "\\0" "\\n"; ls -l /run/codex-runner/gateway.sock; grep " /run/codex-runner " /proc/mounts' },
       { message: 'edited in a sibling sandbox' },
     ]);
     const form = new FormData();
@@ -77,8 +77,9 @@ describe('the server in a container, with sibling sandboxes', () => {
   it('mounts the gateway volume read-only in the sandbox, by name, and never the Docker socket', () => {
     expect(sandboxMounts).toContainEqual(expect.objectContaining({ Type: 'volume', Name: server.gatewayVolume, Destination: '/run/codex-runner', RW: false }));
     expect(sandboxMounts.map((m) => m.Destination)).not.toContain('/var/run/docker.sock');
-    expect(output).toMatch(/^1000$/m);
-    expect(output).toMatch(/^srw-rw-rw- .* gateway\.sock$/m);
+    expect(output).toMatch(/^70000$/m);
+    // The server runs as root in its container: the socket is given to the sandboxes' group alone.
+    expect(output).toMatch(/^srw-rw---- .* \/run\/codex-runner\/gateway\.sock$/m);
     expect(output).toMatch(/ \/run\/codex-runner \S+ ro[, ]/);
   });
 

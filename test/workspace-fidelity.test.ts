@@ -9,6 +9,7 @@ import tar from 'tar-stream';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_NAME_BYTES, MAX_PATH_BYTES } from '../server/archive/entry-path.js';
+import { parseConfig } from '../server/config/config.js';
 import { startHarness, type Harness } from './fixtures/harness.js';
 import { makeTar } from './fixtures/tarballs.js';
 
@@ -71,7 +72,8 @@ describe('a tarball that lists only files', () => {
     const headers = await tarHeaders(workspace);
     const dirs = headers.filter((e) => e.type === 'directory');
     expect(dirs.map((d) => d.name.replace(/\/$/, '')).sort()).toEqual(['src', 'src/deep']);
-    for (const d of dirs) expect([d.uid, d.gid]).toEqual([1000, 1000]);
+    const { uid, gid } = parseConfig({}).sandbox;
+    for (const d of dirs) expect([d.uid, d.gid]).toEqual([uid, gid]);
   });
 });
 

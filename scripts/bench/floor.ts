@@ -14,7 +14,6 @@ import {
   GATEWAY_MOUNT_DIR,
   GATEWAY_SOCKET_NAME,
   HOME_DIR,
-  SANDBOX_USER,
   WORKSPACE_DIR,
 } from '../../server/sandbox/container-spec.js';
 
@@ -55,7 +54,7 @@ export async function startFloor(docker: Dockerode, config: Config, upstreamUrl:
     const container = await docker.createContainer({
       Image: config.sandbox.image,
       Cmd: ['bash', '-c', SHELL, 'floor', ...buildCodexArgv(prompt)],
-      User: SANDBOX_USER,
+      User: `${config.sandbox.uid}:${config.sandbox.gid}`,
       WorkingDir: WORKSPACE_DIR,
       Env: [`HOME=${HOME_DIR}`, `CODEX_HOME=${CODEX_HOME}`, `BENCH_CODEX_CONFIG=${codexConfig}`, `${GATEWAY_TOKEN_ENV}=floor`],
       Labels: { [FLOOR_LABEL]: benchId },
@@ -72,9 +71,9 @@ export async function startFloor(docker: Dockerode, config: Config, upstreamUrl:
         PidsLimit: limits.pidsLimit,
         Tmpfs: {
           '/tmp': `rw,nosuid,nodev,size=${limits.tmpMb}m,mode=1777`,
-          [HOME_DIR]: `rw,nosuid,nodev,size=${limits.homeMb}m,uid=1000,gid=1000,mode=0700`,
+          [HOME_DIR]: `rw,nosuid,nodev,size=${limits.homeMb}m,uid=${limits.uid},gid=${limits.gid},mode=0700`,
           // The script writes a file: the floor's workspace is a plain tmpfs (the service uses a volume).
-          [WORKSPACE_DIR]: `rw,nosuid,nodev,size=${limits.workspaceMb}m,uid=1000,gid=1000,mode=0700`,
+          [WORKSPACE_DIR]: `rw,nosuid,nodev,size=${limits.workspaceMb}m,uid=${limits.uid},gid=${limits.gid},mode=0700`,
         },
         Binds: [`${dir}:${GATEWAY_MOUNT_DIR}:ro`],
       },

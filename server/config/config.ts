@@ -50,6 +50,8 @@ export interface Config {
     workspaceMb: number;
     tmpMb: number;
     homeMb: number;
+    uid: number;
+    gid: number;
   };
   limits: {
     uploadMaxMb: number;
@@ -153,6 +155,8 @@ function toConfig(f: ConfigFile, baseDir: string): Config {
       workspaceMb: f.sandbox.workspace_mb,
       tmpMb: f.sandbox.tmp_mb,
       homeMb: f.sandbox.home_mb,
+      uid: f.sandbox.uid,
+      gid: f.sandbox.gid,
     },
     limits: {
       uploadMaxMb: f.limits.upload_max_mb,

@@ -81,6 +81,12 @@ export const configFileSchema = z
         workspace_mb: z.number().int().min(1).default(512),
         tmp_mb: z.number().int().min(16).default(512),
         home_mb: z.number().int().min(16).default(256),
+        // The ids sandboxes run as. Chosen to be no account of the host's (above nobody's 65534,
+        // below the 100000 where /etc/subuid ranges start), so no host user owns a sandbox's
+        // processes (/proc/<pid>/environ holds the run token) or its files. Tar's ustar header holds
+        // ids up to 262143, which caps the choice.
+        uid: z.number().int().min(1).max(262_143).default(70_000),
+        gid: z.number().int().min(1).max(262_143).default(70_000),
       })
       .strict()
       .prefault({}),

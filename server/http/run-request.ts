@@ -30,6 +30,8 @@ export interface RunRequest {
 
 export interface RunRequestLimits {
   uploadDir: string;
+  /** The sandbox's ids: the re-packed upload's files are theirs. */
+  owner: { uid: number; gid: number };
   promptMaxBytes: number;
   workspace: WorkspaceLimits;
 }
@@ -49,6 +51,7 @@ export class ClientGoneError extends Error {
 export function runRequestLimits(config: Config): RunRequestLimits {
   return {
     uploadDir: path.join(config.server.dataDir, 'uploads'),
+    owner: { uid: config.sandbox.uid, gid: config.sandbox.gid },
     promptMaxBytes: config.limits.promptMaxBytes,
     workspace: {
       maxBytes: config.sandbox.workspaceMb * MiB,
@@ -151,7 +154,7 @@ async function readMultipart(request: Request, body: Readable | null, limits: Ru
     }
     inFile = true;
     stream.once('end', () => (inFile = false));
-    spooling = spoolWorkspace(stream, tarPath, limits.workspace, { signal: stop.signal }).catch(refuse);
+    spooling = spoolWorkspace(stream, tarPath, limits.workspace, { signal: stop.signal, ...limits.owner }).catch(refuse);
   });
   parser.on('filesLimit', () => fail(new ApiError('bad_request', 'only one workspace file is allowed')));
   parser.on('fieldsLimit', () => fail(new ApiError('bad_request', 'too many form fields; expected prompt, workspace, options')));

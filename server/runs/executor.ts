@@ -97,6 +97,7 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
       network: direct ? job.provider.egressNetwork : config.sandbox.network,
       runtime: config.sandbox.runtime,
       limits: config.sandbox,
+      ids: config.sandbox,
       gateway: direct
         ? null
         : config.gateway.socketVolume

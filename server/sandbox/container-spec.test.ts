@@ -8,6 +8,7 @@ const input: SandboxSpecInput = {
   network: 'none',
   runtime: '',
   limits: { memoryMb: 1024, cpus: 1.5, pidsLimit: 256, workspaceMb: 64, tmpMb: 128, homeMb: 32 },
+  ids: { uid: 70000, gid: 70001 },
   gateway: { kind: 'bind', hostDir: '/srv/data/gateway' },
 };
 
@@ -15,12 +16,14 @@ describe('buildSandboxSpec', () => {
   const { container, volume } = buildSandboxSpec(input);
   const host = container.HostConfig!;
 
-  it('drops every capability, forbids privilege gain and runs as uid 1000', () => {
+  it('drops every capability, forbids privilege gain and runs as the configured ids', () => {
     expect(host.CapDrop).toEqual(['ALL']);
     expect(host.CapAdd).toBeUndefined();
     expect(host.SecurityOpt).toContain('no-new-privileges');
     expect(host.Privileged).toBe(false);
-    expect(container.User).toBe('1000:1000');
+    expect(container.User).toBe('70000:70001');
+    expect(volume.DriverOpts!.o).toContain('uid=70000,gid=70001');
+    expect(host.Tmpfs!['/home/codex']).toContain('uid=70000,gid=70001');
   });
 
   it('has no network, a read-only root and resource limits', () => {

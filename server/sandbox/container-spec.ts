@@ -5,7 +5,6 @@ export const RUN_ID_LABEL = 'codex-runner.run-id';
 export const INSTANCE_LABEL = 'codex-runner.instance';
 
 /** Paths inside the sandbox; the image (sandbox-image/Dockerfile) prepares them. */
-export const SANDBOX_USER = '1000:1000';
 export const WORKSPACE_DIR = '/workspace';
 export const HOME_DIR = '/home/codex';
 export const CODEX_HOME = '/home/codex/.codex';
@@ -16,6 +15,12 @@ export const GATEWAY_LOOPBACK_PORT = 8089;
 
 export type SandboxLimits = Pick<Config['sandbox'], 'memoryMb' | 'cpus' | 'pidsLimit' | 'workspaceMb' | 'tmpMb' | 'homeMb'>;
 
+/** The ids a sandbox's processes and files have (`sandbox.uid`, `sandbox.gid`). */
+export interface SandboxIds {
+  uid: number;
+  gid: number;
+}
+
 export interface SandboxSpecInput {
   runId: string;
   instance: string;
@@ -23,6 +28,7 @@ export interface SandboxSpecInput {
   network: string;
   runtime: string;
   limits: SandboxLimits;
+  ids: SandboxIds;
   /**
    * Where the gateway socket's directory comes from: a host path or, when the server is itself in a
    * container, a volume. None when the provider's key is delivered in the environment instead.
@@ -40,14 +46,14 @@ const MiB = 1024 * 1024;
 export function buildSandboxSpec(input: SandboxSpecInput): SandboxSpec {
   const labels = { [RUN_ID_LABEL]: input.runId, [INSTANCE_LABEL]: input.instance };
   const volumeName = `codex-runner-ws-${input.runId}`;
-  const { limits } = input;
+  const { limits, ids } = input;
   // The workspace is a tmpfs-backed volume, not a --tmpfs mount: the archive API cannot see tmpfs
   // mounts, but it writes into a mounted volume once the container runs, and the tmpfs size is a
   // hard cap that writes from inside cannot exceed (ENOSPC).
   const volume: Dockerode.VolumeCreateOptions = {
     Name: volumeName,
     Driver: 'local',
-    DriverOpts: { type: 'tmpfs', device: 'tmpfs', o: `size=${limits.workspaceMb}m,uid=1000,gid=1000,mode=0700,nosuid,nodev` },
+    DriverOpts: { type: 'tmpfs', device: 'tmpfs', o: `size=${limits.workspaceMb}m,uid=${ids.uid},gid=${ids.gid},mode=0700,nosuid,nodev` },
     Labels: labels,
   };
   const mounts: Dockerode.MountSettings[] = [{ Type: 'volume', Source: volumeName, Target: WORKSPACE_DIR }];
@@ -61,7 +67,7 @@ export function buildSandboxSpec(input: SandboxSpecInput): SandboxSpec {
     Cmd: input.gateway
       ? ['socat', `TCP-LISTEN:${GATEWAY_LOOPBACK_PORT},bind=127.0.0.1,reuseaddr,fork`, `UNIX-CONNECT:${GATEWAY_MOUNT_DIR}/${GATEWAY_SOCKET_NAME}`]
       : ['sleep', 'infinity'],
-    User: SANDBOX_USER,
+    User: `${ids.uid}:${ids.gid}`,
     WorkingDir: WORKSPACE_DIR,
     Env: [`HOME=${HOME_DIR}`, `CODEX_HOME=${CODEX_HOME}`],
     Labels: labels,
@@ -75,7 +81,7 @@ export function buildSandboxSpec(input: SandboxSpecInput): SandboxSpec {
       IpcMode: 'private',
       Tmpfs: {
         '/tmp': `rw,nosuid,nodev,size=${limits.tmpMb}m,mode=1777`,
-        [HOME_DIR]: `rw,nosuid,nodev,size=${limits.homeMb}m,uid=1000,gid=1000,mode=0700`,
+        [HOME_DIR]: `rw,nosuid,nodev,size=${limits.homeMb}m,uid=${ids.uid},gid=${ids.gid},mode=0700`,
       },
       Mounts: mounts,
       Memory: limits.memoryMb * MiB,
