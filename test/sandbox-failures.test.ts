@@ -10,6 +10,8 @@ import { createLogger } from '../server/logger.js';
 import { INSTANCE_LABEL, RUN_ID_LABEL } from '../server/sandbox/container-spec.js';
 import { startServer } from '../server/server.js';
 import { docker, leftovers } from './fixtures/docker.js';
+import { startDockerProxy } from './fixtures/docker-proxy.js';
+import { scriptMarker, startResponsesStandIn, STAND_IN_MODEL } from './fixtures/responses-stand-in.js';
 import { startHarness, type Harness } from './fixtures/harness.js';
 
 let h: Harness;
@@ -95,5 +97,53 @@ describe('the engine and what a failed removal leaves', () => {
       await server.close();
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the engine going away mid-run and coming back', () => {
+  it('fails the run as docker_unreachable, refuses new runs with 503, and sweeps what was left once it is back', async () => {
+    await using proxy = await startDockerProxy();
+    await using standIn = await startResponsesStandIn();
+    const dir = await mkdtemp(path.join(tmpdir(), 'codex-runner-engine-away-'));
+    const instance = `away-${Date.now().toString(36)}`;
+    const server = await startServer({
+      config: parseConfig({
+        server: { listen: '127.0.0.1:0', data_dir: dir, instance, engine_check_interval_s: 0.2, sweep_interval_s: 0.5, shutdown_grace_s: 0 },
+        providers: { standin: { base_url: standIn.url, key_env: 'STANDIN_KEY', request_max_retries: 0, stream_max_retries: 0 } },
+        defaults: { provider: 'standin', model: STAND_IN_MODEL },
+        sandbox: { memory_mb: 512, cpus: 1, workspace_mb: 16 },
+      }),
+      env: { CODEX_RUNNER_TOKEN: 'tok', STANDIN_KEY: 'sk-x' },
+      log: createLogger('silent'),
+      docker: new Dockerode({ socketPath: proxy.socketPath }),
+    });
+    const api = (p: string, init: RequestInit = {}) => fetch(`${server.url}${p}`, { ...init, headers: { authorization: 'Bearer tok', 'content-type': 'application/json', ...init.headers } });
+    try {
+      standIn.script('away', [{ exec: 'sleep 30' }, { message: 'never' }]);
+      const { id } = (await (await api('/v1/runs', { method: 'POST', body: JSON.stringify({ prompt: `${scriptMarker('away')} go` }) })).json()) as any;
+      await expect.poll(() => leftovers(`codex-runner.run-id=${id}`), { timeout: 30_000 }).toMatchObject({ containers: 1 });
+      // Codex is running its command once the stand-in has answered with it.
+      await expect.poll(() => standIn.requests.some((r) => r.script === 'away'), { timeout: 30_000 }).toBe(true);
+      await new Promise((r) => setTimeout(r, 300));
+
+      await proxy.cut();
+      await expect.poll(async () => ((await (await api(`/v1/runs/${id}`)).json()) as any).status, { timeout: 20_000 }).toBe('failed');
+      const run: any = await (await api(`/v1/runs/${id}`)).json();
+      expect(run.error.code, run.error.message).toBe('docker_unreachable');
+      expect(run.error.message).toMatch(/^the Docker engine is unreachable: /);
+
+      await expect.poll(async () => (await api('/v1/runs', { method: 'POST', body: JSON.stringify({ prompt: 'x' }) })).status, { timeout: 10_000 }).toBe(503);
+      // Its removal failed while the engine was away: the container is still there.
+      expect((await leftovers(`codex-runner.run-id=${id}`)).containers).toBe(1);
+
+      await proxy.restore();
+      await expect.poll(() => leftovers(`codex-runner.run-id=${id}`), { timeout: 20_000 }).toEqual({ containers: 0, volumes: 0 });
+      const next = await api('/v1/runs?wait=1', { method: 'POST', body: JSON.stringify({ prompt: `${scriptMarker('back')} go` }) });
+      expect(next.status).toBe(200);
+    } finally {
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+    expect(await leftovers(`codex-runner.instance=${instance}`)).toEqual({ containers: 0, volumes: 0 });
   });
 });

@@ -149,6 +149,10 @@ class DockerSandbox implements Sandbox {
     } catch (err) {
       throw await this.explain(err, signal);
     }
+    if (info.Running) {
+      // The output ended while the process runs: the connection to the engine broke, not the process.
+      throw new SandboxError(`lost the connection to the Docker engine while ${argv[0]} ran`, { code: 'docker_unreachable' });
+    }
     if (info.ExitCode === null || info.ExitCode === undefined) {
       throw new SandboxError(`exec ${argv[0]} ended without an exit code`);
     }
