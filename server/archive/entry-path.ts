@@ -56,3 +56,19 @@ export function normalizeEntryPath(name: string): string | null {
   }
   return path;
 }
+
+/**
+ * tar-stream decodes every name as UTF-8 (PAX `path`/`linkpath` whatever `filenameEncoding` says),
+ * turning bytes that are not UTF-8 into U+FFFD: `caf\xe9` and `caf\xe8` would both land as
+ * `caf\ufffd` and one file would be lost. Looking for U+FFFD is the cheap way to see that without
+ * a second tar reader; it also refuses a name that really holds U+FFFD, which no tool makes on purpose.
+ */
+export function refuseNonUtf8Names(name: string, linkname: string | null | undefined): void {
+  const must = 'names in a workspace must be UTF-8';
+  if (name.includes('\ufffd')) {
+    throw new WorkspaceRejectedError('invalid', `entry ${quoteEntry(name)} has a name that is not valid UTF-8; ${must}`, name);
+  }
+  if (linkname?.includes('\ufffd')) {
+    throw new WorkspaceRejectedError('invalid', `entry ${quoteEntry(name)} has a link target that is not valid UTF-8; ${must}`, name);
+  }
+}

@@ -1,5 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink as makeSymlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -94,7 +95,7 @@ describe('exportWorkspace', () => {
     const whole = await buildTar([dir('workspace/'), file('workspace/a', 'x'.repeat(10_000))]);
     await expect(
       exportWorkspace(streamOf(whole.subarray(0, 4096)), destPath, { stripPrefix: 'workspace/' }),
-    ).rejects.toThrow('Unexpected end of data');
+    ).rejects.toThrow('the tar stream ended inside an entry');
     expect(await readdir(workDir)).toEqual([]);
   });
 
@@ -125,5 +126,62 @@ describe('exportWorkspace write failures', () => {
     await expect(exportWorkspace(streamOf(dockerTar, 512), missingDir, { stripPrefix: 'workspace/' })).rejects.toMatchObject({
       code: 'ENOENT',
     });
+  });
+});
+
+describe('exportWorkspace names that are not UTF-8', () => {
+  const bytes = (text: string) => Buffer.from(text, 'latin1');
+  const under = (dir: string, name: Buffer) => Buffer.concat([Buffer.from(`${dir}/`), name]);
+  const eAcute = bytes('caf\xe9.txt');
+  const eGrave = bytes('caf\xe8.txt');
+  const newline = Buffer.from('two\nlines.txt');
+  const link = Buffer.from('to-cafe');
+
+  /** A workspace GNU tar archives as Docker would hand it over: every name under `workspace/`. */
+  async function gnuTarOfWorkspace(format: 'posix' | 'gnu'): Promise<Buffer> {
+    const root = join(workDir, 'src');
+    await mkdir(join(root, 'workspace'), { recursive: true });
+    await writeFile(under(`${root}/workspace`, eAcute), 'acute');
+    await writeFile(under(`${root}/workspace`, eGrave), 'grave');
+    await writeFile(under(`${root}/workspace`, newline), 'newline');
+    await makeSymlink(eAcute, under(`${root}/workspace`, link));
+    return execFileSync('tar', [`--format=${format}`, '--sort=name', '-cf', '-', '-C', root, 'workspace']);
+  }
+
+  // posix writes PAX `path` records of raw bytes (as Docker's archive API does), gnu raw ustar names.
+  it.each(['posix', 'gnu'] as const)('keeps two names that differ only in a non-UTF-8 byte apart, byte for byte (%s input)', async (format) => {
+    const dockerTar = await gnuTarOfWorkspace(format);
+
+    const result = await exportWorkspace(streamOf(dockerTar), destPath, { stripPrefix: 'workspace/' });
+
+    expect(result).toEqual({ entries: 4, bytes: 17, leftOut: [], truncated: false });
+    const plain = gunzipSync(await readFile(destPath));
+    expect(plain.includes('hdrcharset=BINARY')).toBe(true);
+    const out = join(workDir, 'out');
+    await mkdir(out);
+    // GNU tar 1.34 warns that it does not know `hdrcharset` on stderr, and extracts the bytes as they are.
+    execFileSync('tar', ['-xzf', destPath, '-C', out], { stdio: 'pipe' });
+    const names = (await readdir(out, { encoding: 'buffer' })).sort(Buffer.compare);
+    expect(names).toEqual([eGrave, eAcute, link, newline].sort(Buffer.compare));
+    expect((await readFile(under(out, eAcute))).toString()).toBe('acute');
+    expect((await readFile(under(out, eGrave))).toString()).toBe('grave');
+    expect((await readFile(under(out, newline))).toString()).toBe('newline');
+    expect(await readlink(under(out, link), { encoding: 'buffer' })).toEqual(eAcute);
+  });
+
+  it('writes a UTF-8 name without hdrcharset, and names a left-out entry in UTF-8 with U+FFFD', async () => {
+    const root = join(workDir, 'src');
+    await mkdir(join(root, 'workspace'), { recursive: true });
+    await writeFile(join(root, 'workspace', 'naïve.txt'), 'x');
+    // Node passes arguments as UTF-8: the shell's printf makes the raw byte.
+    execFileSync('sh', ['-c', 'mkfifo "$(printf \'caf\\351.txt\')"'], { cwd: join(root, 'workspace') });
+    const dockerTar = execFileSync('tar', ['--format=posix', '--sort=name', '-cf', '-', '-C', root, 'workspace']);
+
+    const result = await exportWorkspace(streamOf(dockerTar), destPath, { stripPrefix: 'workspace/' });
+
+    expect(result.leftOut).toEqual([{ path: 'caf\ufffd.txt', reason: 'fifo' }]);
+    const plain = gunzipSync(await readFile(destPath));
+    expect(plain.includes('hdrcharset')).toBe(false);
+    expect((await readTar(plain)).map((e) => e.header.name)).toEqual(['naïve.txt']);
   });
 });

@@ -1,10 +1,11 @@
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { constants as zlib, createGzip } from 'node:zlib';
-import tar from 'tar-stream';
-import { drainEntry } from './drain-entry.js';
+import { TarReader, type TarEntry } from '../tree-diff/tar-reader.js';
+import { bytesOf, displayPath, keyOf, type PathKey } from '../tree-diff/tree-path.js';
+import { END_OF_ARCHIVE, padding, rawEntryHeader, type RawTarEntry } from './raw-tar-header.js';
 
 export interface ExportOptions {
   /** The directory name Docker's getArchive puts in front of every entry, e.g. `workspace/`. */
@@ -19,6 +20,7 @@ export interface ExportOptions {
 }
 
 export interface LeftOut {
+  /** Shown as UTF-8, with U+FFFD for bytes that are not (the export itself keeps the bytes). */
   path: string;
   /** `unrepresentable` and `link_target_missing`: what git cannot carry, from the diff's side. */
   reason: 'over_workspace_cap' | 'fifo' | 'character-device' | 'block-device' | 'unknown_type' | 'unrepresentable' | 'link_target_missing';
@@ -33,18 +35,12 @@ export interface ExportResult {
   truncated: boolean;
 }
 
-/** Thrown through the extract to stop reading at the cap; not a failure. */
-class StopAtCap extends Error {}
-
-type PackHeader = Parameters<tar.Pack['entry']>[0];
-type EntryHeader = tar.ExtractEvents['entry'][0];
-type EntryBody = tar.ExtractEvents['entry'][1];
-
-const KEPT_TYPES = new Set(['file', 'directory', 'symlink', 'link']);
+const KEPT_TYPES = new Set<TarEntry['type']>(['file', 'directory', 'symlink', 'link']);
 
 /**
  * Re-packs the tar Docker returns for the workspace directory as a `.tar.gz` of its contents,
- * streaming, into `destPath`. Written under `destPath.partial` and renamed at the end so a
+ * streaming, into `destPath`. Names and link targets are copied as bytes, so one that is not
+ * UTF-8 still names its file. Written under `destPath.partial` and renamed at the end so a
  * reader never sees half a file; the partial file is removed on failure.
  */
 export async function exportWorkspace(
@@ -53,105 +49,72 @@ export async function exportWorkspace(
   opts: ExportOptions,
 ): Promise<ExportResult> {
   const partialPath = `${destPath}.partial`;
-  const prefix = opts.stripPrefix.endsWith('/') ? opts.stripPrefix : `${opts.stripPrefix}/`;
-  const stop = new AbortController();
-  const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
-  const extract = tar.extract();
-  const pack = tar.pack();
+  const prefix = keyOf(Buffer.from(opts.stripPrefix.endsWith('/') ? opts.stripPrefix : `${opts.stripPrefix}/`));
   const result: ExportResult = { entries: 0, bytes: 0, leftOut: [], truncated: false };
-  const maxBytes = opts.maxBytes ?? Infinity;
-
-  extract.on('entry', (header, body, next) => {
-    // Destroying the extract errors the current body too; the extract reports that failure.
-    body.on('error', () => {});
-    copyEntry(header, body, pack, prefix, result, maxBytes).then(() => next(), next);
-  });
-
-  // Whichever side fails first must take the other down, or it would wait forever; its error
-  // is the one worth reporting, not the abort it caused on the other side.
-  let firstError: { error: unknown } | undefined;
-  const fail = (error: unknown) => {
-    firstError ??= { error };
-    stop.abort(error);
-  };
+  // The reader waits on Docker's stream: destroying it is what ends a read that a failed write
+  // or an abort has made pointless, so the pipeline can settle instead of waiting for bytes.
+  // (Not through the pipeline's signal: that would report the abort instead of the write error.)
+  const stopReading = () => dockerTar.destroy();
+  opts.signal?.addEventListener('abort', stopReading, { once: true });
   // Fastest level: measured 5 s for 200 MB at the default level on these machines, for little gain.
-  const written = pipeline(pack, createGzip({ level: zlib.Z_BEST_SPEED }), createWriteStream(partialPath, { mode: 0o600 }), { signal });
-  const read = pipeline(dockerTar, extract, { signal });
-  written.catch(fail);
-  read.catch((error: unknown) => (error instanceof StopAtCap ? undefined : fail(error)));
+  const gzip = createGzip({ level: zlib.Z_BEST_SPEED });
+  const out = createWriteStream(partialPath, { mode: 0o600 });
+  gzip.on('error', stopReading);
+  out.on('error', stopReading);
+  const tar = Readable.from(repack(new TarReader(dockerTar), prefix, result, opts.maxBytes ?? Infinity));
   try {
-    await read.catch((error: unknown) => {
-      if (!(error instanceof StopAtCap)) throw error;
-      dockerTar.destroy();
-    });
-    pack.finalize();
-    await written;
+    await pipeline(tar, gzip, out, { signal: opts.signal });
     await rename(partialPath, destPath);
     return result;
   } catch (error) {
-    fail(error);
-    dockerTar.destroy();
-    pack.destroy();
-    await Promise.allSettled([read, written]);
     await rm(partialPath, { force: true });
-    throw opts.signal?.aborted ? opts.signal.reason : (firstError?.error ?? error);
+    throw opts.signal?.aborted ? opts.signal.reason : error;
+  } finally {
+    opts.signal?.removeEventListener('abort', stopReading);
+    dockerTar.destroy();
   }
 }
 
-async function copyEntry(
-  header: EntryHeader,
-  body: EntryBody,
-  pack: tar.Pack,
-  prefix: string,
-  result: ExportResult,
-  maxBytes: number,
-): Promise<void> {
-  const name = stripPrefix(header.name, prefix);
-  if (name === null) return drainEntry(header, body);
-  // Only Codex could have made a FIFO or device in the sandbox; a client has no use for one.
-  if (!KEPT_TYPES.has(header.type)) {
-    result.leftOut.push({ path: name, reason: leftOutReason(header.type) });
-    return drainEntry(header, body);
+async function* repack(reader: TarReader, prefix: PathKey, result: ExportResult, maxBytes: number): AsyncGenerator<Buffer> {
+  for (let entry = await reader.next(); entry !== null; entry = await reader.next()) {
+    const name = stripPrefix(entry.path, prefix);
+    if (name === null) continue;
+    // Only Codex could have made a FIFO or device in the sandbox; a client has no use for one.
+    if (!KEPT_TYPES.has(entry.type)) {
+      result.leftOut.push({ path: name.toString('utf8'), reason: leftOutReason(entry.type) });
+      continue;
+    }
+    if (entry.type === 'file' && result.bytes + entry.size > maxBytes) {
+      result.leftOut.push({ path: name.toString('utf8'), reason: 'over_workspace_cap' });
+      result.truncated = true;
+      break;
+    }
+    let linkPath = entry.linkPath;
+    if (entry.type === 'link' && linkPath !== null) linkPath = stripPrefix(linkPath, prefix, false) ?? linkPath;
+    const out: RawTarEntry = { ...entry, type: entry.type as RawTarEntry['type'], path: name, linkPath };
+    result.entries += 1;
+    yield rawEntryHeader(out);
+    if (entry.type !== 'file') continue;
+    result.bytes += entry.size;
+    yield* reader.body();
+    yield padding(entry.size);
   }
-  if (header.type === 'file' && result.bytes + (header.size ?? 0) > maxBytes) {
-    result.leftOut.push({ path: name, reason: 'over_workspace_cap' });
-    result.truncated = true;
-    throw new StopAtCap();
-  }
-  const out: PackHeader = {
-    name,
-    type: header.type,
-    mode: header.mode,
-    mtime: header.mtime,
-    uid: header.uid,
-    gid: header.gid,
-    uname: header.uname,
-    gname: header.gname,
-    size: header.type === 'file' ? header.size : 0,
-  };
-  if (header.type === 'symlink') out.linkname = header.linkname;
-  if (header.type === 'link') out.linkname = stripPrefix(header.linkname, prefix) ?? header.linkname;
-  result.entries += 1;
-  if (header.type !== 'file') {
-    pack.entry(out);
-    await drainEntry(header, body);
-    return;
-  }
-  result.bytes += header.size;
-  await pipeline(body, pack.entry(out));
+  yield END_OF_ARCHIVE;
 }
 
-function leftOutReason(type: string | null | undefined): LeftOut['reason'] {
+function leftOutReason(type: TarEntry['type']): LeftOut['reason'] {
   if (type === 'fifo' || type === 'character-device' || type === 'block-device') return type;
-  // Docker's tar writer skips sockets; tar-stream has no name for other typeflags.
+  // Docker's tar writer skips sockets; other typeflags have no name here.
   return 'unknown_type';
 }
 
-/** `workspace/a/b` → `a/b`; null for the root entry itself. */
-function stripPrefix(name: string, prefix: string): string | null {
+/** `workspace/a/b` → `a/b`; null for the root entry itself, or (if not `strict`) outside the prefix. */
+function stripPrefix(raw: Buffer, prefix: PathKey, strict = true): Buffer | null {
+  const name = keyOf(raw);
   if (name === prefix || `${name}/` === prefix) return null;
   if (!name.startsWith(prefix)) {
-    throw new Error(`docker archive entry ${JSON.stringify(name)} is outside ${JSON.stringify(prefix)}`);
+    if (!strict) return null;
+    throw new Error(`docker archive entry ${JSON.stringify(displayPath(name))} is outside ${JSON.stringify(displayPath(prefix))}`);
   }
-  return name.slice(prefix.length);
+  return bytesOf(name.slice(prefix.length));
 }

@@ -1,6 +1,7 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink as makeSymlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -20,6 +21,7 @@ import {
   symlink,
   type FixtureEntry,
 } from './test-tarballs.js';
+import { ustarHeader } from '../../test/fixtures/tarballs.js';
 
 const MiB = 1024 * 1024;
 const roomy: WorkspaceLimits = { maxBytes: 100 * MiB, maxEntries: 1_000, maxCompressedBytes: 100 * MiB };
@@ -244,6 +246,45 @@ describe('spoolWorkspace enforces its caps', () => {
     const bytes = await buildTar([file('a', 'x')]);
     const error = await refusal(bytes, { maxCompressedBytes: 100 });
     expect(error).toMatchObject({ kind: 'too_large', entry: undefined, message: 'the upload exceeds the compressed upload cap of 100 bytes' });
+  });
+});
+
+describe('spoolWorkspace refuses names that are not UTF-8 rather than merge them', () => {
+  const eAcute = Buffer.from('caf\xe9.txt', 'latin1');
+  const message = 'entry "caf\ufffd.txt" has a name that is not valid UTF-8; names in a workspace must be UTF-8';
+
+  /** One file under a PAX `path` record of raw bytes, as Docker's and Go's tar writers make them. */
+  function rawPaxFileTar(name: Buffer): Buffer {
+    const text = Buffer.concat([Buffer.from(' path='), name, Buffer.from('\n')]);
+    const record = Buffer.concat([Buffer.from(String(text.length + 2)), text]);
+    const pad = (data: Buffer) => Buffer.concat([data, Buffer.alloc((512 - (data.length % 512)) % 512)]);
+    return Buffer.concat([ustarHeader('PaxHeader', record.length, 'x'), pad(record), ustarHeader('placeholder', 1, '0'), pad(Buffer.from('x')), Buffer.alloc(1024)]);
+  }
+
+  it('refuses a raw PAX path that is not UTF-8', async () => {
+    const error = await refusal(rawPaxFileTar(eAcute));
+    expect(error).toMatchObject({ kind: 'invalid', entry: 'caf\ufffd.txt', message });
+  });
+
+  it.each(['gnu', 'posix'])('refuses a GNU tar (%s format) of a file named with the byte 0xE9', async (format) => {
+    const root = join(workDir, 'src');
+    await mkdir(root);
+    await writeFile(Buffer.concat([Buffer.from(`${root}/`), eAcute]), 'x');
+    const bytes = execFileSync('tar', [`--format=${format}`, '-cf', '-', '-C', root, '.']);
+    expect(await refusal(bytes)).toMatchObject({ kind: 'invalid', entry: './caf\ufffd.txt' });
+  });
+
+  it('refuses a symlink whose target is not UTF-8', async () => {
+    const root = join(workDir, 'src');
+    await mkdir(root);
+    await makeSymlink(eAcute, join(root, 'link'));
+    const bytes = execFileSync('tar', ['--format=posix', '-cf', '-', '-C', root, 'link']);
+    expect((await refusal(bytes)).message).toBe('entry "link" has a link target that is not valid UTF-8; names in a workspace must be UTF-8');
+  });
+
+  it('still takes a UTF-8 name that is not ASCII', async () => {
+    await spool([file('naïve.txt', 'x')]);
+    expect((await spooled()).map((e) => e.header.name)).toEqual(['naïve.txt']);
   });
 });
 

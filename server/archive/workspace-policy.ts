@@ -1,5 +1,5 @@
 import type { Header, Pack } from 'tar-stream';
-import { lexicalParts, MAX_PATH_BYTES, normalizeEntryPath } from './entry-path.js';
+import { lexicalParts, MAX_PATH_BYTES, normalizeEntryPath, refuseNonUtf8Names } from './entry-path.js';
 import { MAX_SYMLINK_HOPS, PathTree } from './path-tree.js';
 import { quoteEntry, WorkspaceRejectedError } from './workspace-rejected-error.js';
 
@@ -57,6 +57,7 @@ export class WorkspacePolicy {
   admit(header: EntryHeader): PackHeader | null {
     const name = header.name;
     const quoted = quoteEntry(name);
+    refuseNonUtf8Names(name, header.linkname);
     // tar-stream reports typeflags it does not know (GNU sparse, volume labels...) as null.
     const type = header.type === undefined ? 'file' : header.type;
     if (type !== 'file' && type !== 'directory' && type !== 'symlink' && type !== 'link') {

@@ -64,6 +64,14 @@ export function parseDecimal(bytes: Buffer): number {
   return Number(text);
 }
 
+/** A PAX number, whole (`mtime` may carry a fraction, dropped here); undefined when the record is absent. */
+export function parsePaxInteger(bytes: Buffer | undefined): number | undefined {
+  if (bytes === undefined) return undefined;
+  const text = bytes.toString('latin1');
+  if (!/^-?\d{1,15}(?:\.\d*)?$/.test(text)) throw new TreeDiffError('bad_tar', `bad PAX number ${JSON.stringify(text)}`);
+  return Math.floor(Number(text));
+}
+
 /** PAX records: `<length> <key>=<value>\n`, values kept as bytes. */
 export function parsePax(body: Buffer): Map<string, Buffer> {
   const records = new Map<string, Buffer>();

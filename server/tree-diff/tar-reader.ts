@@ -1,4 +1,4 @@
-import { BLOCK, field, isZero, nonEmpty, parseDecimal, parseNumber, parsePax, untilNul, ustarName, verifyChecksum } from './tar-header.js';
+import { BLOCK, field, isZero, nonEmpty, parseDecimal, parseNumber, parsePax, parsePaxInteger, untilNul, ustarName, verifyChecksum } from './tar-header.js';
 import { TreeDiffError } from './tree-diff-error.js';
 
 export type TarEntryType = 'file' | 'directory' | 'symlink' | 'link' | 'fifo' | 'character-device' | 'block-device' | 'other';
@@ -12,6 +12,12 @@ export interface TarEntry {
   mode: number;
   size: number;
   linkPath: Buffer | null;
+  /** Whole seconds since the epoch (a PAX fraction is dropped). */
+  mtimeS: number;
+  uid: number;
+  gid: number;
+  uname: Buffer;
+  gname: Buffer;
   /** Stream offset of the body's first byte. */
   offset: number;
 }
@@ -95,7 +101,20 @@ export class TarReader {
       const bodySize = HEADER_ONLY.has(type) ? 0 : realSize;
       this.bodyLeft = bodySize;
       this.paddingLeft = pad(bodySize);
-      return { path, type, typeflag, mode: parseNumber(block, 100, 8), size: bodySize, linkPath, offset: this.position };
+      return {
+        path,
+        type,
+        typeflag,
+        mode: parseNumber(block, 100, 8),
+        size: bodySize,
+        linkPath,
+        mtimeS: parsePaxInteger(records.get('mtime')) ?? parseNumber(block, 136, 12),
+        uid: parsePaxInteger(records.get('uid')) ?? parseNumber(block, 108, 8),
+        gid: parsePaxInteger(records.get('gid')) ?? parseNumber(block, 116, 8),
+        uname: records.get('uname') ?? field(block, 265, 32),
+        gname: records.get('gname') ?? field(block, 297, 32),
+        offset: this.position,
+      };
     }
   }
 
