@@ -93,18 +93,38 @@ describe('the diff is made where the run cannot reach', () => {
 });
 
 describe('a sparse file over the workspace cap', () => {
-  it('stops the reads at it without reading its zeros, names it, and delivers what came before it', async () => {
-    // Entries after it in the archive's walk order are not delivered (named as a limitation in the
-    // run's artifact_problem): the archive API cannot skip a file, and reading 50 GB of zeros is what
-    // this avoids.
-    const workspace = await makeTar([{ name: 'a.txt', content: 'a\n' }]);
-    const result = await run([{ exec: 'echo b > b.txt && truncate -s 50G zz-sparse' }, { message: 'made a sparse file' }], workspace);
+  it('leaves it out without reading its zeros, names it, and delivers every other entry, before and after it', async () => {
+    const workspace = await makeTar([
+      { name: 'a.txt', content: 'a\n' },
+      { name: 'grown.bin', content: 'was small\n' },
+    ]);
+    const result = await run(
+      [
+        {
+          exec: 'echo b > b.txt && truncate -s 50G m-sparse && truncate -s 40G grown.bin && mkdir z && echo later > z/later.txt && echo hidden > z/hidden.txt && chmod 000 z/hidden.txt && echo last > zz.txt',
+        },
+        { message: 'made sparse files' },
+      ],
+      workspace,
+    );
     expect(result.status).toBe('succeeded');
-    expect(result.left_out).toContainEqual({ path: 'zz-sparse', reason: 'over_workspace_cap' });
-    expect(result.artifact_problem).toMatch(/zz-sparse/);
+    expect(result.left_out).toEqual(expect.arrayContaining([
+      { path: 'm-sparse', reason: 'over_workspace_cap' },
+      { path: 'grown.bin', reason: 'over_workspace_cap' },
+    ]));
+    expect(result.artifact_problem).toMatch(/workspace cap/);
     const files = await readTar(await artifact(result.id, 'workspace'));
     expect(files.get('a.txt')).toBe('a\n');
     expect(files.get('b.txt')).toBe('b\n');
-    expect(files.has('zz-sparse')).toBe(false);
+    expect(files.get('z/later.txt')).toBe('later\n');
+    expect(files.get('z/hidden.txt')).toBe('hidden\n');
+    expect(files.get('zz.txt')).toBe('last\n');
+    expect(files.has('m-sparse')).toBe(false);
+    expect(files.has('grown.bin')).toBe(false);
+    // A file left out is not a deletion: the diff keeps its baseline and shows the rest.
+    const diff = (await artifact(result.id, 'diff')).toString();
+    expect(diff).toMatch(/^diff --git a\/zz.txt b\/zz.txt$/m);
+    expect(diff).toMatch(/^diff --git a\/z\/hidden.txt b\/z\/hidden.txt$/m);
+    expect(diff).not.toMatch(/grown\.bin|m-sparse/);
   });
 });

@@ -16,6 +16,8 @@ export interface ExportOptions {
    * the export holds what came before it.
    */
   maxBytes?: number;
+  /** Names (as in the tar) the source left out for passing the cap; settles once the tar has ended. */
+  leftOut?: Promise<Buffer[]>;
   signal?: AbortSignal;
 }
 
@@ -64,6 +66,10 @@ export async function exportWorkspace(
   const tar = Readable.from(repack(new TarReader(dockerTar), prefix, result, opts.maxBytes ?? Infinity));
   try {
     await pipeline(tar, gzip, out, { signal: opts.signal });
+    for (const raw of (await opts.leftOut) ?? []) {
+      const name = stripPrefix(raw, prefix, false);
+      if (name !== null) result.leftOut.push({ path: name.toString('utf8'), reason: 'over_workspace_cap' });
+    }
     await rename(partialPath, destPath);
     return result;
   } catch (error) {

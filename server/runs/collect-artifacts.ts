@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import { exportWorkspace, type LeftOut } from '../archive/export-workspace.js';
+import { exportWorkspace, type ExportResult, type LeftOut } from '../archive/export-workspace.js';
 import { WORKSPACE_DIR } from '../sandbox/container-spec.js';
-import type { Sandbox } from '../sandbox/driver.js';
-import { diffFinalTree, type BaselineIndex } from '../tree-diff/index.js';
+import type { BoundedTree, Sandbox } from '../sandbox/driver.js';
+import { diffFinalTree, type BaselineIndex, type TreeDiff } from '../tree-diff/index.js';
 import type { RunFiles } from './run-files.js';
 import type { ChangeSummary } from './run.js';
 
@@ -30,6 +30,10 @@ export class CollectTimeoutError extends Error {}
  * `.tar.gz`, once into the diff against the baseline, which the server computes itself from what
  * it spooled. Nothing runs in the sandbox any more, so neither read can be fed by the run. The
  * workspace is kept even when the diff cannot be made.
+ *
+ * Docker's archive is read first. If it meets a file that passes the workspace cap (a sparse one
+ * costs no space in the tmpfs), both reads start again from a reader that leaves such files out:
+ * the rest is delivered and the files left out are named.
  */
 export async function collectArtifacts(
   sandbox: Sandbox,
@@ -41,21 +45,47 @@ export async function collectArtifacts(
 ): Promise<Collected> {
   const deadline = AbortSignal.timeout(limits.timeoutMs);
   const both = AbortSignal.any([signal, deadline]);
-  const [exported, diffed] = await Promise.allSettled([
-    (async () => exportWorkspace(await sandbox.getArchive(WORKSPACE_DIR, both), files.workspace, { stripPrefix: 'workspace/', maxBytes: limits.maxBytes, signal: both }))(),
-    (async () =>
-      diffFinalTree(baseline, await sandbox.getArchive(WORKSPACE_DIR, both), {
-        patchPath: files.diff,
-        maxBytes: limits.maxBytes,
-        maxPatchBytes: limits.maxPatchBytes,
-        stripPrefix: 'workspace/',
-        signal: both,
-      }))(),
+  const fromArchive: TreeSource = async () => ({ tar: await sandbox.getArchive(WORKSPACE_DIR, both), leftOut: Promise.resolve([]) });
+  const withinCap: TreeSource = () => sandbox.readWorkspaceWithin(limits.maxBytes, both);
+  try {
+    let reads = await readBoth(fromArchive, baseline, files, limits, both);
+    if (passedCap(reads)) {
+      log.info('the workspace has a file past its cap: reading it again without such files');
+      reads = await readBoth(withinCap, baseline, files, limits, both);
+    }
+    return summarise(reads, limits, log);
+  } catch (error) {
+    signal.throwIfAborted();
+    if (deadline.aborted) throw new CollectTimeoutError(`collecting the workspace and the diff took longer than ${limits.timeoutMs / 1000} s`);
+    throw error;
+  }
+}
+
+type TreeSource = () => Promise<BoundedTree>;
+type Reads = [PromiseSettledResult<ExportResult>, PromiseSettledResult<TreeDiff>];
+
+async function readBoth(source: TreeSource, baseline: BaselineIndex, files: RunFiles, limits: CollectLimits, signal: AbortSignal): Promise<Reads> {
+  const reads = await Promise.allSettled([
+    (async () => {
+      const { tar, leftOut } = await source();
+      return exportWorkspace(tar, files.workspace, { stripPrefix: 'workspace/', maxBytes: limits.maxBytes, leftOut, signal });
+    })(),
+    (async () => {
+      const { tar, leftOut } = await source();
+      return diffFinalTree(baseline, tar, { patchPath: files.diff, maxBytes: limits.maxBytes, maxPatchBytes: limits.maxPatchBytes, stripPrefix: 'workspace/', leftOut, signal });
+    })(),
   ]);
   signal.throwIfAborted();
-  if (deadline.aborted) throw new CollectTimeoutError(`collecting the workspace and the diff took longer than ${limits.timeoutMs / 1000} s`);
-  if (exported.status === 'rejected') throw exported.reason;
+  return reads;
+}
 
+function passedCap([exported, diffed]: Reads): boolean {
+  if (exported.status === 'fulfilled' && exported.value.truncated) return true;
+  return diffed.status === 'fulfilled' && diffed.value.truncated && diffed.value.omitted.some((o) => o.reason === 'max_bytes');
+}
+
+function summarise([exported, diffed]: Reads, limits: CollectLimits, log: Logger): Collected {
+  if (exported.status === 'rejected') throw exported.reason;
   const leftOut = [...exported.value.leftOut];
   const problems: string[] = [];
   if (exported.value.truncated) problems.push(`the workspace stops at ${exported.value.leftOut.at(-1)?.path}, a file that passes the workspace cap`);
@@ -66,6 +96,7 @@ export async function collectArtifacts(
   }
   const diff = diffed.value;
   for (const omitted of diff.omitted) if (!leftOut.some((l) => l.path === omitted.path)) leftOut.push({ path: omitted.path, reason: omitted.reason === 'max_bytes' || omitted.reason === 'max_entries' ? 'over_workspace_cap' : omitted.reason });
+  if (leftOut.some((l) => l.reason === 'over_workspace_cap') && !exported.value.truncated) problems.push('files that pass the workspace cap were left out of the workspace and the diff');
   if (!diff.patch.written) problems.push(`the diff is larger than ${limits.maxPatchBytes} bytes and was not kept`);
   return { changes: diff.changes, hasDiff: diff.patch.written, hasWorkspace: true, leftOut, problem: problems.length ? problems.join('; ') : null };
 }

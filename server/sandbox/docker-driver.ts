@@ -2,9 +2,10 @@ import type { Duplex, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Dockerode from 'dockerode';
 import type { Logger } from 'pino';
-import type { SandboxSpec } from './container-spec.js';
+import { RUN_ID_LABEL, type SandboxSpec } from './container-spec.js';
 import { demuxDockerStream } from './demux.js';
-import { SandboxError, type ExecOptions, type Sandbox, type SandboxDriver, type SweepResult } from './driver.js';
+import { SandboxError, type BoundedTree, type ExecOptions, type Sandbox, type SandboxDriver, type SweepResult } from './driver.js';
+import { readWorkspaceWithin } from './workspace-reader.js';
 
 interface DockerErrorLike {
   statusCode?: number;
@@ -49,9 +50,9 @@ export class DockerSandboxDriver implements SandboxDriver {
       signal?.throwIfAborted();
       await container.start();
       signal?.throwIfAborted();
-      return new DockerSandbox(this.docker, container, volumeName, this.log);
+      return new DockerSandbox(this.docker, container, volumeName, spec, this.log);
     } catch (err) {
-      await new DockerSandbox(this.docker, container, volumeName, this.log).remove();
+      await new DockerSandbox(this.docker, container, volumeName, spec, this.log).remove();
       if (signal?.aborted) throw signal.reason;
       throw new SandboxError(`could not start the sandbox: ${(err as Error).message}`, { cause: err });
     }
@@ -74,6 +75,7 @@ class DockerSandbox implements Sandbox {
     private readonly docker: Dockerode,
     private readonly container: Dockerode.Container | undefined,
     private readonly volumeName: string,
+    private readonly spec: SandboxSpec,
     private readonly log: Logger,
   ) {}
 
@@ -94,6 +96,16 @@ class DockerSandbox implements Sandbox {
   async getArchive(path: string, signal?: AbortSignal): Promise<Readable> {
     try {
       return (await this.requireContainer().getArchive({ path, abortSignal: signal })) as unknown as Readable;
+    } catch (err) {
+      throw await this.explain(err, signal);
+    }
+  }
+
+  async readWorkspaceWithin(maxBytes: number, signal?: AbortSignal): Promise<BoundedTree> {
+    const { Image: image, Labels: labels = {} } = this.spec.container;
+    const runId = labels[RUN_ID_LABEL] ?? this.containerId.slice(0, 12);
+    try {
+      return await readWorkspaceWithin(this.docker, { runId, image: image!, volume: this.volumeName, labels, maxBytes }, this.log, signal);
     } catch (err) {
       throw await this.explain(err, signal);
     }

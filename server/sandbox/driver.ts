@@ -21,6 +21,13 @@ export interface Sandbox extends AsyncDisposable {
   readonly containerId: string;
   putArchive(tar: Readable, dir: string, signal?: AbortSignal): Promise<void>;
   getArchive(path: string, signal?: AbortSignal): Promise<Readable>;
+  /**
+   * Reads the workspace of a frozen sandbox as a tar (names `workspace/…`, as getArchive's),
+   * leaving out the regular files that would take the files' apparent bytes past `maxBytes`:
+   * getArchive cannot skip a file, and a sparse one can be any size. Costs a short-lived
+   * container, so it is for when getArchive met such a file.
+   */
+  readWorkspaceWithin(maxBytes: number, signal?: AbortSignal): Promise<BoundedTree>;
   /** Runs a command to completion and returns its exit code. */
   exec(argv: string[], options?: ExecOptions): Promise<number>;
   /** Stops every process of the sandbox at once (the cgroup freezer); files stay readable. Idempotent. */
@@ -30,6 +37,12 @@ export interface Sandbox extends AsyncDisposable {
   /** Whether the kernel killed a process of the sandbox for want of memory. */
   ranOutOfMemory(): Promise<boolean>;
   remove(): Promise<void>;
+}
+
+export interface BoundedTree {
+  tar: Readable;
+  /** The names left out, raw, as the tar would have had them; settles once the reader is gone. */
+  leftOut: Promise<Buffer[]>;
 }
 
 export interface SweepResult {

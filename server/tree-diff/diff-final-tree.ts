@@ -8,7 +8,7 @@ import { GitOutputTooLargeError, runGit } from './git-runner.js';
 import { writeTree, type TreeEntry } from './tree-writer.js';
 import { parseNumstatZ, type DiffSummary } from './numstat.js';
 import { quoteHeaders } from './quote-headers.js';
-import { parentKeys, walkCompare, type PathKey } from './tree-path.js';
+import { classifyPath, displayPath, parentKeys, walkCompare, type PathKey } from './tree-path.js';
 
 export interface DiffOptions {
   /** Where the `git apply`-able patch goes; written as `<patchPath>.partial`, then renamed. */
@@ -23,6 +23,11 @@ export interface DiffOptions {
   maxSummaryBytes?: number;
   /** What Docker's archive API puts in front of every name. */
   stripPrefix?: string;
+  /**
+   * Names (as in the tar) the source left out because they pass the cap; settles once the tar
+   * has ended. Their baseline state is kept and they are reported as omitted.
+   */
+  leftOut?: Promise<Buffer[]>;
   signal?: AbortSignal;
 }
 
@@ -61,6 +66,7 @@ export async function diffFinalTree(baseline: BaselineIndex, finalTar: Readable,
     maxEntries: opts.maxEntries ?? DEFAULT_MAX_ENTRIES,
     signal,
   });
+  if (opts.leftOut) omitLeftOut(scan, await opts.leftOut, opts.stripPrefix ?? 'workspace/');
   const changes = await applyChanges(baseline, scan, signal);
   const finalTree = changes === null ? baseline.treeId : await writeTree(baseline.store, changes);
   const range = [baseline.treeId, finalTree];
@@ -72,6 +78,16 @@ export async function diffFinalTree(baseline: BaselineIndex, finalTar: Readable,
       : runGit(baseline.store.git, { args: ['diff-tree', ...DIFF_FLAGS, '--numstat', '-z', ...range], maxStdoutBytes: opts.maxSummaryBytes ?? DEFAULT_MAX_SUMMARY_BYTES, signal }),
   ]);
   return { changes: parseNumstatZ(numstat), patch, omitted: scan.omitted, skipped: scan.skipped, truncated: scan.truncated, bytesRead: scan.bytesRead };
+}
+
+function omitLeftOut(scan: FinalScan, names: Buffer[], stripPrefix: string): void {
+  const prefix = stripPrefix === '' || stripPrefix.endsWith('/') ? stripPrefix : `${stripPrefix}/`;
+  for (const raw of names) {
+    const where = classifyPath(raw, prefix, false);
+    if (where === null || where.kind === 'root' || where.kind === 'git_dir') continue;
+    scan.omittedKeys.add(where.key);
+    scan.omitted.push({ path: displayPath(where.key), reason: 'max_bytes' });
+  }
 }
 
 /**
