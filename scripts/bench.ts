@@ -14,7 +14,7 @@ import { startResponsesStandIn, STAND_IN_MODEL } from '../test/fixtures/response
 import { FLOOR_LABEL, startFloor } from './bench/floor.js';
 import { assertNoLeftovers, holdings, runSandboxLabels } from './bench/leaks.js';
 import { floorOnce, latencyPrompt, measureLatency, serviceOnce } from './bench/latency.js';
-import { ATTACK_PEAK_RSS_BOUND_BYTES, measureAttackMemory } from './bench/attack-memory.js';
+import { ATTACK_PEAK_RSS_BOUND_BYTES, measureAttackMemory, measureRunAttackMemory, RUN_ATTACK_PEAK_RSS_BOUND_BYTES } from './bench/attack-memory.js';
 import { printAttacks, printLatency, printLeaks, printUpload } from './bench/report.js';
 import { startServerChild } from './bench/server-child.js';
 import { measureUploadMemory } from './bench/upload-memory.js';
@@ -106,7 +106,11 @@ async function main(): Promise<void> {
 
   const attacked = await measureAttackMemory(dir, `${benchId}-attacks`, token);
   await assertNoLeftovers(docker, 'after the upload attacks', [`${INSTANCE_LABEL}=${benchId}-attacks`]);
-  printAttacks(attacked, ATTACK_PEAK_RSS_BOUND_BYTES);
+  printAttacks('4. upload attacks', attacked, ATTACK_PEAK_RSS_BOUND_BYTES);
+
+  const runAttacked = await measureRunAttackMemory(dir, `${benchId}-run-attacks`, token);
+  await assertNoLeftovers(docker, 'after the run attacks', [`${INSTANCE_LABEL}=${benchId}-run-attacks`]);
+  printAttacks('5. attacks from inside a sandbox', runAttacked, RUN_ATTACK_PEAK_RSS_BOUND_BYTES);
 }
 
 /** Removes containers and volumes carrying a label; the bench's safety net, not the service's sweep. */

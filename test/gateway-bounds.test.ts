@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSse, startHarness, type Harness } from './fixtures/harness.js';
+import { gatewayFlood as flood } from './fixtures/run-attacks.js';
 
 const MiB = 1024 * 1024;
 const BUFFERED_MB_TOTAL = 8;
@@ -14,27 +15,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-/**
- * Bash in the sandbox opening `n` connections to the gateway at once, each sending a body of `bytes`:
- * the even ones with a Content-Length, the odd ones chunked in 1 MiB chunks. Each prints the status
- * line it got back (empty when the relay dropped the connection before it could be read).
- */
-function flood(n: number, bytes: number): string {
-  // Builtins where it can: each connection costs the sandbox's pids as little as possible.
-  return String.raw`S=${bytes}; M=${Math.ceil(bytes / MiB)}
-head -c 1048576 /dev/zero | tr '\0' a > /tmp/chunk; head -c $S /dev/zero | tr '\0' a > /tmp/body
-hdr() { printf 'POST /v1/responses HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n%sConnection: close\r\n\r\n' "$CODEX_RUNNER_GATEWAY_TOKEN" "$1"; }
-send() {
-  exec 3<>/dev/tcp/127.0.0.1/8089
-  if (( $1 % 2 == 0 )); then { hdr "Content-Length: $S"$'\r\n'; cat /tmp/body; } >&3 2>/dev/null &
-  else { hdr $'Transfer-Encoding: chunked\r\n'; for ((i = 0; i < M; i++)); do printf '100000\r\n'; cat /tmp/chunk; printf '\r\n'; done; printf '0\r\n\r\n'; } >&3 2>/dev/null &
-  fi
-  W=$!; read -r line <&3 2>/dev/null; echo "$line"; kill $W 2>/dev/null
-}
-for ((n = 1; n <= ${n}; n++)); do send $n > /tmp/status.$n & done; wait
-cat /tmp/status.*`;
-}
 
 /** Samples the server's memory (it runs in this process) until stopped; returns the largest growth seen. */
 function memoryWatch(): () => number {

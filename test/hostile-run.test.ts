@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from './fixtures/harness.js';
+import { detached } from './fixtures/run-attacks.js';
 import { makeTar, readTar } from './fixtures/tarballs.js';
 
 let h: Harness;
@@ -16,9 +17,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-/** Finds Codex's pid from inside the sandbox (no pgrep in the image). */
-const CODEX_PID = 'P=$(for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = codex ] && echo ${p#/proc/}; done | head -n1)';
 
 async function run(steps: Parameters<Harness['prompt']>[0], workspace?: Buffer) {
   const res = await h.createRun({ prompt: h.prompt(steps), workspace, wait: true });
@@ -30,12 +28,6 @@ async function artifact(id: string, kind: 'diff' | 'workspace'): Promise<Buffer>
   const res = await h.api(`/v1/runs/${id}/${kind}`);
   expect(res.status).toBe(200);
   return Buffer.from(await res.arrayBuffer());
-}
-
-/** A command that starts `script` (bash, with Codex's pid as $1) detached from Codex, as an attacker would. */
-function detached(script: string): string {
-  const encoded = Buffer.from(script).toString('base64');
-  return `${CODEX_PID}; echo ${encoded} | base64 -d > /tmp/w.sh; setsid nohup bash /tmp/w.sh $P >/dev/null 2>&1 & echo started`;
 }
 
 describe('what a run leaves behind does not run past Codex', () => {

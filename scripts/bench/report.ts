@@ -98,8 +98,8 @@ function phaseAt(r: UploadMemoryResult, atMs: number): string {
 const signed = (text: string) => (text.startsWith('-') ? text : `+${text}`);
 
 /** The server's memory while the upload attacks run: each one's peak, and the bound the tests hold. */
-export function printAttacks(r: AttackMemoryResult, boundBytes: number): void {
-  console.log('4. upload attacks: the server process (its own, configured as the attacks expect) while each runs');
+export function printAttacks(title: string, r: AttackMemoryResult, boundBytes: number): void {
+  console.log(`${title}: the server process (its own, configured as the attacks expect) while each runs`);
   console.log(table([['attack', 'peak RSS'], ...r.attacks.map((a) => [a.name, mib(a.peakRss)])]));
   console.log(
     `   idle ${mib(r.idleRss)}, peak ${mib(r.peakRss)} (bound held by the tests: ${mib(boundBytes)}), after GC ${mib(r.afterRss)}; ` +
