@@ -64,7 +64,8 @@ export async function openGatewaySockets(app: GatewayFetch, socketDir: string, s
     const server = createAdaptorServer({ fetch: (request: Request) => app.fetch(request, { socketRunId: runId }) }) as Server;
     const ready = (async () => {
       await rm(dir, { recursive: true, force: true });
-      await prepareDir(dir, sandboxGid);
+      // 0750, not 0710: the sandbox may list its own directory, which holds its socket and nothing else.
+      await prepareDir(dir, sandboxGid, 0o750);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(socketPath, () => {
@@ -113,10 +114,10 @@ export async function openGatewaySockets(app: GatewayFetch, socketDir: string, s
   return { dir: socketDir, restricted, listen, close, [Symbol.asyncDispose]: close };
 }
 
-/** Makes `dir` traversable by the sandboxes' group only (0710), or by all when not root; says which. */
-async function prepareDir(dir: string, sandboxGid: number): Promise<boolean> {
+/** Gives `dir` to the sandboxes' group alone (traversable, not listable by default), or to all when not root; says which. */
+async function prepareDir(dir: string, sandboxGid: number, mode = 0o710): Promise<boolean> {
   await mkdir(dir, { recursive: true });
   const restricted = await chown(dir, -1, sandboxGid).then(() => true, () => false);
-  await chmod(dir, restricted ? 0o710 : 0o755);
+  await chmod(dir, restricted ? mode : 0o755);
   return restricted;
 }
