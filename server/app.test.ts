@@ -25,7 +25,7 @@ function appWith(state = { reachable: true, image: true }, providerProblems: Rec
   const config = parseConfig({ server: { data_dir: '/nonexistent-unit' } });
   const log = pino({ level: 'silent' });
   const driver = fakeDriver(state);
-  const service = new RunService({ config, driver, tokens: new GatewayTokens(), env: {}, store: new MemoryRunStore(), log });
+  const service = new RunService({ config, driver, tokens: new GatewayTokens(), gateway: { listen: async () => { throw new Error('not in unit tests'); } }, env: {}, store: new MemoryRunStore(), log });
   const auth = new TokenAuthenticator([{ name: 'ci', tokenSha256: sha256Hex('secret') }]);
   return createApp({ config, service, driver, auth, log, providerProblems });
 }

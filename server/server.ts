@@ -10,7 +10,7 @@ import { createApp } from './app.js';
 import type { Config } from './config/config.js';
 import { GatewayAdmission, gatewayLimitsFromConfig } from './gateway/admission.js';
 import { createGatewayApp } from './gateway/gateway-app.js';
-import { listenGateway, type RunningGateway } from './gateway/gateway-server.js';
+import { openGatewaySockets } from './gateway/gateway-server.js';
 import { GatewayTokens } from './gateway/tokens.js';
 import { defaultTenant, TokenAuthenticator } from './http/auth.js';
 import { MemoryRunStore } from './runs/run-store.js';
@@ -87,16 +87,18 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   }
 
   const tokens = new GatewayTokens();
-  const gateway: RunningGateway = await listenGateway(
-    createGatewayApp({ tokens, env, log: log.child({ part: 'gateway' }), admission: new GatewayAdmission(gatewayLimitsFromConfig(config.gateway)) }),
+  const gatewayLog = log.child({ part: 'gateway' });
+  const gateway = await openGatewaySockets(
+    createGatewayApp({ tokens, env, log: gatewayLog, admission: new GatewayAdmission(gatewayLimitsFromConfig(config.gateway)) }),
     config.gateway.socketDir,
     config.sandbox.gid,
+    gatewayLog,
   );
   if (!gateway.restricted) {
-    log.warn({ socket: gateway.socketPath }, `the gateway socket is open to every local user: the server could not give it to group ${config.sandbox.gid} (run it as root)`);
+    log.warn({ dir: gateway.dir }, `the gateway sockets are open to every local user: the server could not give them to group ${config.sandbox.gid} (run it as root)`);
   }
   warnIfHostAccount(config.sandbox.uid, log);
-  const service = new RunService({ config, driver, tokens, env, store: new MemoryRunStore(), log, engineProblem: () => engine.problem });
+  const service = new RunService({ config, driver, tokens, gateway, env, store: new MemoryRunStore(), log, engineProblem: () => engine.problem });
   const sweeper = new OrphanSweeper({
     driver,
     instance: config.server.instance,
@@ -130,7 +132,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   });
   const address = http.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-  log.info({ url, gatewaySocket: gateway.socketPath, instance: config.server.instance }, 'codex-runner listening');
+  log.info({ url, gatewayDir: gateway.dir, instance: config.server.instance }, 'codex-runner listening');
 
   let closing: Promise<void> | null = null;
   const close = () =>

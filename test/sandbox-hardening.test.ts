@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseConfig } from '../server/config/config.js';
 import { readSse, startHarness, type Harness } from './fixtures/harness.js';
@@ -68,15 +68,16 @@ describe('inside the sandbox', () => {
   });
 });
 
-describe('the gateway socket on the host', () => {
-  it('is reachable by the sandboxes\' group only, not by other host users', async () => {
+// Each run's own socket, live, is checked in token-binding.test.ts.
+describe('the gateway sockets on the host', () => {
+  it('are under directories the sandboxes\' group alone may traverse, and gone once their run ended', async () => {
     const { gid } = parseConfig({}).sandbox;
     const dir = path.join(h.dataDir, 'gateway');
-    const socket = await stat(path.join(dir, 'gateway.sock'));
-    expect(socket.mode & 0o777).toBe(0o660);
-    expect(socket.gid).toBe(gid);
-    const parent = await stat(dir);
-    expect(parent.mode & 0o777).toBe(0o710);
-    expect(parent.gid).toBe(gid);
+    for (const d of [dir, path.join(dir, 'runs')]) {
+      const s = await stat(d);
+      expect([d, s.mode & 0o777, s.gid]).toEqual([d, 0o710, gid]);
+    }
+    expect(await readdir(dir)).toEqual(['runs']);
+    expect(await readdir(path.join(dir, 'runs'))).toEqual([]);
   });
 });

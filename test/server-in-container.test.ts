@@ -36,7 +36,11 @@ describe('the server in a container, with sibling sandboxes', () => {
     standIn.script(script, [
       // The sleep keeps the sandbox up while the test inspects it.
       { exec: "sed -i 's/old line/new line/' notes.txt && printf 'added\\n' > added.txt && sleep 1" },
-      { exec: 'id -u; env; cat /proc/*/environ 2>/dev/null | tr "\\0" "\\n"; ls -l /run/codex-runner/gateway.sock; grep " /run/codex-runner " /proc/mounts' },
+      // The relay's command line names the run's own socket; the volume holds every run's.
+      {
+        exec: 'id -u; env; cat /proc/*/environ 2>/dev/null | tr "\\0" "\\n"; grep " /run/codex-runner " /proc/mounts; ' +
+          'S=$(cat /proc/[0-9]*/cmdline 2>/dev/null | tr "\\0" "\\n" | sed -n "s/^UNIX-CONNECT://p" | head -n1); ls -l "$S"; ls /run/codex-runner/runs 2>&1',
+      },
       { message: 'edited in a sibling sandbox' },
     ]);
     const form = new FormData();
@@ -78,8 +82,10 @@ describe('the server in a container, with sibling sandboxes', () => {
     expect(sandboxMounts).toContainEqual(expect.objectContaining({ Type: 'volume', Name: server.gatewayVolume, Destination: '/run/codex-runner', RW: false }));
     expect(sandboxMounts.map((m) => m.Destination)).not.toContain('/var/run/docker.sock');
     expect(output).toMatch(/^70000$/m);
-    // The server runs as root in its container: the socket is given to the sandboxes' group alone.
-    expect(output).toMatch(/^srw-rw---- .* \/run\/codex-runner\/gateway\.sock$/m);
+    // The server runs as root in its container: the run's socket is given to the sandboxes' group
+    // alone, in the run's own directory, and the directory of all runs cannot be listed.
+    expect(output).toMatch(new RegExp(`^srw-rw---- .* /run/codex-runner/runs/${run.id}/gateway\\.sock$`, 'm'));
+    expect(output).toMatch(/^ls: cannot open directory '\/run\/codex-runner\/runs': Permission denied$/m);
     expect(output).toMatch(/ \/run\/codex-runner \S+ ro[, ]/);
   });
 

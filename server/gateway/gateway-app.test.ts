@@ -34,10 +34,10 @@ describe('gateway', () => {
   });
 
   it('refuses paths Codex does not need with 403', async () => {
-    const { app, tokens, seen, grant } = setup();
+    const { send, tokens, seen, grant } = setup();
     const { token } = tokens.issue(grant());
     for (const [method, path] of [['GET', '/v1/files'], ['POST', '/v1/fine_tuning/jobs'], ['GET', '/v1/responses'], ['DELETE', '/v1/models/x']]) {
-      const res = await app.request(path!, { method, headers: { authorization: `Bearer ${token}` } });
+      const res = await send(token, path!, { method });
       expect(res.status).toBe(403);
     }
     expect(seen).toHaveLength(0);
@@ -128,13 +128,58 @@ describe('gateway', () => {
   });
 
   it('answers /models itself with the run model, calling and counting nothing upstream', async () => {
-    const { app, tokens, seen, grant } = setup();
+    const { send, tokens, seen, grant } = setup();
     const g = grant();
     const { token } = tokens.issue(g);
-    const res = await app.request('/v1/models?api-version=evil', { headers: { authorization: `Bearer ${token}` } });
+    const res = await send(token, '/v1/models?api-version=evil');
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ object: 'list', data: [{ id: 'm', object: 'model', created: 0, owned_by: 'openrouter' }] });
     expect(seen).toHaveLength(0);
     expect(g.usage.requests).toBe(0);
+  });
+});
+
+describe('a run token is bound to its run\'s socket', () => {
+  it('refuses a live token presented on another run\'s socket with 401, forwards and counts nothing, and warns', async () => {
+    const { tokens, seen, grant, post, logged } = setup();
+    const theirs = grant({ runId: 'victim' });
+    const { token } = tokens.issue(theirs);
+    tokens.issue(grant({ runId: 'thief' }));
+    const res = await post(token, { model: 'm' }, '/v1/responses', {}, 'thief');
+    expect(res.status).toBe(401);
+    expect(await res.json()).toEqual({ error: { code: 'unauthorized', message: 'unknown or expired run token' } });
+    expect(seen).toHaveLength(0);
+    expect(theirs.usage.requests).toBe(0);
+    const warning = logged.find((l) => l.msg === "gateway refused a run token presented on another run's socket");
+    expect(warning).toMatchObject({ level: 40, socketRunId: 'thief', tokenRunId: 'victim' });
+    expect(JSON.stringify(logged)).not.toContain(token);
+  });
+
+  it('accepts the same token on its own run\'s socket', async () => {
+    const { tokens, seen, grant, post } = setup();
+    const { token } = tokens.issue(grant({ runId: 'victim' }));
+    expect((await post(token, { model: 'm' }, '/v1/responses', {}, 'thief')).status).toBe(401);
+    const res = await post(token, { model: 'm' }, '/v1/responses', {}, 'victim');
+    expect(res.status).toBe(200);
+    expect(seen).toHaveLength(1);
+  });
+
+  it('answers a foreign token as an unknown one on every path, so the refusal confirms nothing', async () => {
+    const { send, tokens, grant } = setup();
+    const { token } = tokens.issue(grant({ runId: 'victim' }));
+    for (const [method, path] of [['GET', '/v1/models'], ['GET', '/v1/files'], ['POST', '/v1/responses']]) {
+      const foreign = await send(token, path!, { method }, 'thief');
+      const unknown = await send('crgw_unknown', path!, { method }, 'thief');
+      expect(foreign.status).toBe(401);
+      expect(await foreign.text()).toBe(await unknown.text());
+    }
+  });
+
+  it('refuses a request that came in on no run\'s socket', async () => {
+    const { app, tokens, seen, grant } = setup();
+    const { token } = tokens.issue(grant());
+    const res = await app.request('/v1/responses', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: '{"model":"m"}' });
+    expect(res.status).toBe(401);
+    expect(seen).toHaveLength(0);
   });
 });

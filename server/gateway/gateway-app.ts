@@ -8,7 +8,14 @@ import { BodyBudgetError, BodyCutOffError, BodyTooLargeError, readBodyWithin } f
 import type { GatewayGrant, GatewayTokens } from './tokens.js';
 import { endOnUpstreamError, usageTap } from './usage-tap.js';
 
-type GatewayEnv = { Variables: { grant: GatewayGrant } };
+/** What the listener a request came in on says about it. */
+export interface GatewayBindings {
+  /** The run whose own socket carried the request: only that run's token is accepted on it. */
+  socketRunId: string;
+}
+
+// Partial: a request with no bindings (none from a run's listener) is refused like a foreign one.
+type GatewayEnv = { Bindings: Partial<GatewayBindings>; Variables: { grant: GatewayGrant } };
 
 export interface GatewayDeps {
   tokens: GatewayTokens;
@@ -24,7 +31,8 @@ export interface GatewayDeps {
 const RETRY_AFTER = { 'retry-after': '1' };
 
 /**
- * The provider gateway, served on a Unix socket that sandboxes reach through their loopback relay.
+ * The provider gateway, served on one Unix socket per run that its sandbox reaches through its loopback
+ * relay (gateway-server.ts).
  * A sandbox holds only a per-run token; the real key is added here, on the way upstream, and the
  * token buys only what the run needs: Codex's route, the run's model, within the run's budget, and
  * only so much of the server's memory at once.
@@ -37,6 +45,13 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
     const auth = c.req.header('authorization') ?? '';
     const grant = auth.startsWith('Bearer ') ? deps.tokens.lookup(auth.slice(7).trim()) : undefined;
     if (!grant) return gatewayError('unauthorized', 'unknown or expired run token');
+    // A token is bound to the sandbox it was issued to: one that reached another sandbox is refused
+    // there, with the same answer as an unknown token so the refusal does not confirm it is live.
+    const socketRunId = c.env?.socketRunId;
+    if (grant.runId !== socketRunId) {
+      deps.log.warn({ socketRunId, tokenRunId: grant.runId }, "gateway refused a run token presented on another run's socket");
+      return gatewayError('unauthorized', 'unknown or expired run token');
+    }
     c.set('grant', grant);
     await next();
   });

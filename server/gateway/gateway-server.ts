@@ -2,42 +2,122 @@ import { chmod, chown, mkdir, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import { createAdaptorServer } from '@hono/node-server';
-import { GATEWAY_SOCKET_NAME } from '../sandbox/container-spec.js';
+import type { Logger } from 'pino';
+import { GATEWAY_RUNS_DIR, GATEWAY_SOCKET_NAME } from '../sandbox/container-spec.js';
+import type { GatewayBindings } from './gateway-app.js';
 
-export interface RunningGateway extends AsyncDisposable {
+/** The gateway app as a listener needs it: it is told which run's socket a request came in on. */
+export interface GatewayFetch {
+  fetch(request: Request, env: GatewayBindings): Response | Promise<Response>;
+}
+
+/** One run's own listener, in a directory holding nothing else. */
+export interface RunSocket extends AsyncDisposable {
+  /** The run's directory on the server's filesystem: `<gateway dir>/runs/<runId>`. */
+  dir: string;
+  /** The same directory relative to the gateway directory, as a sandbox finds it in a shared volume. */
+  subdir: string;
   socketPath: string;
-  /** False when the socket could not be given to the sandboxes' group alone (the server is not root). */
-  restricted: boolean;
+  /** Stops listening, cuts the run's open connections and removes the directory; idempotent. */
   close(): Promise<void>;
 }
 
+export interface GatewaySockets extends AsyncDisposable {
+  dir: string;
+  /** False when the sockets could not be given to the sandboxes' group alone (the server is not root). */
+  restricted: boolean;
+  /** Opens `runId`'s listener, on which only that run's token is accepted. The caller owns it. */
+  listen(runId: string): Promise<RunSocket>;
+  /** Closes every listener still open (a run that has not ended yet) and refuses new ones. */
+  close(): Promise<void>;
+}
+
+// A run id becomes a directory name: nothing that could climb out of runs/ or hide in it.
+const RUN_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
 /**
- * Serves the gateway app on `<socketDir>/gateway.sock`, connectable by the sandboxes' group only
- * (`sandboxGid`): no host user can reach it. A server that may not give files to that group (not
- * root) falls back to a socket anyone on the host may connect to, the run token being the check.
+ * Serves the gateway app on one Unix socket per run, `<socketDir>/runs/<runId>/gateway.sock`, each
+ * connectable by the sandboxes' group only (`sandboxGid`): no host user can reach them, a sandbox
+ * that mounts only its own directory sees no other, and one that mounts them all (a shared volume)
+ * can neither list runs/ nor use another run's token. A server that may not give files to that group
+ * (not root) falls back to sockets anyone on the host may connect to, the token binding being the check.
  */
-export async function listenGateway(
-  app: { fetch: (request: Request) => Response | Promise<Response> },
-  socketDir: string,
-  sandboxGid: number,
-): Promise<RunningGateway> {
-  await mkdir(socketDir, { recursive: true });
-  const restricted = await chown(socketDir, -1, sandboxGid).then(() => true, () => false);
-  await chmod(socketDir, restricted ? 0o710 : 0o755);
-  const socketPath = path.join(socketDir, GATEWAY_SOCKET_NAME);
-  await rm(socketPath, { force: true });
-  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(socketPath, () => resolve());
-  });
-  if (restricted) await chown(socketPath, -1, sandboxGid);
-  await chmod(socketPath, restricted ? 0o660 : 0o666);
-  let closing: Promise<void> | null = null;
+export async function openGatewaySockets(app: GatewayFetch, socketDir: string, sandboxGid: number, log: Logger): Promise<GatewaySockets> {
+  const restricted = await prepareDir(socketDir, sandboxGid);
+  // The single socket of earlier versions, still visible to sandboxes if the gateway dir is a volume.
+  await rm(path.join(socketDir, GATEWAY_SOCKET_NAME), { force: true });
+  const runsDir = path.join(socketDir, GATEWAY_RUNS_DIR);
+  // Whatever is in runs/ was left by a server that did not stop: no run of this one owns it.
+  await rm(runsDir, { recursive: true, force: true });
+  await prepareDir(runsDir, sandboxGid);
+
+  const open = new Map<string, RunSocket>();
+  let closed = false;
+
+  async function listen(runId: string): Promise<RunSocket> {
+    if (closed) throw new Error('the gateway is closed');
+    if (!RUN_ID.test(runId)) throw new Error(`not a run id: ${JSON.stringify(runId).slice(0, 40)}`);
+    if (open.has(runId)) throw new Error(`run ${runId} already has a gateway socket`);
+    const subdir = path.posix.join(GATEWAY_RUNS_DIR, runId);
+    const dir = path.join(socketDir, subdir);
+    const socketPath = path.join(dir, GATEWAY_SOCKET_NAME);
+    const server = createAdaptorServer({ fetch: (request: Request) => app.fetch(request, { socketRunId: runId }) }) as Server;
+    const ready = (async () => {
+      await rm(dir, { recursive: true, force: true });
+      // 0750, not 0710: the sandbox may list its own directory, which holds its socket and nothing else.
+      await prepareDir(dir, sandboxGid, 0o750);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(socketPath, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      if (restricted) await chown(socketPath, -1, sandboxGid);
+      await chmod(socketPath, restricted ? 0o660 : 0o666);
+    })();
+    let closing: Promise<void> | null = null;
+    // Waits for an opening still under way, so a close that comes early (shutdown) leaves nothing behind.
+    const close = () =>
+      (closing ??= (async () => {
+        open.delete(runId);
+        await ready.catch(() => {});
+        if (server.listening) {
+          await new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeAllConnections();
+          });
+        }
+        await rm(dir, { recursive: true, force: true });
+      })());
+    const socket: RunSocket = { dir, subdir, socketPath, close, [Symbol.asyncDispose]: close };
+    open.set(runId, socket);
+    try {
+      await ready;
+    } catch (err) {
+      await close().catch((closeErr) => log.error({ err: closeErr, runId }, 'could not remove a gateway socket that failed to open'));
+      throw err;
+    }
+    if (closing) throw new Error('the gateway closed while the socket opened');
+    return socket;
+  }
+
+  let closingAll: Promise<void> | null = null;
   const close = () =>
-    (closing ??= new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }).then(() => rm(socketPath, { force: true })));
-  return { socketPath, restricted, close, [Symbol.asyncDispose]: close };
+    (closingAll ??= (async () => {
+      closed = true;
+      const left = [...open.values()];
+      if (left.length) log.warn({ sockets: left.length }, 'closing gateway sockets of runs that had not ended');
+      await Promise.all(left.map((s) => s.close()));
+      await rm(runsDir, { recursive: true, force: true });
+    })());
+  return { dir: socketDir, restricted, listen, close, [Symbol.asyncDispose]: close };
+}
+
+/** Gives `dir` to the sandboxes' group alone (traversable, not listable by default), or to all when not root; says which. */
+async function prepareDir(dir: string, sandboxGid: number, mode = 0o710): Promise<boolean> {
+  await mkdir(dir, { recursive: true });
+  const restricted = await chown(dir, -1, sandboxGid).then(() => true, () => false);
+  await chmod(dir, restricted ? mode : 0o755);
+  return restricted;
 }

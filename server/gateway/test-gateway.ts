@@ -31,7 +31,9 @@ export function setupGateway(answer: (req: Request) => Response | Promise<Respon
     return answer(req);
   }) as typeof fetch;
   const admission = new GatewayAdmission(limits);
-  const app = createGatewayApp({ tokens, env: { UPSTREAM_KEY: 'sk-real' }, log: pino({ level: 'silent' }), fetch: fakeFetch, admission });
+  const logged: { level: number; msg: string; [key: string]: unknown }[] = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
+  const app = createGatewayApp({ tokens, env: { UPSTREAM_KEY: 'sk-real' }, log, fetch: fakeFetch, admission });
   const ended: RunError[] = [];
   const grant = (extra: Partial<GatewayGrant> = {}): GatewayGrant => ({
     runId: 'r1',
@@ -42,15 +44,18 @@ export function setupGateway(answer: (req: Request) => Response | Promise<Respon
     endRun: (e) => ended.push(e),
     ...extra,
   });
-  const post = (token: string, body: object = { model: 'm' }, path = '/v1/responses', headers: Record<string, string> = {}) =>
-    app.request(path, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  /** A request with `token`, arriving on the socket of the token's own run unless `socketRunId` names another. */
+  const send = (token: string, path: string, init: RequestInit = {}, socketRunId = tokens.lookup(token)?.runId) =>
+    app.request(path, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) } }, socketRunId === undefined ? undefined : { socketRunId });
+  const post = (token: string, body: object = { model: 'm' }, path = '/v1/responses', headers: Record<string, string> = {}, socketRunId?: string) =>
+    send(token, path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }, socketRunId ?? tokens.lookup(token)?.runId);
   /** A POST whose body the test feeds chunk by chunk (no Content-Length unless given). */
   const postStream = (token: string, headers: Record<string, string> = {}) => {
     let feed!: ReadableStreamDefaultController<Uint8Array>;
     const body = new ReadableStream<Uint8Array>({ start: (c) => void (feed = c) });
-    const response = app.request('/v1/responses', { method: 'POST', headers: { authorization: `Bearer ${token}`, ...headers }, body, duplex: 'half' } as RequestInit);
+    const response = send(token, '/v1/responses', { method: 'POST', headers, body, duplex: 'half' } as RequestInit);
     return { feed, response };
   };
-  return { app, tokens, seen, ended, grant, post, postStream, admission };
+  return { app, tokens, seen, ended, grant, send, post, postStream, admission, logged };
 }
 

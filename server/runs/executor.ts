@@ -4,6 +4,7 @@ import { finished } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Config, ProviderConfig } from '../config/config.js';
+import type { GatewaySockets, RunSocket } from '../gateway/gateway-server.js';
 import type { GatewayTokens, RunBudget } from '../gateway/tokens.js';
 import { emptyProviderUsage } from '../gateway/usage-tap.js';
 import { buildCodexArgv, buildCodexConfigToml, DIRECT_KEY_ENV, GATEWAY_TOKEN_ENV } from '../sandbox/codex-invocation.js';
@@ -38,6 +39,8 @@ export class RunAbort extends Error {
 export interface ExecutorDeps {
   driver: SandboxDriver;
   tokens: GatewayTokens;
+  /** Opens each run's own gateway socket, the only one on which its token is accepted. */
+  gateway: Pick<GatewaySockets, 'listen'>;
   config: Config;
   /** The server's environment: provider keys, read only for key_delivery = "env". */
   env: Record<string, string | undefined>;
@@ -62,7 +65,7 @@ export type RunResult = Pick<Run, 'exitCode' | 'finalMessage' | 'usage' | 'error
   status: Exclude<RunStatus, 'queued' | 'running'>;
 };
 
-/** Runs one run in its own sandbox; the sandbox and the run's gateway token never outlive this call. */
+/** Runs one run in its own sandbox; the sandbox, the run's gateway token and its socket never outlive this call. */
 export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunResult> {
   const { config } = deps;
   const { run, signal } = job;
@@ -82,6 +85,7 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
   const providerUsage = direct ? null : emptyProviderUsage();
   const token = providerUsage && deps.tokens.issue({ runId: run.id, provider: job.provider, model: run.model, budget: job.budget, usage: providerUsage, endRun: job.fail });
   let sandbox: Sandbox | undefined;
+  let socket: RunSocket | null = null;
   const codex = new CodexPhase(job.events, config.limits.eventLineMaxKb * 1024, log);
   let exitCode: number | null = null;
   let result: RunResult;
@@ -90,6 +94,8 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
   const baselineWork = indexBaseline(job.hasInput ? job.files.inputTar : null, job.files.baselineDir, { signal });
   baselineWork.catch(() => {}); // awaited when collecting; a failure before then is not unhandled
   try {
+    // Open before the sandbox starts, and the only socket its relay can reach.
+    socket = token && (await time('gateway', () => deps.gateway.listen(run.id)));
     const spec = buildSandboxSpec({
       runId: run.id,
       instance: config.server.instance,
@@ -98,11 +104,11 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
       runtime: config.sandbox.runtime,
       limits: config.sandbox,
       ids: config.sandbox,
-      gateway: direct
+      gateway: !socket
         ? null
         : config.gateway.socketVolume
-          ? { kind: 'volume', volume: config.gateway.socketVolume }
-          : { kind: 'bind', hostDir: config.gateway.socketDir },
+          ? { kind: 'volume', volume: config.gateway.socketVolume, runDir: socket.subdir }
+          : { kind: 'bind', hostDir: socket.dir },
     });
     const started = await time('start', () => deps.driver.start(spec, signal));
     sandbox = started;
@@ -173,6 +179,7 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
     if (sandbox) {
       await time('remove', () => sandbox!.remove()).catch((err) => log.error({ err }, 'could not remove the sandbox'));
     }
+    await socket?.close().catch((err) => log.error({ err }, 'could not close the gateway socket'));
     await baselineWork.then(
       (baseline) => baseline.dispose(),
       () => rm(job.files.baselineDir, { recursive: true, force: true }),

@@ -9,7 +9,7 @@ const input: SandboxSpecInput = {
   runtime: '',
   limits: { memoryMb: 1024, cpus: 1.5, pidsLimit: 256, workspaceMb: 64, tmpMb: 128, homeMb: 32 },
   ids: { uid: 70000, gid: 70001 },
-  gateway: { kind: 'bind', hostDir: '/srv/data/gateway' },
+  gateway: { kind: 'bind', hostDir: '/srv/data/gateway/runs/r1' },
 };
 
 describe('buildSandboxSpec', () => {
@@ -36,12 +36,13 @@ describe('buildSandboxSpec', () => {
     expect(host.PidsLimit).toBe(256);
   });
 
-  it('mounts only the capped workspace volume and the gateway socket directory, read-only', () => {
+  it('mounts only the capped workspace volume and the run\'s own gateway socket directory, read-only', () => {
     expect(host.Binds).toBeUndefined();
     expect(host.Mounts).toEqual([
       { Type: 'volume', Source: 'codex-runner-ws-r1', Target: '/workspace' },
-      { Type: 'bind', Source: '/srv/data/gateway', Target: '/run/codex-runner', ReadOnly: true },
+      { Type: 'bind', Source: '/srv/data/gateway/runs/r1', Target: '/run/codex-runner', ReadOnly: true },
     ]);
+    expect(container.Cmd).toEqual(['socat', 'TCP-LISTEN:8089,bind=127.0.0.1,reuseaddr,fork', 'UNIX-CONNECT:/run/codex-runner/gateway.sock']);
     expect(JSON.stringify(container)).not.toContain('docker.sock');
     expect(volume.DriverOpts).toMatchObject({ type: 'tmpfs', device: 'tmpfs' });
     expect(volume.DriverOpts!.o).toContain('size=64m');
@@ -54,13 +55,15 @@ describe('buildSandboxSpec', () => {
   });
 
   it('uses a gateway volume instead of a host path when the server runs in a container', () => {
-    const spec = buildSandboxSpec({ ...input, gateway: { kind: 'volume', volume: 'codex-runner-gateway' } });
+    const spec = buildSandboxSpec({ ...input, gateway: { kind: 'volume', volume: 'codex-runner-gateway', runDir: 'runs/r1' } });
     expect(spec.container.HostConfig!.Mounts![1]).toEqual({
       Type: 'volume',
       Source: 'codex-runner-gateway',
       Target: '/run/codex-runner',
       ReadOnly: true,
     });
+    // The whole volume is mounted: the relay still connects to the run's own socket only.
+    expect(spec.container.Cmd!.at(-1)).toBe('UNIX-CONNECT:/run/codex-runner/runs/r1/gateway.sock');
   });
 
   it('mounts no gateway and idles without the relay when the key is delivered in the environment', () => {

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type Dockerode from 'dockerode';
 import type { Config } from '../config/config.js';
 
@@ -10,6 +11,8 @@ export const HOME_DIR = '/home/codex';
 export const CODEX_HOME = '/home/codex/.codex';
 export const GATEWAY_MOUNT_DIR = '/run/codex-runner';
 export const GATEWAY_SOCKET_NAME = 'gateway.sock';
+/** Each run's socket has a directory of its own under this one, in the gateway's directory. */
+export const GATEWAY_RUNS_DIR = 'runs';
 /** Codex inside the sandbox talks HTTP to this loopback port; socat relays it to the gateway socket. */
 export const GATEWAY_LOOPBACK_PORT = 8089;
 
@@ -30,10 +33,12 @@ export interface SandboxSpecInput {
   limits: SandboxLimits;
   ids: SandboxIds;
   /**
-   * Where the gateway socket's directory comes from: a host path or, when the server is itself in a
-   * container, a volume. None when the provider's key is delivered in the environment instead.
+   * Where the run's gateway socket comes from: its own directory on the host, mounted alone, or, when
+   * the server is itself in a container, the gateway volume with the run's directory at `runDir`
+   * within it (dockerd 20.10 cannot mount a volume's subpath). None when the provider's key is
+   * delivered in the environment instead.
    */
-  gateway: { kind: 'bind'; hostDir: string } | { kind: 'volume'; volume: string } | null;
+  gateway: { kind: 'bind'; hostDir: string } | { kind: 'volume'; volume: string; runDir: string } | null;
 }
 
 export interface SandboxSpec {
@@ -59,13 +64,16 @@ export function buildSandboxSpec(input: SandboxSpecInput): SandboxSpec {
   const mounts: Dockerode.MountSettings[] = [{ Type: 'volume', Source: volumeName, Target: WORKSPACE_DIR }];
   if (input.gateway?.kind === 'bind') mounts.push({ Type: 'bind', Source: input.gateway.hostDir, Target: GATEWAY_MOUNT_DIR, ReadOnly: true });
   if (input.gateway?.kind === 'volume') mounts.push({ Type: 'volume', Source: input.gateway.volume, Target: GATEWAY_MOUNT_DIR, ReadOnly: true });
+  const socketPath = input.gateway?.kind === 'volume'
+    ? path.posix.join(GATEWAY_MOUNT_DIR, input.gateway.runDir, GATEWAY_SOCKET_NAME)
+    : path.posix.join(GATEWAY_MOUNT_DIR, GATEWAY_SOCKET_NAME);
   const container: Dockerode.ContainerCreateOptions = {
     name: `codex-runner-${input.runId}`,
     Image: input.image,
     // PID 1 is tini (the image's entrypoint); the idle process is the relay to the gateway socket,
     // so the sandbox needs no network at all to reach its model provider.
     Cmd: input.gateway
-      ? ['socat', `TCP-LISTEN:${GATEWAY_LOOPBACK_PORT},bind=127.0.0.1,reuseaddr,fork`, `UNIX-CONNECT:${GATEWAY_MOUNT_DIR}/${GATEWAY_SOCKET_NAME}`]
+      ? ['socat', `TCP-LISTEN:${GATEWAY_LOOPBACK_PORT},bind=127.0.0.1,reuseaddr,fork`, `UNIX-CONNECT:${socketPath}`]
       : ['sleep', 'infinity'],
     User: `${ids.uid}:${ids.gid}`,
     WorkingDir: WORKSPACE_DIR,
