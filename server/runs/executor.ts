@@ -138,7 +138,9 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
 
     // Codex's own exit code says nothing of why it was killed: the sandbox's state does.
     if (exitCode !== 0) {
-      const stopped = await started.stopReason().catch(() => null);
+      // Killed by a signal: the sandbox may be stopping under it, and the engine may take a moment
+      // to say so (the relay's death kills every process of the sandbox before dockerd has noticed).
+      const stopped = await started.stopReason(exitCode > 128 ? SETTLE_MS : 0).catch(() => null);
       if (stopped) throw new SandboxError(stopped, { code: 'sandbox_stopped' });
     }
     const outOfMemory = exitCode !== 0 && (await started.ranOutOfMemory().catch(() => false)) ? config.sandbox.memoryMb : null;
