@@ -1,6 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from './config.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import type { z } from 'zod';
+import { camelCase, type CamelCase } from './camel-keys.js';
+import { ConfigError, loadConfig, parseConfig, type Config, type ProviderConfig, type TenantConfig } from './config.js';
+import { configFileSchema } from './schema.js';
 
 const minimal = `
 [server]
@@ -69,5 +75,118 @@ describe('parseConfig', () => {
   it('refuses gateway limits that could never admit a body at the cap', () => {
     expect(() => parseConfig('[gateway]\nmax_request_mb = 40')).toThrow(/gateway\.max_request_mb: exceeds gateway\.max_buffered_mb_per_run/);
     expect(() => parseConfig('[gateway]\nmax_buffered_mb_per_run = 100')).toThrow(/gateway\.max_buffered_mb_per_run: exceeds gateway\.max_buffered_mb_total/);
+  });
+
+  it('reports a port out of range together with the other errors', () => {
+    expect(() => parseConfig('[server]\nlisten = "0.0.0.0:70000"\n[defaults]\nprovider = "nope"')).toThrow(
+      'invalid config:\n  server.listen: port 70000 out of range\n  defaults.provider: no [providers.nope] table',
+    );
+  });
+
+  it('refuses unknown keys in every table, provider and tenant tables too', () => {
+    expect(() => parseConfig('foo = 1')).toThrow('invalid config:\n  (root): Unrecognized key: "foo"');
+    expect(() => parseConfig('[sandbox]\nmemoryMb = 4096')).toThrow('invalid config:\n  sandbox: Unrecognized key: "memoryMb"');
+    expect(() => parseConfig('[providers.openai]\nbase_url = "https://x.test"\nbaseUrl = "https://y.test"')).toThrow(/providers\.openai: Unrecognized key: "baseUrl"/);
+    expect(() => parseConfig(`[[tenants]]\nname = "a"\ntoken_sha256 = "${'a'.repeat(64)}"\ntokenSha256 = "x"`)).toThrow(/tenants\.0: Unrecognized key: "tokenSha256"/);
+  });
+});
+
+const fileSchema = configFileSchema.shape;
+const SECTIONS = ['server', 'sandbox', 'limits', 'gateway', 'defaults'] as const;
+
+describe('the Config derived from the schema', () => {
+  it('has, for each table, exactly the schema keys camelCased (listen as listenHost and listenPort)', () => {
+    const cfg = parseConfig({});
+    for (const section of SECTIONS) {
+      const keys = Object.keys(fileSchema[section].unwrap().shape).flatMap((k) => (k === 'listen' ? ['listenHost', 'listenPort'] : [camelCase(k)]));
+      expect({ section, keys: Object.keys(cfg[section]).sort() }).toEqual({ section, keys: keys.sort() });
+    }
+    expect(Object.keys(cfg).sort()).toEqual(Object.keys(fileSchema).sort());
+  });
+
+  it('camelCases a fully written provider and tenant, and names the provider by its table key', () => {
+    const cfg = parseConfig(`
+[defaults]
+provider = "my_local"
+[providers.my_local]
+base_url = "http://127.0.0.1:9/v1//"
+key_env = "LOCAL_KEY"
+wire_api = "chat"
+headers = { X_Under = "a" }
+query_params = { api_version = "1" }
+models = ["m"]
+request_max_retries = 1
+stream_max_retries = 2
+key_delivery = "env"
+egress_network = "egress"
+[[tenants]]
+name = "ci"
+token_sha256 = "${'b'.repeat(64)}"
+providers = ["my_local"]
+run_max_requests = 3
+run_max_tokens = 4
+`);
+    const provider = fileSchema.providers.unwrap().valueType.shape;
+    expect(Object.keys(cfg.providers.my_local!).sort()).toEqual(['name', ...Object.keys(provider).map(camelCase)].sort());
+    // Table keys, header names and query parameters are names, not config keys: kept as written.
+    expect(cfg.providers).toEqual({
+      my_local: {
+        name: 'my_local',
+        baseUrl: 'http://127.0.0.1:9/v1',
+        keyEnv: 'LOCAL_KEY',
+        wireApi: 'chat',
+        headers: { X_Under: 'a' },
+        queryParams: { api_version: '1' },
+        models: ['m'],
+        requestMaxRetries: 1,
+        streamMaxRetries: 2,
+        keyDelivery: 'env',
+        egressNetwork: 'egress',
+      },
+    });
+    const tenant = fileSchema.tenants.unwrap().element.shape;
+    expect(Object.keys(cfg.tenants[0]!).sort()).toEqual(Object.keys(tenant).map(camelCase).sort());
+    expect(cfg.tenants).toEqual([{ name: 'ci', tokenSha256: 'b'.repeat(64), providers: ['my_local'], runMaxRequests: 3, runMaxTokens: 4 }]);
+  });
+
+  it('types each slice with the schema keys camelCased', () => {
+    type FileKeys<S extends (typeof SECTIONS)[number]> = CamelCase<keyof z.output<typeof configFileSchema>[S] & string>;
+    expectTypeOf<keyof Config['sandbox']>().toEqualTypeOf<FileKeys<'sandbox'>>();
+    expectTypeOf<keyof Config['limits']>().toEqualTypeOf<FileKeys<'limits'>>();
+    expectTypeOf<keyof Config['gateway']>().toEqualTypeOf<FileKeys<'gateway'>>();
+    expectTypeOf<keyof Config['server']>().toEqualTypeOf<Exclude<FileKeys<'server'>, 'listen'> | 'listenHost' | 'listenPort'>();
+    expectTypeOf<Config['gateway']['socketDir']>().toEqualTypeOf<string>();
+    expectTypeOf<ProviderConfig['name']>().toEqualTypeOf<string>();
+    expectTypeOf<TenantConfig['tokenSha256']>().toEqualTypeOf<string>();
+  });
+});
+
+describe('config paths', () => {
+  it('resolves data_dir and socket_dir against the base directory, each on its own', () => {
+    expect(parseConfig('[server]\ndata_dir = "../d/./e"', '/srv/conf')).toMatchObject({ server: { dataDir: '/srv/d/e' }, gateway: { socketDir: '/srv/d/e/gateway' } });
+    const cfg = parseConfig('[server]\ndata_dir = "/var/x"\n[gateway]\nsocket_dir = "../sock"', '/srv/conf');
+    expect(cfg.server.dataDir).toBe('/var/x');
+    expect(cfg.gateway.socketDir).toBe('/srv/sock');
+  });
+
+  it('resolves relative paths against the working directory when no base is given', () => {
+    expect(parseConfig({}).server.dataDir).toBe(path.resolve('data'));
+  });
+
+  it('loads a file with its paths relative to the file, not to the working directory', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'codex-runner-config-'));
+    try {
+      const file = path.join(dir, 'server.toml');
+      await writeFile(file, '[server]\ndata_dir = "state"\n');
+      const cfg = await loadConfig(path.relative(process.cwd(), file));
+      expect(cfg.server.dataDir).toBe(path.join(dir, 'state'));
+      expect(cfg.gateway.socketDir).toBe(path.join(dir, 'state', 'gateway'));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names the file it cannot read', async () => {
+    await expect(loadConfig('/nonexistent/codex-runner.toml')).rejects.toThrow(/cannot read config \/nonexistent\/codex-runner\.toml/);
   });
 });

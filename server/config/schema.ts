@@ -1,7 +1,8 @@
 import { z } from 'zod';
 
-// The server's TOML config. Keys are snake_case as written in the file; `parseConfig` maps them to
-// the camelCase `Config` the code reads. Every key has a default so an empty file is a valid config.
+// The server's TOML config, the one place a key is declared. Keys are snake_case as written in the
+// file (and in error paths); `parseConfig` derives the camelCase `Config` the code reads from it, so a
+// new key is one edit here. Every key has a default so an empty file is a valid config.
 
 const providerSchema = z
   .object({
@@ -44,7 +45,12 @@ export const configFileSchema = z
   .object({
     server: z
       .object({
-        listen: z.string().regex(/^[^:]+:\d{1,5}$/, 'host:port').default('127.0.0.1:8080'),
+        listen: z
+          .string()
+          .regex(/^[^:]+:\d{1,5}$/, 'host:port')
+          // A value the regex refused has a NaN port: the negation leaves it to the regex's one message.
+          .refine((l) => !(splitListen(l).port > 65_535), { error: (iss) => `port ${splitListen(String(iss.input)).port} out of range` })
+          .default('127.0.0.1:8080'),
         data_dir: z.string().min(1).default('./data'),
         // Labels every container and volume; the startup sweep removes only this instance's leftovers.
         instance: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/).default('default'),
@@ -194,4 +200,8 @@ export const configFileSchema = z
     });
   });
 
-export type ConfigFile = z.output<typeof configFileSchema>;
+/** `host:port` split at its last colon; the `listen` regex checks the form. */
+export function splitListen(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(':');
+  return { host: listen.slice(0, i), port: Number(listen.slice(i + 1)) };
+}
