@@ -24,7 +24,7 @@ export async function measureAttackMemory(dir: string, instance: string, token: 
     server: { listen: '127.0.0.1:0', data_dir: path.join(dir, 'attack-data'), instance, log_level: 'warn', shutdown_grace_s: 0 },
   };
   await using server = await startServerChild(rawConfig, { CODEX_RUNNER_TOKEN: token });
-  return measureEach(server, uploadAttacks.map((attack) => ({ name: attack.name, run: () => attack.run({ url: server.url, token }) })));
+  return await measureEach(server, uploadAttacks.map((attack) => ({ name: attack.name, run: () => attack.run({ url: server.url, token }) })));
 }
 
 /** RSS sampled while each attack runs, one after the other; the peak is VmHWM's, reset at the start. */
@@ -62,5 +62,5 @@ export async function measureRunAttackMemory(dir: string, instance: string, toke
     defaults: { provider: 'standin', model: STAND_IN_MODEL },
   };
   await using server = await startServerChild(rawConfig, { CODEX_RUNNER_TOKEN: token, STANDIN_KEY: 'sk-bench-stand-in' });
-  return measureEach(server, runAttacks.map((attack) => ({ name: attack.name, run: () => attack.run({ url: server.url, token, standIn }) })));
+  return await measureEach(server, runAttacks.map((attack) => ({ name: attack.name, run: () => attack.run({ url: server.url, token, standIn }) })));
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type Dockerode from 'dockerode';
 import { WORKSPACE_DIR } from './container-spec.js';
 
@@ -39,7 +40,8 @@ export function buildWorkspaceReaderSpec(input: WorkspaceReaderInput): Dockerode
   const parent = '/';
   const name = WORKSPACE_DIR.slice(1);
   return {
-    name: `codex-runner-${input.runId}-reader-${Date.now().toString(36)}`,
+    // Two readers may start in the same millisecond (the export's and the diff's).
+    name: `codex-runner-${input.runId}-reader-${randomBytes(4).toString('hex')}`,
     Image: input.image,
     Entrypoint: ['bash', '-c', READ_WITHIN_SCRIPT, 'read-within'],
     Cmd: [String(input.maxBytes), parent, name],
