@@ -7,7 +7,7 @@ import tar from 'tar-stream';
 import { TarFormatError, TarReader, type TarEntry, type TarEntryType } from '../tree-diff/tar-reader.js';
 import { TreeDiffError } from '../tree-diff/tree-diff-error.js';
 import { byteCap } from './byte-cap.js';
-import { LenientGunzip } from './lenient-gunzip.js';
+import { GunzipMembers } from './gunzip-members.js';
 import { COMPRESSION_HEAD_BYTES, isGzipHead, otherCompression, peekStream } from './peek-stream.js';
 import {
   SANDBOX_OWNER,
@@ -74,7 +74,7 @@ export async function spoolWorkspace(
     }
 
     const compressedCap = byteCap(limits.maxCompressedBytes, () => compressedTooLarge(limits, policy));
-    const gunzip = isGzipHead(head) ? new LenientGunzip() : undefined;
+    const gunzip = isGzipHead(head) ? new GunzipMembers() : undefined;
     // File sizes alone leave padding and headers free: a few MiB of gzip can inflate to gigabytes.
     const tarCap = byteCap(maxTarBytes(limits), () => tarTooLarge(limits, policy));
     compressedCap.on('error', failed('parse'));
@@ -86,7 +86,7 @@ export async function spoolWorkspace(
     out.on('error', failed('output'));
     written = pipeline(pack, out, { signal });
     written.catch(failed('output'));
-    const copy = (source: AsyncIterable<Buffer>) => copyArchive(source, { policy, pack, gunzip, signal });
+    const copy = (source: AsyncIterable<Buffer>) => copyArchive(source, { policy, pack, signal });
     read = gunzip
       ? pipeline(rest, compressedCap, gunzip, tarCap, copy, { signal })
       : pipeline(rest, compressedCap, copy, { signal });
@@ -109,25 +109,20 @@ export async function spoolWorkspace(
 
 /** Reads the upload's entries through the policy into `pack`; then reads what follows the archive, for nothing. */
 async function copyArchive(source: AsyncIterable<Buffer>, ctx: CopyContext): Promise<void> {
-  const { gunzip } = ctx;
   const reader = new TarReader(source);
   try {
     for (let entry = await reader.next(); entry !== null; entry = await reader.next()) await copyEntry(ctx, reader, entry);
   } catch (error) {
-    // A tar cut short by a corrupt gzip stream: the gzip error says what went wrong.
-    if (gunzip?.error !== undefined && error instanceof TreeDiffError) throw notGzip(gunzip.error);
     throw error instanceof TreeDiffError ? notTar(error) : error;
   }
-  // Without its end blocks, the archive ended where the gzip stream went bad. After them, GNU tar
-  // reads no further: trailing bytes are ignored (and still count towards the caps).
-  if (reader.end === 'eof' && gunzip?.error !== undefined) throw notGzip(gunzip.error);
+  // GNU tar reads no further than the end of the archive (its first zero block): what follows is
+  // ignored, yet still read so that the form goes on, and still counted towards the caps.
   await reader.drain();
 }
 
 interface CopyContext {
   policy: WorkspacePolicy;
   pack: tar.Pack;
-  gunzip: LenientGunzip | undefined;
   signal: AbortSignal;
 }
 
@@ -183,10 +178,6 @@ function notTar(error: TreeDiffError): WorkspaceRejectedError {
     detail = `Invalid tar header (${error.message})`;
   }
   return new WorkspaceRejectedError('invalid', `the upload is not a valid tar or tar.gz archive: ${detail}`, entry);
-}
-
-function notGzip(error: Error): WorkspaceRejectedError {
-  return new WorkspaceRejectedError('invalid', `the upload is not a valid tar or tar.gz archive: ${error.message}`);
 }
 
 function compressedTooLarge(limits: WorkspaceLimits, policy: WorkspacePolicy): WorkspaceRejectedError {
