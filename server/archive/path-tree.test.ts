@@ -99,6 +99,22 @@ describe('PathTree.insert', () => {
     expect(tree.insert(['x', 'f'], 'file')).toMatchObject({ ok: false, symlink: 'x' });
   });
 
+  it('refuses a file over a directory holding entries, and lets one replace an empty directory', () => {
+    const tree = new PathTree();
+    tree.insert(['full', 'x'], 'file');
+    tree.insert(['bare'], 'directory');
+    expect(tree.insert(['full'], 'file')).toEqual({ ok: false, entry: 'full', holds: 'full/x' });
+    expect(tree.insert(['bare'], 'file')).toEqual({ ok: true });
+  });
+
+  it('refuses an entry below a path the archive made a file', () => {
+    const tree = new PathTree();
+    tree.insert(['f'], 'file');
+    expect(tree.insert(['f', 'g', 'h'], 'file')).toEqual({ ok: false, entry: 'f/g/h', file: 'f' });
+    tree.insert(['f'], 'directory');
+    expect(tree.insert(['f', 'g'], 'file')).toEqual({ ok: true });
+  });
+
   it('tells what the archive last put at a path', () => {
     const tree = new PathTree();
     tree.insert(['a', 'b'], 'file');

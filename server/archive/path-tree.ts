@@ -20,7 +20,14 @@ class TreeNode {
   ) {}
 }
 
-export type InsertResult = { ok: true } | { ok: false; entry: string; symlink: string };
+export type InsertResult =
+  | { ok: true }
+  /** An entry through a symlink the archive made, or a symlink over entries already below it. */
+  | { ok: false; entry: string; symlink: string }
+  /** A file or link over a directory that holds entries: GNU tar will not replace it ("File exists"). */
+  | { ok: false; entry: string; holds: string }
+  /** An entry below a path the archive made a file. */
+  | { ok: false; entry: string; file: string };
 
 /**
  * The archive's paths as a tree of components, so that every check costs one walk of the entry's
@@ -46,6 +53,8 @@ export class PathTree {
         this.created.push(child);
       } else if (child.target !== undefined) {
         return { ok: false, entry: parts.join('/'), symlink: pathOf(child) };
+      } else if (child.kind === 'file') {
+        return { ok: false, entry: parts.join('/'), file: pathOf(child) };
       }
       node = child;
     }
@@ -55,6 +64,7 @@ export class PathTree {
       leaf = new TreeNode(name, node);
       node.children.set(name, leaf);
     }
+    if (kind === 'file' && leaf.children.size > 0) return { ok: false, entry: parts.join('/'), holds: pathOf(firstLeafBelow(leaf)) };
     if (kind === 'symlink') {
       if (leaf.children.size > 0) return { ok: false, entry: pathOf(firstLeafBelow(leaf)), symlink: pathOf(leaf) };
       if (leaf.target === undefined) this.symlinks.push(leaf);

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
-import { isGzipHead, peekStream } from './peek-stream.js';
+import { isGzipHead, otherCompression, peekStream } from './peek-stream.js';
 
 describe('peekStream', () => {
   it('returns the head and a stream that still yields every byte', async () => {
@@ -41,5 +41,20 @@ describe('isGzipHead', () => {
     expect(isGzipHead(Buffer.from([0x1f, 0x8b, 0x08]))).toBe(true);
     expect(isGzipHead(Buffer.from([0x1f]))).toBe(false);
     expect(isGzipHead(Buffer.from('ustar'))).toBe(false);
+  });
+});
+
+describe('otherCompression', () => {
+  it.each([
+    ['bzip2', Buffer.from('425a683931415926535900', 'hex')],
+    ['xz', Buffer.from('fd377a585a000004e6d6b4', 'hex')],
+    ['zstd', Buffer.from('28b52ffd0458000000', 'hex')],
+  ])('names %s from its magic number', (name, head) => {
+    expect(otherCompression(head)).toBe(name);
+  });
+
+  it('does not take a tar whose first name starts with "BZh" for bzip2', () => {
+    expect(otherCompression(Buffer.from('BZh9-notes.txt\0\0\0'))).toBeUndefined();
+    expect(otherCompression(Buffer.from([0x1f, 0x8b, 8, 0]))).toBeUndefined();
   });
 });

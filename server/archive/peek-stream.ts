@@ -7,6 +7,29 @@ export function isGzipHead(head: Uint8Array): boolean {
   return head.length >= 2 && head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1];
 }
 
+// Each format's magic number. bzip2's "BZh" is ASCII, so a tar whose first name began with it
+// must not pass for one: the level digit and a block (or end-of-stream) magic follow.
+const OTHER_COMPRESSIONS: { name: string; matches: (head: Uint8Array) => boolean }[] = [
+  { name: 'bzip2', matches: (h) => startsWith(h, [0x42, 0x5a, 0x68]) && h[3]! >= 0x31 && h[3]! <= 0x39 && (startsWith(h.subarray(4), [0x31, 0x41, 0x59, 0x26, 0x53, 0x59]) || startsWith(h.subarray(4), [0x17, 0x72, 0x45, 0x38, 0x50, 0x90])) },
+  { name: 'xz', matches: (h) => startsWith(h, [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]) },
+  { name: 'zstd', matches: (h) => startsWith(h, [0x28, 0xb5, 0x2f, 0xfd]) },
+  { name: 'lzip', matches: (h) => startsWith(h, [0x4c, 0x5a, 0x49, 0x50, 0x01]) },
+  { name: 'lz4', matches: (h) => startsWith(h, [0x04, 0x22, 0x4d, 0x18]) },
+  { name: 'compress (.Z)', matches: (h) => startsWith(h, [0x1f, 0x9d]) },
+];
+
+/** The bytes `otherCompression` needs to see. */
+export const COMPRESSION_HEAD_BYTES = 10;
+
+/** The name of a compression other than gzip that a stream's first bytes announce, if any. */
+export function otherCompression(head: Uint8Array): string | undefined {
+  return OTHER_COMPRESSIONS.find((format) => format.matches(head))?.name;
+}
+
+function startsWith(bytes: Uint8Array, magic: readonly number[]): boolean {
+  return bytes.length >= magic.length && magic.every((byte, i) => bytes[i] === byte);
+}
+
 /**
  * Reads at least `count` bytes (fewer if the stream ends first) and hands back a stream that
  * still yields every byte, so the caller can choose a decoder before piping the whole upload.

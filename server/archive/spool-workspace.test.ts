@@ -174,9 +174,19 @@ describe('spoolWorkspace refuses entries that escape the workspace', () => {
     expect(error.message).toBe(`entry "${name}" is ${what}; only files, directories and links are allowed`);
   });
 
-  it('refuses an entry with a typeflag tar-stream does not know (GNU sparse)', async () => {
+  it('refuses an entry with a typeflag no tar defines', async () => {
+    const bytes = withTypeflag(await buildTar([file('odd', 'abc')]), 'Z');
+    expect((await refusal(bytes)).message).toBe('entry "odd" is of an unknown type; only files, directories and links are allowed');
+  });
+
+  it('refuses a GNU sparse entry whose map does not match its data, naming it', async () => {
+    // An 'S' header with an empty map: no data, yet it stores three bytes.
     const bytes = withTypeflag(await buildTar([file('sparse', 'abc')]), 'S');
-    expect((await refusal(bytes)).message).toBe('entry "sparse" is of an unknown type; only files, directories and links are allowed');
+    expect(await refusal(bytes)).toMatchObject({
+      kind: 'invalid',
+      entry: 'sparse',
+      message: 'the upload is not a valid tar or tar.gz archive: entry "sparse" has a sparse map of 0 bytes of data but stores 3',
+    });
   });
 
   it('refuses a hard link to a path outside the workspace', async () => {

@@ -22,6 +22,20 @@ function refusal(headers: EntryHeader[], limits = roomy): WorkspaceRejectedError
 }
 
 describe('WorkspacePolicy.admit', () => {
+  it.each([
+    ['file', 0o200, 0o600],
+    ['file', 0, 0o600],
+    ['file', 0o100, 0o700],
+    ['link', 0, 0o600],
+    ['directory', 0, 0o700],
+    ['directory', 0o555, 0o755],
+    ['symlink', 0o777, 0o777],
+  ] as const)('gives the owner what it needs: a %s of mode %o becomes %o', (type, mode, expected) => {
+    const policy = new WorkspacePolicy(roomy);
+    policy.admit({ name: 'f', type: 'file', size: 0 });
+    expect(policy.admit({ name: 'x', type, mode, linkname: 'f' })?.mode).toBe(expected);
+  });
+
   it('rewrites owner and names and keeps only permission bits', () => {
     const policy = new WorkspacePolicy(roomy, { uid: 42, gid: 43 });
     const out = policy.admit({ name: './bin/tool', type: 'file', mode: 0o4755, size: 3, uid: 0, uname: 'root' });

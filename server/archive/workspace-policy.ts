@@ -88,7 +88,7 @@ export class WorkspacePolicy {
     const out: PackHeader = {
       name: path,
       type,
-      mode: (header.mode ?? 0) & 0o777,
+      mode: ownerMode(type, header.mode ?? 0),
       uid: this.owner.uid,
       gid: this.owner.gid,
       uname: SANDBOX_USER_NAME,
@@ -107,7 +107,12 @@ export class WorkspacePolicy {
     // A hard link is another name for a file: what is written through it lands in that file.
     const inserted = this.tree.insert(path.split('/'), type === 'link' ? 'file' : type, out.linkname);
     if (!inserted.ok) {
-      throw invalid(`entry ${quoteEntry(inserted.entry)} goes through the symlink ${quoteEntry(inserted.symlink)}`, inserted.entry);
+      const entry = quoteEntry(inserted.entry);
+      if ('holds' in inserted) {
+        throw invalid(`entry ${entry} is not a directory, but the archive already has entries inside it (${quoteEntry(inserted.holds)})`, inserted.entry);
+      }
+      if ('file' in inserted) throw invalid(`entry ${entry} is inside ${quoteEntry(inserted.file)}, which the archive made a file`, inserted.entry);
+      throw invalid(`entry ${entry} goes through the symlink ${quoteEntry(inserted.symlink)}`, inserted.entry);
     }
     // Docker's extraction creates parents the tar does not list as root:root 0755, where the sandbox
     // user cannot write (`tar czf ws.tgz $(git ls-files)` lists none): they go in, owned by it.
@@ -190,6 +195,17 @@ export class WorkspacePolicy {
     }
     return normalized;
   }
+}
+
+/**
+ * Permission bits only, and never fewer than the owner needs: Codex runs as the owner, and a file
+ * it cannot read or a directory it cannot enter would fail the run instead of being worked on.
+ */
+export function ownerMode(type: PackHeader['type'], mode: number): number {
+  const bits = mode & 0o777;
+  if (type === 'directory') return bits | 0o700;
+  if (type === 'symlink') return bits;
+  return bits | 0o600;
 }
 
 function invalid(message: string, entry: string): WorkspaceRejectedError {

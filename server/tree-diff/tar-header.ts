@@ -72,9 +72,14 @@ export function parsePaxInteger(bytes: Buffer | undefined): number | undefined {
   return Math.floor(Number(text));
 }
 
-/** PAX records: `<length> <key>=<value>\n`, values kept as bytes. */
+/** PAX records: `<length> <key>=<value>\n`, values kept as bytes; a key given twice keeps its last value. */
 export function parsePax(body: Buffer): Map<string, Buffer> {
-  const records = new Map<string, Buffer>();
+  return new Map(parsePaxList(body));
+}
+
+/** PAX records in order, repeats kept: GNU's sparse format 0.0 repeats its offset and size keys. */
+export function parsePaxList(body: Buffer): [string, Buffer][] {
+  const records: [string, Buffer][] = [];
   let at = 0;
   while (at < body.length) {
     const space = body.indexOf(0x20, at);
@@ -86,7 +91,7 @@ export function parsePax(body: Buffer): Map<string, Buffer> {
     const record = body.subarray(space + 1, at + length - 1);
     const equals = record.indexOf(0x3d);
     if (equals === -1) throw new TreeDiffError('bad_tar', 'malformed PAX record');
-    records.set(record.subarray(0, equals).toString('utf8'), Buffer.from(record.subarray(equals + 1)));
+    records.push([record.subarray(0, equals).toString('utf8'), Buffer.from(record.subarray(equals + 1))]);
     at += length;
   }
   return records;

@@ -126,3 +126,46 @@ describe('TarReader', () => {
     await expect(reader.next()).rejects.toThrow(/exceeds 4096/);
   });
 });
+
+describe('TarReader and what GNU tar writes beyond Docker', () => {
+  async function sparseTar(flags: string): Promise<{ bytes: Buffer; content: Buffer }> {
+    await sh("mkdir -p s && truncate -s 300K s/f.img && printf abc | dd of=s/f.img bs=1 seek=100000 conv=notrunc status=none", work);
+    await sh(`tar ${flags} --sparse -cf t.tar -C s f.img`, work);
+    return { bytes: await readFile(join(work, 't.tar')), content: await readFile(join(work, 's/f.img')) };
+  }
+
+  it.each(['--format=gnu', '--format=posix --sparse-version=0.0', '--format=posix --sparse-version=0.1', '--format=posix --sparse-version=1.0'])(
+    'expands a sparse file (%s) under its real name and size',
+    async (flags) => {
+      const { bytes, content } = await sparseTar(flags);
+      const reader = new TarReader(streamOf(bytes, 1000));
+      const entry = (await reader.next())!;
+      expect([entry.path.toString(), entry.type, entry.size, entry.sparse]).toEqual(['f.img', 'file', content.length, true]);
+      const chunks: Buffer[] = [];
+      for await (const chunk of reader.body()) chunks.push(chunk);
+      expect(Buffer.concat(chunks).equals(content)).toBe(true);
+      expect(await reader.next()).toBeNull();
+      expect(reader.end).toBe('zero-block');
+    },
+  );
+
+  it('reads a dumpdir (D) as a directory, skipping its list of names, and a contiguous file (7) as a file', async () => {
+    const bytes = rawTar([{ name: 'dir/', type: 'D', body: 'Nx\0Ny\0\0' }, { name: 'c', type: '7', body: 'data' }]);
+    expect((await readAll(bytes)).map((e) => [e.path, e.type, e.size, e.body])).toEqual([
+      ['dir', 'directory', 0, ''],
+      ['c', 'file', 4, 'data'],
+    ]);
+  });
+
+  it('says whether the archive ended at a zero block or at the end of the stream, and drains what follows', async () => {
+    const zero = new TarReader(streamOf(Buffer.concat([rawTar([{ name: 'a', body: 'x' }]), Buffer.from('garbage')])));
+    await zero.next();
+    expect(await zero.next()).toBeNull();
+    expect(zero.end).toBe('zero-block');
+    await zero.drain();
+    const eof = new TarReader(streamOf(rawTar([{ name: 'a', body: 'x' }], { end: false })));
+    await eof.next();
+    expect(await eof.next()).toBeNull();
+    expect(eof.end).toBe('eof');
+  });
+});
