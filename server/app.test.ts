@@ -2,11 +2,14 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createApp } from './app.js';
 import { parseConfig } from './config/config.js';
-import { GatewayTokens } from './gateway/tokens.js';
 import { sha256Hex, TokenAuthenticator, defaultTenant } from './http/auth.js';
+import { FileRunArtifacts } from './runs/run-artifacts.js';
+import { planRun } from './runs/run-plan.js';
+import { RunQueue } from './runs/run-queue.js';
 import { MemoryRunStore } from './runs/run-store.js';
 import { RunService } from './runs/run-service.js';
 import type { SandboxDriver } from './sandbox/driver.js';
+import { noTelemetry } from './telemetry/telemetry.js';
 
 function fakeDriver(state: { reachable: boolean; image: boolean }): SandboxDriver {
   return {
@@ -25,7 +28,16 @@ function appWith(state = { reachable: true, image: true }, providerProblems: Rec
   const config = parseConfig({ server: { data_dir: '/nonexistent-unit' } });
   const log = pino({ level: 'silent' });
   const driver = fakeDriver(state);
-  const service = new RunService({ config, driver, tokens: new GatewayTokens(), gateway: { listen: async () => { throw new Error('not in unit tests'); } }, env: {}, store: new MemoryRunStore(), log });
+  const service = new RunService({
+    executor: { driver, access: { open: async () => { throw new Error('not in unit tests'); } }, config },
+    plan: (tenant, options) => planRun({ ...config, providerProblems }, tenant, options),
+    admission: new RunQueue(1, 1),
+    store: new MemoryRunStore(),
+    artifacts: new FileRunArtifacts(config.server.dataDir),
+    telemetry: noTelemetry,
+    limits: config.limits,
+    log,
+  });
   const auth = new TokenAuthenticator([{ name: 'ci', tokenSha256: sha256Hex('secret') }]);
   return createApp({ config, service, driver, auth, log, providerProblems });
 }

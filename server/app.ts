@@ -3,7 +3,8 @@ import { HTTPException } from 'hono/http-exception';
 import { requestId, type RequestIdVariables } from 'hono/request-id';
 import type { Logger } from 'pino';
 import type { Config } from './config/config.js';
-import { ApiError, errorBody } from './http/api-error.js';
+import { errorBody } from './http/api-error.js';
+import { apiErrorFor } from './http/domain-errors.js';
 import { requireTenant, type AuthEnv, type TokenAuthenticator } from './http/auth.js';
 import { runRoutes } from './http/routes/runs.js';
 import { ClientGoneError } from './http/run-request.js';
@@ -41,12 +42,13 @@ export function createApp(deps: AppDeps): Hono<Env> {
   });
 
   app.use('/v1/*', requireTenant(deps.auth));
-  app.route('/v1/runs', runRoutes(deps.config, deps.service, deps.providerProblems ?? {}));
+  app.route('/v1/runs', runRoutes(deps.config, deps.service));
 
   app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`, c.get('requestId')), 404));
   app.onError((err, c) => {
     const id = c.get('requestId');
-    if (err instanceof ApiError) return c.json(errorBody(err.code, err.message, id), err.status);
+    const mapped = apiErrorFor(err);
+    if (mapped) return c.json(errorBody(mapped.code, mapped.message, id), mapped.status);
     if (err instanceof ClientGoneError) {
       deps.log.debug({ requestId: id, path: c.req.path }, err.message);
       return c.json(errorBody('bad_request', err.message, id), 400);

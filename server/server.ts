@@ -13,13 +13,17 @@ import { createGatewayApp } from './gateway/gateway-app.js';
 import { openGatewaySockets } from './gateway/gateway-server.js';
 import { GatewayTokens } from './gateway/tokens.js';
 import { defaultTenant, TokenAuthenticator } from './http/auth.js';
+import { providerAccessOpener } from './provider-access/index.js';
+import { FileRunArtifacts } from './runs/run-artifacts.js';
+import { planRun } from './runs/run-plan.js';
+import { RunQueue } from './runs/run-queue.js';
 import { MemoryRunStore } from './runs/run-store.js';
 import { RunService } from './runs/run-service.js';
-import { INSTANCE_LABEL } from './sandbox/container-spec.js';
 import { DockerSandboxDriver } from './sandbox/docker-driver.js';
 import { EngineHealth } from './sandbox/engine-health.js';
 import { OrphanSweeper } from './sandbox/orphan-sweeper.js';
 import type { SandboxDriver } from './sandbox/driver.js';
+import { noTelemetry, type Telemetry } from './telemetry/telemetry.js';
 
 export interface StartOptions {
   config: Config;
@@ -28,6 +32,7 @@ export interface StartOptions {
   docker?: Dockerode;
   /** Called once with a token the server made because none was configured. */
   onGeneratedToken?: (token: string) => void;
+  telemetry?: Telemetry;
 }
 
 export interface RunningServer extends AsyncDisposable {
@@ -78,11 +83,14 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     );
   }
 
-  const driver = new DockerSandboxDriver(options.docker ?? new Dockerode(), log.child({ part: 'docker' }));
+  const driver = new DockerSandboxDriver(options.docker ?? new Dockerode(), log.child({ part: 'docker' }), {
+    instance: config.server.instance,
+    gatewayVolume: config.gateway.socketVolume,
+  });
   const engine = new EngineHealth(driver, config.server.engineCheckIntervalS * 1000, log.child({ part: 'engine' }));
   await engine.start();
   if (!engine.problem) {
-    const swept = await driver.sweep({ [INSTANCE_LABEL]: config.server.instance });
+    const swept = await driver.sweep();
     if (swept.containers || swept.volumes) log.warn(swept, 'removed sandboxes left by an earlier run of this instance');
   }
 
@@ -98,10 +106,19 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     log.warn({ dir: gateway.dir }, `the gateway sockets are open to every local user: the server could not give them to group ${config.sandbox.gid} (run it as root)`);
   }
   warnIfHostAccount(config.sandbox.uid, log);
-  const service = new RunService({ config, driver, tokens, gateway, env, store: new MemoryRunStore(), log, engineProblem: () => engine.problem });
+  const service = new RunService({
+    executor: { driver, access: providerAccessOpener({ tokens, sockets: gateway, sandboxNetwork: config.sandbox.network, env }), config },
+    plan: (tenant, runOptions) => planRun({ ...config, providerProblems }, tenant, runOptions),
+    admission: new RunQueue(config.limits.maxConcurrentRuns, config.limits.maxQueuedRuns),
+    store: new MemoryRunStore(),
+    artifacts: new FileRunArtifacts(config.server.dataDir),
+    telemetry: options.telemetry ?? noTelemetry,
+    limits: config.limits,
+    engineProblem: () => engine.problem,
+    log,
+  });
   const sweeper = new OrphanSweeper({
     driver,
-    instance: config.server.instance,
     liveRunIds: () => service.liveRunIds(),
     engineProblem: () => engine.problem,
     intervalMs: config.server.sweepIntervalS * 1000,
@@ -143,7 +160,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       await stopped;
       await sweeper.stop();
       await engine.stop();
-      await driver.sweep({ [INSTANCE_LABEL]: config.server.instance }).catch((err) => log.error({ err }, 'final sweep failed'));
+      await driver.sweep().catch((err) => log.error({ err }, 'final sweep failed'));
       await gateway.close();
     })());
   return { url, service, driver, close, [Symbol.asyncDispose]: close };

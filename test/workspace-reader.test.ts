@@ -3,20 +3,20 @@
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildSandboxSpec } from '../server/sandbox/container-spec.js';
 import { DockerSandboxDriver } from '../server/sandbox/docker-driver.js';
 import type { Sandbox } from '../server/sandbox/driver.js';
 import { TarReader } from '../server/tree-diff/tar-reader.js';
 import { docker, leftovers } from './fixtures/docker.js';
 
-const driver = new DockerSandboxDriver(docker, pino({ level: 'silent' }));
 const instance = `reader-test-${randomUUID().slice(0, 8)}`;
+const driver = new DockerSandboxDriver(docker, pino({ level: 'silent' }), { instance, gatewayVolume: '' });
 let sandbox: Sandbox;
 
 beforeEach(async () => {
-  const spec = buildSandboxSpec({
+  sandbox = await driver.start({
     runId: randomUUID(),
-    instance,
+    tenant: 'test',
+    expiresAt: new Date(Date.now() + 600_000),
     image: 'codex-runner-sandbox:latest',
     network: 'none',
     runtime: '',
@@ -24,7 +24,6 @@ beforeEach(async () => {
     ids: { uid: 70000, gid: 70000 },
     gateway: null,
   });
-  sandbox = await driver.start(spec);
   // 40 MiB of real bytes, then a sparse file, so a read has something to stop in the middle of.
   const code = await sandbox.exec(['bash', '-c', 'cd /workspace && head -c 40M /dev/urandom > big && truncate -s 20G sparse && echo x > x']);
   expect(code).toBe(0);

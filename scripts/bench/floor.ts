@@ -7,15 +7,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Dockerode from 'dockerode';
 import type { Config } from '../../server/config/config.js';
-import { buildCodexArgv, buildCodexConfigToml, GATEWAY_TOKEN_ENV } from '../../server/sandbox/codex-invocation.js';
-import {
-  CODEX_HOME,
-  GATEWAY_LOOPBACK_PORT,
-  GATEWAY_MOUNT_DIR,
-  GATEWAY_SOCKET_NAME,
-  HOME_DIR,
-  WORKSPACE_DIR,
-} from '../../server/sandbox/container-spec.js';
+import { GATEWAY_TOKEN_ENV } from '../../server/provider-access/index.js';
+import { buildCodexArgv, buildCodexConfigToml } from '../../server/sandbox/codex-invocation.js';
+import { GATEWAY_MOUNT_DIR } from '../../server/sandbox/container-spec.js';
+import { CODEX_HOME, GATEWAY_SOCKET_NAME, HOME_DIR, SANDBOX_GATEWAY_PORT as GATEWAY_LOOPBACK_PORT, SANDBOX_GATEWAY_URL, WORKSPACE_DIR } from '../../server/sandbox/driver.js';
 
 /** Labels the floor's containers (value: the bench's id), and only them: never the service's run-id label. */
 export const FLOOR_LABEL = 'codex-runner-bench.floor';
@@ -47,7 +42,7 @@ export async function startFloor(docker: Dockerode, config: Config, upstreamUrl:
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
-  const codexConfig = buildCodexConfigToml({ model: config.defaults.model, provider: { name: 'floor', baseUrl: upstreamUrl, keyDelivery: 'gateway', headers: {}, queryParams: {} } });
+  const codexConfig = buildCodexConfigToml({ model: config.defaults.model, provider: { name: 'floor via codex-runner', baseUrl: SANDBOX_GATEWAY_URL, envKey: GATEWAY_TOKEN_ENV, headers: {}, queryParams: {} } });
   const { sandbox: limits } = config;
 
   const run = async (prompt: string): Promise<string> => {

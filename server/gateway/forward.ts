@@ -1,5 +1,6 @@
 import { proxy } from 'hono/proxy';
 import type { Logger } from 'pino';
+import { RunStop } from '../domain/run-error.js';
 import { gatewayError } from './gateway-error.js';
 import type { GatewayGrant } from './tokens.js';
 import { upstreamHeaders, upstreamUrl } from './upstream-request.js';
@@ -31,14 +32,14 @@ export async function forward(input: ForwardInput, subpath: string, body: string
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     const message = `provider ${provider.name} is unreachable at ${url.origin}: ${cause?.code ?? cause?.message ?? (err as Error).message}`;
     log.warn({ err: (err as Error).message }, message);
-    grant.endRun({ code: 'provider_unreachable', message });
+    grant.stopRun(new RunStop('failed', { code: 'provider_unreachable', message }));
     return gatewayError('bad_gateway', message);
   }
   if (response.status === 401 || response.status === 403) {
     const detail = (await response.text()).slice(0, 2000);
     const message = `provider ${provider.name} rejected the key (HTTP ${response.status})${upstreamMessage(detail)}`;
     log.warn({ status: response.status }, message);
-    grant.endRun({ code: 'provider_auth', message });
+    grant.stopRun(new RunStop('failed', { code: 'provider_auth', message }));
     return new Response(detail, response);
   }
   if (!response.ok) log.warn({ status: response.status, retryAfter: response.headers.get('retry-after') }, 'provider answered an error');

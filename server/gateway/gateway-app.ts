@@ -1,5 +1,6 @@
 import { Hono, type Context } from 'hono';
 import type { Logger } from 'pino';
+import { RunStop } from '../domain/run-error.js';
 import type { GatewayAdmission, RequestSlot } from './admission.js';
 import { CHAT_COMPLETIONS_PATH, chatToResponses, responsesToChatRequest, toolNamespaces } from './chat/index.js';
 import { forward, type ForwardInput } from './forward.js';
@@ -156,7 +157,7 @@ function budgetSpent(grant: GatewayGrant): string | null {
 }
 
 function endForBudget(grant: GatewayGrant, spent: string): Response {
-  grant.endRun({ code: 'budget_exceeded', message: spent });
+  grant.stopRun(new RunStop('failed', { code: 'budget_exceeded', message: spent }));
   return gatewayError('forbidden', spent);
 }
 

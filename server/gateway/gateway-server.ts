@@ -3,7 +3,10 @@ import type { Server } from 'node:http';
 import path from 'node:path';
 import { createAdaptorServer } from '@hono/node-server';
 import type { Logger } from 'pino';
-import { GATEWAY_RUNS_DIR, GATEWAY_SOCKET_NAME } from '../sandbox/container-spec.js';
+import { GATEWAY_SOCKET_NAME } from '../sandbox/driver.js';
+
+/** Each run's socket has a directory of its own under this one. */
+const GATEWAY_RUNS_DIR = 'runs';
 import type { GatewayBindings } from './gateway-app.js';
 
 /** The gateway app as a listener needs it: it is told which run's socket a request came in on. */

@@ -1,11 +1,11 @@
 // The gateway app wired to a fake upstream `fetch`, shared by its unit tests.
 import pino from 'pino';
 import type { ProviderConfig } from '../config/config.js';
-import type { RunError } from '../runs/run.js';
+import { emptyProviderUsage } from '../domain/provider-usage.js';
+import type { RunError } from '../domain/run-error.js';
 import { GatewayAdmission } from './admission.js';
 import { createGatewayApp } from './gateway-app.js';
 import { GatewayTokens, type GatewayGrant } from './tokens.js';
-import { emptyProviderUsage } from './usage-tap.js';
 
 export const provider: ProviderConfig = {
   name: 'openrouter',
@@ -41,7 +41,7 @@ export function setupGateway(answer: (req: Request) => Response | Promise<Respon
     model: 'm',
     budget: { maxRequests: 100, maxTokens: 1_000_000 },
     usage: emptyProviderUsage(),
-    endRun: (e) => ended.push(e),
+    stopRun: (stop) => ended.push(stop.error),
     ...extra,
   });
   /** A request with `token`, arriving on the socket of the token's own run unless `socketRunId` names another. */

@@ -1,12 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ProviderConfig } from '../config/config.js';
-import type { RunError } from '../runs/run.js';
-import type { ProviderUsage } from './usage-tap.js';
-
-export interface RunBudget {
-  maxRequests: number;
-  maxTokens: number;
-}
+import type { ProviderUsage, RunBudget } from '../domain/provider-usage.js';
+import type { StopRun } from '../domain/run-error.js';
 
 /** What a gateway token buys: calls to one provider, for one model, for one run, while the run lives. */
 export interface GatewayGrant {
@@ -17,7 +12,7 @@ export interface GatewayGrant {
   /** Filled in by the gateway as the provider answers. */
   usage: ProviderUsage;
   /** Ends the run at once, for failures Codex would only retry (key rejected, budget spent, provider unreachable). */
-  endRun(error: RunError): void;
+  stopRun: StopRun;
 }
 
 export interface IssuedToken {

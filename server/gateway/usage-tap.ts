@@ -1,14 +1,4 @@
-/** Token counts the provider reported in `response.completed`, summed over a run's requests. */
-export interface ProviderUsage {
-  requests: number;
-  input_tokens: number;
-  output_tokens: number;
-  total_tokens: number;
-}
-
-export function emptyProviderUsage(): ProviderUsage {
-  return { requests: 0, input_tokens: 0, output_tokens: 0, total_tokens: 0 };
-}
+import type { ProviderUsage } from '../domain/provider-usage.js';
 
 /**
  * Passes a Responses SSE stream through unchanged, chunk by chunk, while watching for

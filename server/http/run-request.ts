@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { spoolWorkspace, WorkspaceRejectedError, type WorkspaceLimits } from '../archive/spool-workspace.js';
 import type { Config } from '../config/config.js';
 import { ApiError } from './api-error.js';
+import { apiErrorFor } from './domain-errors.js';
 import { readTextCapped } from './read-capped.js';
 
 const optionsSchema = z
@@ -187,8 +188,8 @@ function isConnectionReset(err: unknown): boolean {
 }
 
 function toApiError(err: unknown): unknown {
-  if (err instanceof WorkspaceRejectedError) return new ApiError(err.kind === 'too_large' ? 'workspace_too_large' : 'workspace_invalid', err.message);
-  if (err instanceof ApiError) return err;
+  const mapped = apiErrorFor(err);
+  if (mapped) return mapped;
   if (err instanceof Error && /Malformed|Unexpected end of form|boundary/i.test(err.message)) return new ApiError('bad_request', `malformed multipart body: ${err.message}`);
   return err;
 }
@@ -216,21 +217,4 @@ function checkOptions(options: unknown): RunOptions {
 
 function describeIssues(error: z.ZodError): string {
   return error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
-}
-
-/** Picks provider, model and timeout for a run from its options and the server's config. */
-export function resolveRunOptions(options: RunOptions, config: Config, tenant: string): { provider: string; model: string; timeoutS: number } {
-  const allowed = config.tenants.find((t) => t.name === tenant)?.providers ?? Object.keys(config.providers);
-  const provider = options.provider ?? (allowed.includes(config.defaults.provider) ? config.defaults.provider : allowed[0]!);
-  const providerConfig = config.providers[provider];
-  if (!providerConfig || !allowed.includes(provider)) {
-    throw new ApiError('invalid_options', `unknown provider "${provider}"; available: ${allowed.join(', ')}`);
-  }
-  const model = options.model ?? config.defaults.model;
-  if (providerConfig.models && !providerConfig.models.includes(model)) {
-    throw new ApiError('invalid_options', `model "${model}" is not allowed for provider ${provider}; allowed: ${providerConfig.models.join(', ')}`);
-  }
-  const timeoutS = options.timeout_s ?? config.limits.defaultTimeoutS;
-  if (timeoutS > config.limits.maxTimeoutS) throw new ApiError('invalid_options', `timeout_s exceeds the maximum of ${config.limits.maxTimeoutS}`);
-  return { provider, model, timeoutS };
 }

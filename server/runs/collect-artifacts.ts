@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import { exportWorkspace, type ExportResult, type LeftOut } from '../archive/export-workspace.js';
-import { WORKSPACE_DIR } from '../sandbox/container-spec.js';
-import type { BoundedTree, Sandbox } from '../sandbox/driver.js';
+import { WORKSPACE_DIR, type BoundedTree, type Sandbox } from '../sandbox/driver.js';
 import { diffFinalTree, type BaselineIndex, type TreeDiff } from '../tree-diff/index.js';
 import type { RunFiles } from './run-files.js';
 import type { ChangeSummary } from './run.js';

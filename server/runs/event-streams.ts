@@ -8,13 +8,13 @@ export class EventStreams {
   private readonly slots: StreamSlots;
   private readonly limits: EventLogLimits;
 
-  constructor(config: Config) {
-    this.slots = new StreamSlots(config.limits.maxEventStreamsPerTenant);
+  constructor(limits: Pick<Config['limits'], 'runMaxEvents' | 'runMaxEventLogMb' | 'eventLineMaxKb' | 'maxEventStreamsPerTenant'>) {
+    this.slots = new StreamSlots(limits.maxEventStreamsPerTenant);
     this.limits = {
-      maxCodexEvents: config.limits.runMaxEvents,
-      maxBytes: config.limits.runMaxEventLogMb * 1024 * 1024,
+      maxCodexEvents: limits.runMaxEvents,
+      maxBytes: limits.runMaxEventLogMb * 1024 * 1024,
       // Room for the event's envelope around the Codex line the splitter let through.
-      maxLineBytes: config.limits.eventLineMaxKb * 1024 + 4096,
+      maxLineBytes: limits.eventLineMaxKb * 1024 + 4096,
     };
   }
 

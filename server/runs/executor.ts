@@ -4,12 +4,11 @@ import { finished } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Config, ProviderConfig } from '../config/config.js';
-import type { GatewaySockets, RunSocket } from '../gateway/gateway-server.js';
-import type { GatewayTokens, RunBudget } from '../gateway/tokens.js';
-import { emptyProviderUsage } from '../gateway/usage-tap.js';
-import { buildCodexArgv, buildCodexConfigToml, DIRECT_KEY_ENV, GATEWAY_TOKEN_ENV } from '../sandbox/codex-invocation.js';
-import { buildSandboxSpec, WORKSPACE_DIR } from '../sandbox/container-spec.js';
-import { SandboxError, type Sandbox, type SandboxDriver } from '../sandbox/driver.js';
+import type { RunBudget } from '../domain/provider-usage.js';
+import { RunStop, type RunError, type StopRun } from '../domain/run-error.js';
+import type { ProviderAccess, ProviderAccessOpener } from '../provider-access/index.js';
+import { buildCodexArgv, buildCodexConfigToml } from '../sandbox/codex-invocation.js';
+import { SandboxError, WORKSPACE_DIR, type Sandbox, type SandboxDriver } from '../sandbox/driver.js';
 import { indexBaseline } from '../tree-diff/index.js';
 import { collectArtifacts, CollectTimeoutError } from './collect-artifacts.js';
 import type { CodexOutcome } from './codex-outcome.js';
@@ -17,7 +16,7 @@ import { CodexPhase } from './codex-phase.js';
 import type { EventLog } from './event-log.js';
 import { tailBuffer } from './line-splitter.js';
 import type { RunFiles } from './run-files.js';
-import type { Run, RunError, RunStatus } from './run.js';
+import type { Run, RunStatus } from './run.js';
 
 const MiB = 1024 * 1024;
 /** Room for a patch: deflated and base85'd binaries grow by a quarter, text gains context lines. */
@@ -25,32 +24,21 @@ const PATCH_BYTES_PER_WORKSPACE_BYTE = 4;
 
 /** How long a failing sandbox is given to finish stopping before the run says why it failed. */
 const SETTLE_MS = 1_000;
-
-/** The reason a run's signal was aborted with: how the run ends. */
-export class RunAbort extends Error {
-  constructor(
-    readonly status: Extract<RunStatus, 'cancelled' | 'timed_out' | 'failed'>,
-    readonly runError: RunError,
-  ) {
-    super(runError.message);
-  }
-}
+/** Added to a sandbox's expiry past its run's own deadlines: removal and bookkeeping take a moment. */
+const EXPIRY_MARGIN_S = 300;
 
 export interface ExecutorDeps {
   driver: SandboxDriver;
-  tokens: GatewayTokens;
-  /** Opens each run's own gateway socket, the only one on which its token is accepted. */
-  gateway: Pick<GatewaySockets, 'listen'>;
-  config: Config;
-  /** The server's environment: provider keys, read only for key_delivery = "env". */
-  env: Record<string, string | undefined>;
+  /** Each run's way to its provider: the gateway's token and socket, or the key in the environment. */
+  access: ProviderAccessOpener;
+  config: Pick<Config, 'sandbox' | 'limits'>;
 }
 
 export interface RunJob {
   run: Run;
   budget: RunBudget;
-  /** Ends the run as failed with this error (the gateway's way to stop what Codex would retry). */
-  fail(error: RunError): void;
+  /** Stops the run (the gateway's way to end what Codex would only retry). */
+  stop: StopRun;
   prompt: string;
   provider: ProviderConfig;
   files: RunFiles;
@@ -58,6 +46,8 @@ export interface RunJob {
   events: EventLog;
   signal: AbortSignal;
   log: Logger;
+  /** Told each phase's duration as it ends (telemetry). */
+  onPhase?: (phase: string, ms: number) => void;
 }
 
 /** How a run ended: the fields of the run that its execution decides. */
@@ -65,7 +55,7 @@ export type RunResult = Pick<Run, 'exitCode' | 'finalMessage' | 'usage' | 'error
   status: Exclude<RunStatus, 'queued' | 'running'>;
 };
 
-/** Runs one run in its own sandbox; the sandbox, the run's gateway token and its socket never outlive this call. */
+/** Runs one run in its own sandbox; the sandbox and the run's provider access never outlive this call. */
 export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunResult> {
   const { config } = deps;
   const { run, signal } = job;
@@ -77,15 +67,12 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
       return await work();
     } finally {
       timings[phase] = Math.round(performance.now() - t0);
+      job.onPhase?.(phase, timings[phase]);
     }
   };
 
-  // With key_delivery = "env" Codex talks to the provider itself: no gateway token, no usage seen.
-  const direct = job.provider.keyDelivery === 'env';
-  const providerUsage = direct ? null : emptyProviderUsage();
-  const token = providerUsage && deps.tokens.issue({ runId: run.id, provider: job.provider, model: run.model, budget: job.budget, usage: providerUsage, endRun: job.fail });
+  let access: ProviderAccess | undefined;
   let sandbox: Sandbox | undefined;
-  let socket: RunSocket | null = null;
   const codex = new CodexPhase(job.events, config.limits.eventLineMaxKb * 1024, log);
   let exitCode: number | null = null;
   let result: RunResult;
@@ -94,25 +81,28 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
   const baselineWork = indexBaseline(job.hasInput ? job.files.inputTar : null, job.files.baselineDir, { signal });
   baselineWork.catch(() => {}); // awaited when collecting; a failure before then is not unhandled
   try {
-    // Open before the sandbox starts, and the only socket its relay can reach.
-    socket = token && (await time('gateway', () => deps.gateway.listen(run.id)));
-    const spec = buildSandboxSpec({
-      runId: run.id,
-      instance: config.server.instance,
-      image: config.sandbox.image,
-      network: direct ? job.provider.egressNetwork : config.sandbox.network,
-      runtime: config.sandbox.runtime,
-      limits: config.sandbox,
-      ids: config.sandbox,
-      gateway: !socket
-        ? null
-        : config.gateway.socketVolume
-          ? { kind: 'volume', volume: config.gateway.socketVolume, runDir: socket.subdir }
-          : { kind: 'bind', hostDir: socket.dir },
-    });
-    const started = await time('start', () => deps.driver.start(spec, signal));
+    // Opened before the sandbox starts: its gateway socket is the only one the sandbox can reach.
+    const opened = await time('access', () => deps.access.open({ runId: run.id, provider: job.provider, model: run.model, budget: job.budget, stop: job.stop }));
+    access = opened;
+    const started = await time('start', () =>
+      deps.driver.start(
+        {
+          runId: run.id,
+          tenant: run.tenant,
+          image: config.sandbox.image,
+          runtime: config.sandbox.runtime,
+          limits: config.sandbox,
+          ids: config.sandbox,
+          network: opened.network,
+          gateway: opened.gateway,
+          // The run's own timeout, its collection's and a margin: what outlives that belongs to nobody.
+          expiresAt: new Date(Date.now() + (run.timeoutS + config.limits.collectTimeoutS + EXPIRY_MARGIN_S) * 1000),
+        },
+        signal,
+      ),
+    );
     sandbox = started;
-    log = log.child({ containerId: started.containerId.slice(0, 12) });
+    log = log.child({ containerId: started.id.slice(0, 12) });
 
     if (job.hasInput) {
       await time('upload', () => started.putArchive(createReadStream(job.files.inputTar), WORKSPACE_DIR, signal));
@@ -120,7 +110,7 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
 
     await time('prepare', () =>
       runChecked(started, ['codex-runner-prepare'], {
-        stdin: buildCodexConfigToml({ model: run.model, provider: job.provider }),
+        stdin: buildCodexConfigToml({ model: run.model, provider: opened.codex }),
         signal,
       }),
     );
@@ -130,7 +120,7 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
         started,
         buildCodexArgv(job.prompt),
         // Added here, at the last moment, so the key is in no spec or log line.
-        [token ? `${GATEWAY_TOKEN_ENV}=${token.token}` : `${DIRECT_KEY_ENV}=${job.provider.keyEnv ? (deps.env[job.provider.keyEnv] ?? '') : ''}`],
+        opened.codexEnv(),
         signal,
       ),
     );
@@ -163,8 +153,8 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
     };
   } catch (err) {
     if (signal.aborted) {
-      const abort = signal.reason instanceof RunAbort ? signal.reason : new RunAbort('cancelled', { code: 'cancelled', message: 'run cancelled' });
-      result = ended(abort.status, abort.runError, exitCode, codex.outcome);
+      const stop = signal.reason instanceof RunStop ? signal.reason : new RunStop('cancelled', { code: 'cancelled', message: 'run cancelled' });
+      result = ended(stop.status, stop.error, exitCode, codex.outcome);
     } else if (err instanceof CollectTimeoutError) {
       result = ended('failed', { code: 'collect_timeout', message: err.message }, exitCode, codex.outcome);
     } else if (err instanceof SandboxError) {
@@ -177,16 +167,16 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
       result = ended('failed', { code: 'internal', message: 'internal error while running' }, exitCode, codex.outcome);
     }
   } finally {
-    token?.revoke();
     if (sandbox) {
       await time('remove', () => sandbox!.remove()).catch((err) => log.error({ err }, 'could not remove the sandbox'));
     }
-    await socket?.close().catch((err) => log.error({ err }, 'could not close the gateway socket'));
+    await access?.close().catch((err) => log.error({ err }, 'could not close the run\'s provider access'));
     await baselineWork.then(
       (baseline) => baseline.dispose(),
       () => rm(job.files.baselineDir, { recursive: true, force: true }),
     ).catch((err) => log.error({ err }, 'could not remove the baseline'));
   }
+  const providerUsage = access?.usage() ?? null;
   result.providerUsage = providerUsage;
   log.info({ status: result.status, exitCode: result.exitCode, error: result.error?.code, providerUsage, timingsMs: timings }, 'run ended');
   return result;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { QueueFullError, RunQueue } from './run-queue.js';
+import { AdmissionFullError } from './admission.js';
+import { RunQueue } from './run-queue.js';
 
 function gate() {
   let open!: () => void;
@@ -12,17 +13,17 @@ describe('RunQueue', () => {
     const q = new RunQueue(1, 5);
     const order: string[] = [];
     const a = gate();
-    q.submit('a', async () => {
+    q.submit('t', 'a', async () => {
       order.push('a');
       await a.promise;
     });
     const bDone = gate();
-    q.submit('b', async () => {
+    q.submit('t', 'b', async () => {
       order.push('b');
       bDone.open();
     });
     expect(order).toEqual(['a']);
-    expect(q.stats).toEqual({ running: 1, queued: 1 });
+    expect(q.stats()).toEqual({ running: 1, queued: 1 });
     a.open();
     await bDone.promise;
     expect(order).toEqual(['a', 'b']);
@@ -31,17 +32,17 @@ describe('RunQueue', () => {
   it('refuses a job when the waiting line is full', () => {
     const q = new RunQueue(1, 1);
     const never = () => new Promise<void>(() => {});
-    q.submit('a', never);
-    q.submit('b', never);
-    expect(() => q.submit('c', never)).toThrow(QueueFullError);
+    q.submit('t', 'a', never);
+    q.submit('t', 'b', never);
+    expect(() => q.submit('t', 'c', never)).toThrow(AdmissionFullError);
   });
 
   it('withdraws a waiting job so it never starts', async () => {
     const q = new RunQueue(1, 5);
     const a = gate();
     let bStarted = false;
-    q.submit('a', () => a.promise);
-    q.submit('b', async () => {
+    q.submit('t', 'a', () => a.promise);
+    q.submit('t', 'b', async () => {
       bStarted = true;
     });
     expect(q.withdraw('b')).toBe(true);
@@ -49,5 +50,17 @@ describe('RunQueue', () => {
     await new Promise((r) => setTimeout(r, 5));
     expect(bStarted).toBe(false);
     expect(q.withdraw('a')).toBe(false);
+  });
+
+  it('says when it would refuse, before anything is submitted, and counts each tenant apart', () => {
+    const q = new RunQueue(1, 1);
+    const never = () => new Promise<void>(() => {});
+    expect(q.refusal()).toBeNull();
+    q.submit('ci', 'a', never);
+    q.submit('app', 'b', never);
+    expect(q.refusal()).toMatch(/too many runs are waiting/);
+    expect(q.statsFor('ci')).toEqual({ running: 1, queued: 0 });
+    expect(q.statsFor('app')).toEqual({ running: 0, queued: 1 });
+    expect(q.statsFor('other')).toEqual({ running: 0, queued: 0 });
   });
 });

@@ -1,16 +1,17 @@
-/**
- * First-come first-served admission: at most `maxConcurrent` jobs run, at most `maxQueued` wait.
- * Kept behind this small surface so a per-tenant fair queue can replace it.
- */
-export class QueueFullError extends Error {}
+import { AdmissionFullError, type Admission, type AdmissionStats } from './admission.js';
 
 interface Waiting {
-  key: string;
+  tenant: string;
+  runId: string;
   start: () => void;
 }
 
-export class RunQueue {
-  private running = 0;
+/**
+ * First come, first served: at most `maxConcurrent` jobs run, at most `maxQueued` wait, whatever
+ * their tenant. The Admission a fair queue replaces.
+ */
+export class RunQueue implements Admission {
+  private readonly running = new Map<string, string>();
   private readonly waiting: Waiting[] = [];
 
   constructor(
@@ -18,34 +19,41 @@ export class RunQueue {
     private readonly maxQueued: number,
   ) {}
 
-  /** Runs `job` when a slot is free. Throws QueueFullError at once if it would have to wait and no place is left. */
-  submit(key: string, job: () => Promise<void>): void {
+  refusal(): string | null {
+    return this.hasRoom() ? null : `too many runs are waiting (${this.maxQueued})`;
+  }
+
+  submit(tenant: string, runId: string, job: () => Promise<void>): void {
     const start = () => {
-      this.running++;
+      this.running.set(runId, tenant);
       job().finally(() => {
-        this.running--;
+        this.running.delete(runId);
         this.waiting.shift()?.start();
       });
     };
-    if (this.running < this.maxConcurrent) return start();
-    if (this.waiting.length >= this.maxQueued) throw new QueueFullError(`queue is full (${this.maxQueued} waiting)`);
-    this.waiting.push({ key, start });
+    if (this.running.size < this.maxConcurrent) return start();
+    if (this.waiting.length >= this.maxQueued) throw new AdmissionFullError(`queue is full (${this.maxQueued} waiting)`);
+    this.waiting.push({ tenant, runId, start });
   }
 
-  /** Whether submit() would take a job now. */
-  hasRoom(): boolean {
-    return this.running < this.maxConcurrent || this.waiting.length < this.maxQueued;
-  }
-
-  /** Drops a job that has not started; false if it is not waiting. */
-  withdraw(key: string): boolean {
-    const i = this.waiting.findIndex((w) => w.key === key);
+  withdraw(runId: string): boolean {
+    const i = this.waiting.findIndex((w) => w.runId === runId);
     if (i < 0) return false;
     this.waiting.splice(i, 1);
     return true;
   }
 
-  get stats() {
-    return { running: this.running, queued: this.waiting.length };
+  stats(): AdmissionStats {
+    return { running: this.running.size, queued: this.waiting.length };
+  }
+
+  statsFor(tenant: string): AdmissionStats {
+    let running = 0;
+    for (const t of this.running.values()) if (t === tenant) running++;
+    return { running, queued: this.waiting.filter((w) => w.tenant === tenant).length };
+  }
+
+  private hasRoom(): boolean {
+    return this.running.size < this.maxConcurrent || this.waiting.length < this.maxQueued;
   }
 }

@@ -1,114 +1,103 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { rename } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
-import { ApiError } from '../http/api-error.js';
-import type { EventLog, RunEvent } from './event-log.js';
+import { RunStop } from '../domain/run-error.js';
+import type { Telemetry } from '../telemetry/telemetry.js';
+import { AdmissionFullError, type Admission } from './admission.js';
+import type { RunEvent } from './event-log.js';
 import { EventStreams } from './event-streams.js';
-import { executeRun, RunAbort, type ExecutorDeps, type RunResult } from './executor.js';
-import { runFiles, type RunFiles } from './run-files.js';
-import { QueueFullError, RunQueue } from './run-queue.js';
+import type { ExecutorDeps } from './executor.js';
+import { finishRun, newRunRecord, NOT_RUN, runToEnd, type LifecycleDeps, type LiveRun } from './live-run.js';
+import type { ArtifactKind, RunArtifacts } from './run-artifacts.js';
+import type { RunOptions, RunPlan } from './run-plan.js';
+import { RunRefusedError } from './run-refused.js';
 import type { RunStore } from './run-store.js';
 import type { HeldStream } from './stream-slots.js';
-import { canTransition, runView, type Run, type RunStatus } from './run.js';
+import { runView, type Run } from './run.js';
 
 export interface CreateRunInput {
   tenant: string;
   prompt: string;
-  provider: string;
-  model: string;
-  timeoutS: number;
+  options: RunOptions;
   /** A validated tar spooled by the caller; the service takes it over (moves it) once the run is accepted. */
   workspaceTar: string | null;
 }
 
-interface LiveRun {
-  run: Run;
-  prompt: string;
-  files: RunFiles;
-  events: EventLog;
-  controller: AbortController;
-  ended: Promise<void>;
-  markEnded: () => void;
-}
-
-export interface RunServiceDeps extends ExecutorDeps {
-  config: Config;
+export interface RunServiceDeps {
+  executor: ExecutorDeps;
+  /** Decides a tenant's run's provider, model, timeout and budget (`planRun` bound to the config). */
+  plan: (tenant: string, options: RunOptions) => RunPlan;
+  admission: Admission;
+  store: RunStore;
+  artifacts: RunArtifacts;
+  telemetry: Telemetry;
+  limits: Pick<Config['limits'], 'runMaxEvents' | 'runMaxEventLogMb' | 'eventLineMaxKb' | 'maxEventStreamsPerTenant'>;
   /** Why the container engine cannot take runs now, if it cannot. */
   engineProblem?: () => string | null;
-  store: RunStore;
   log: Logger;
 }
 
-/** Accepts runs, queues them, executes them, and is the one owner of each live run until it ends. */
+/** Accepts runs, hands them to admission, and is the one owner of each live run until it ends. */
 export class RunService {
   private readonly live = new Map<string, LiveRun>();
-  private readonly queue: RunQueue;
   private readonly streams: EventStreams;
+  private readonly lifecycle: LifecycleDeps;
   private accepting = true;
 
   constructor(private readonly deps: RunServiceDeps) {
-    this.queue = new RunQueue(deps.config.limits.maxConcurrentRuns, deps.config.limits.maxQueuedRuns);
-    this.streams = new EventStreams(deps.config);
+    this.streams = new EventStreams(deps.limits);
+    this.lifecycle = { executor: deps.executor, store: deps.store, artifacts: deps.artifacts, telemetry: deps.telemetry, log: deps.log };
   }
 
-  /** Throws what create() would for want of room, so an upload can be refused before it is read. */
-  checkAdmission(): void {
-    if (!this.accepting) throw new ApiError('shutting_down', 'the server is shutting down');
+  /**
+   * Throws what create() would for want of room or for its options, so an upload can be refused
+   * before it is read; returns the plan the options make.
+   */
+  checkAdmission(tenant: string, options?: RunOptions): RunPlan | undefined {
+    if (!this.accepting) throw new RunRefusedError('shutting_down', 'the server is shutting down');
     const engine = this.deps.engineProblem?.();
-    if (engine) throw new ApiError('not_ready', `${engine}; retry later`);
-    if (!this.queue.hasRoom()) throw new ApiError('queue_full', 'too many runs are waiting; retry later');
+    if (engine) throw new RunRefusedError('engine_unavailable', `${engine}; retry later`);
+    const full = this.deps.admission.refusal(tenant);
+    if (full) throw new RunRefusedError('queue_full', `${full}; retry later`);
+    return options && this.deps.plan(tenant, options);
   }
 
   async create(input: CreateRunInput): Promise<Run> {
-    if (!this.accepting) throw new ApiError('shutting_down', 'the server is shutting down');
+    if (!this.accepting) throw new RunRefusedError('shutting_down', 'the server is shutting down');
+    const plan = this.deps.plan(input.tenant, input.options);
     const id = `run_${randomBytes(10).toString('hex')}`;
-    const files = runFiles(this.deps.config.server.dataDir, id);
-    await mkdir(files.dir, { recursive: true });
+    const files = await this.deps.artifacts.create(id);
     try {
       if (input.workspaceTar) await rename(input.workspaceTar, files.inputTar);
-      const run: Run = {
-        id,
-        tenant: input.tenant,
-        status: 'queued',
-        createdAt: new Date(),
-        startedAt: null,
-        finishedAt: null,
-        provider: input.provider,
-        model: input.model,
-        timeoutS: input.timeoutS,
-        exitCode: null,
-        finalMessage: null,
-        usage: null,
-        error: null,
-        changes: null,
-        providerUsage: null,
-        hasDiff: false,
-        hasWorkspace: false,
-        leftOut: [],
-        artifactProblem: null,
-        eventsDropped: 0,
-      };
+      const run = newRunRecord(id, input.tenant, plan);
       let markEnded!: () => void;
-      const ended = new Promise<void>((r) => (markEnded = r));
-      const entry: LiveRun = { run, prompt: input.prompt, files, events: this.streams.createLog(files.events, (n) => (run.eventsDropped = n)), controller: new AbortController(), ended, markEnded };
-      entry.events.append('run', { type: 'run.queued', run: runView(run) });
+      const ended = new Promise<void>((resolve) => {
+        markEnded = () => {
+          this.live.delete(id);
+          resolve();
+        };
+      });
+      const events = this.streams.createLog(files.events, (n) => (run.eventsDropped = n));
+      const entry: LiveRun = { run, prompt: input.prompt, plan, files, hasInput: Boolean(input.workspaceTar), events, controller: new AbortController(), ended, markEnded };
+      events.append('run', { type: 'run.queued', run: runView(run) });
       this.deps.store.insert(run);
       this.live.set(id, entry);
       try {
-        // The queue must get a job that never rejects: an unhandled rejection would end the process.
-        this.queue.submit(id, () =>
-          this.execute(entry, Boolean(input.workspaceTar)).catch((err) => this.deps.log.error({ err, runId: id }, 'run bookkeeping failed')),
-        );
+        // Admission must get a job that never rejects: an unhandled rejection would end the process.
+        this.deps.admission.submit(input.tenant, id, () => runToEnd(this.lifecycle, entry).catch((err) => this.deps.log.error({ err, runId: id }, 'run bookkeeping failed')));
       } catch (err) {
         this.live.delete(id);
-        await entry.events.close();
-        if (err instanceof QueueFullError) throw new ApiError('queue_full', 'too many runs are waiting; retry later');
+        this.deps.store.delete(id);
+        await events.close();
+        if (err instanceof AdmissionFullError) throw new RunRefusedError('queue_full', 'too many runs are waiting; retry later');
         throw err;
       }
+      this.deps.telemetry.runQueued(input.tenant);
       return { ...run };
     } catch (err) {
-      await rm(files.dir, { recursive: true, force: true });
+      await this.deps.artifacts.remove(id);
       throw err;
     }
   }
@@ -118,15 +107,16 @@ export class RunService {
     return run && run.tenant === tenant ? { ...run } : undefined;
   }
 
-  files(id: string): RunFiles {
-    return runFiles(this.deps.config.server.dataDir, id);
+  /** An ended run's diff or workspace; the caller has checked that the run has it. */
+  openArtifact(run: Pick<Run, 'id'>, kind: ArtifactKind): Readable {
+    return this.deps.artifacts.open(run.id, kind);
   }
 
   async cancel(tenant: string, id: string): Promise<Run | undefined> {
     const entry = this.live.get(id);
     if (!entry) return this.get(tenant, id);
     if (entry.run.tenant !== tenant) return undefined;
-    await this.stop(entry, new RunAbort('cancelled', { code: 'cancelled', message: 'run cancelled by the client' }));
+    await this.stop(entry, new RunStop('cancelled', { code: 'cancelled', message: 'run cancelled by the client' }));
     return this.get(tenant, id);
   }
 
@@ -146,7 +136,7 @@ export class RunService {
    * and holds it until the stream ends or the caller's `return()`: call it in a `finally`.
    */
   events(run: Pick<Run, 'id' | 'tenant'>, afterSeq: number, signal?: AbortSignal): HeldStream<RunEvent> {
-    return this.streams.open(run, { live: this.live.get(run.id)?.events, file: this.files(run.id).events }, afterSeq, signal);
+    return this.streams.open(run, { live: this.live.get(run.id)?.events, file: this.deps.artifacts.files(run.id).events }, afterSeq, signal);
   }
 
   /** How many event streams the tenant holds open. */
@@ -160,7 +150,7 @@ export class RunService {
   }
 
   get stats() {
-    return this.queue.stats;
+    return this.deps.admission.stats();
   }
 
   /** Stops accepting runs, gives running ones `graceS` to end, then cancels the rest and waits for them. */
@@ -169,103 +159,18 @@ export class RunService {
     const all = () => Promise.all([...this.live.values()].map((e) => e.ended));
     const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceS * 1000).unref());
     if ((await Promise.race([all(), timer])) === 'timeout') {
-      const abort = new RunAbort('cancelled', { code: 'shutdown', message: 'the server shut down before the run ended' });
-      await Promise.all([...this.live.values()].map((entry) => this.stop(entry, abort)));
+      const stop = new RunStop('cancelled', { code: 'shutdown', message: 'the server shut down before the run ended' });
+      await Promise.all([...this.live.values()].map((entry) => this.stop(entry, stop)));
     }
   }
 
   /** Ends a run early: a waiting one never starts, a running one is aborted (its sandbox removed). */
-  private async stop(entry: LiveRun, abort: RunAbort): Promise<void> {
-    if (entry.run.status === 'queued' && this.queue.withdraw(entry.run.id)) {
-      await this.finish(entry, { ...notRun, status: abort.status, error: abort.runError });
+  private async stop(entry: LiveRun, stop: RunStop): Promise<void> {
+    if (entry.run.status === 'queued' && this.deps.admission.withdraw(entry.run.id)) {
+      await finishRun(this.lifecycle, entry, { ...NOT_RUN, status: stop.status, error: stop.error });
     } else {
-      entry.controller.abort(abort);
+      entry.controller.abort(stop);
     }
     await entry.ended;
   }
-
-  private async execute(entry: LiveRun, hasInput: boolean): Promise<void> {
-    const { run } = entry;
-    const log = this.deps.log.child({ runId: run.id, tenant: run.tenant });
-    let result: RunResult;
-    try {
-      this.transition(entry, 'running');
-      run.startedAt = new Date();
-      this.deps.store.update(run);
-      entry.events.append('run', { type: 'run.started', run: runView(run) });
-      const timeout = setTimeout(
-        () => entry.controller.abort(new RunAbort('timed_out', { code: 'timeout', message: `run exceeded its timeout of ${run.timeoutS} s` })),
-        run.timeoutS * 1000,
-      );
-      try {
-        const provider = this.deps.config.providers[run.provider]!;
-        const tenant = this.deps.config.tenants.find((t) => t.name === run.tenant);
-        result = await executeRun(this.deps, {
-          run,
-          budget: {
-            maxRequests: tenant?.runMaxRequests ?? this.deps.config.limits.runMaxRequests,
-            maxTokens: tenant?.runMaxTokens ?? this.deps.config.limits.runMaxTokens,
-          },
-          fail: (error) => entry.controller.abort(new RunAbort('failed', error)),
-          prompt: entry.prompt,
-          provider,
-          files: entry.files,
-          hasInput,
-          events: entry.events,
-          signal: entry.controller.signal,
-          log,
-        });
-      } finally {
-        clearTimeout(timeout);
-      }
-    } catch (err) {
-      log.error({ err }, 'run crashed');
-      result = { ...notRun, status: 'failed', error: { code: 'internal', message: 'internal error while running' } };
-    }
-    await this.finish(entry, result);
-  }
-
-  private async finish(entry: LiveRun, result: RunResult): Promise<void> {
-    const { run } = entry;
-    this.transition(entry, result.status);
-    Object.assign(run, {
-      finishedAt: new Date(),
-      exitCode: result.exitCode,
-      finalMessage: result.finalMessage,
-      usage: result.usage,
-      error: result.error,
-      changes: result.changes,
-      providerUsage: result.providerUsage,
-      hasDiff: result.hasDiff,
-      hasWorkspace: result.hasWorkspace,
-      leftOut: result.leftOut,
-      artifactProblem: result.artifactProblem,
-    });
-    this.deps.store.update(run);
-    entry.events.append('run', { type: `run.${run.status}`, run: runView(run) });
-    await entry.events.close().catch((err) => this.deps.log.error({ err, runId: run.id }, 'could not close the event log'));
-    await rm(entry.files.inputTar, { force: true });
-    // What a run could not finish is never served: a half-written diff or workspace goes.
-    if (!result.hasDiff) await rm(entry.files.diff, { force: true });
-    if (!result.hasWorkspace) await rm(entry.files.workspace, { force: true });
-    this.live.delete(run.id);
-    entry.markEnded();
-  }
-
-  private transition(entry: LiveRun, to: RunStatus): void {
-    if (!canTransition(entry.run.status, to)) throw new Error(`run ${entry.run.id}: ${entry.run.status} -> ${to} is not allowed`);
-    entry.run.status = to;
-  }
 }
-
-const notRun: Omit<RunResult, 'status' | 'error'> = {
-  exitCode: null,
-  finalMessage: null,
-  usage: null,
-  changes: null,
-  providerUsage: null,
-  hasDiff: false,
-  hasWorkspace: false,
-  leftOut: [],
-  artifactProblem: null,
-};

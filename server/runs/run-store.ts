@@ -1,10 +1,28 @@
-import type { Run } from './run.js';
+import type { Run, RunStatus } from './run.js';
 
-/** Where run records live. In memory for now; the SQLite store replaces this behind the same surface. */
+export interface RunListQuery {
+  tenant: string;
+  status?: RunStatus;
+  limit: number;
+  /** Only runs older than this one, in list order: newest first, ties by id. */
+  after?: { createdAt: Date; id: string };
+}
+
+/**
+ * Where run records live: in memory for now; SQLite, then Postgres, behind the same surface.
+ * Records are copies: what a caller changes is saved only by update().
+ */
 export interface RunStore {
   insert(run: Run): void;
   update(run: Run): void;
   get(id: string): Run | undefined;
+  /** A tenant's runs, newest first. */
+  list(query: RunListQuery): Run[];
+  /** Runs a crash may have left queued or running: recovery at startup. */
+  unfinished(): Run[];
+  /** Ended runs that finished before `before`, oldest first: retention. */
+  endedBefore(before: Date, limit: number): Run[];
+  delete(id: string): void;
 }
 
 export class MemoryRunStore implements RunStore {
@@ -23,4 +41,34 @@ export class MemoryRunStore implements RunStore {
     const run = this.runs.get(id);
     return run && { ...run };
   }
+
+  list(query: RunListQuery): Run[] {
+    const { after } = query;
+    return [...this.runs.values()]
+      .filter((r) => r.tenant === query.tenant && (!query.status || r.status === query.status))
+      .sort(newestFirst)
+      .filter((r) => !after || newestFirst(r, { createdAt: after.createdAt, id: after.id } as Run) > 0)
+      .slice(0, query.limit)
+      .map((r) => ({ ...r }));
+  }
+
+  unfinished(): Run[] {
+    return [...this.runs.values()].filter((r) => r.status === 'queued' || r.status === 'running').map((r) => ({ ...r }));
+  }
+
+  endedBefore(before: Date, limit: number): Run[] {
+    return [...this.runs.values()]
+      .filter((r) => r.finishedAt !== null && r.finishedAt < before)
+      .sort((a, b) => a.finishedAt!.getTime() - b.finishedAt!.getTime())
+      .slice(0, limit)
+      .map((r) => ({ ...r }));
+  }
+
+  delete(id: string): void {
+    this.runs.delete(id);
+  }
+}
+
+function newestFirst(a: Pick<Run, 'createdAt' | 'id'>, b: Pick<Run, 'createdAt' | 'id'>): number {
+  return b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 }

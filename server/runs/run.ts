@@ -1,5 +1,6 @@
 import type { LeftOut } from '../archive/export-workspace.js';
-import type { ProviderUsage } from '../gateway/usage-tap.js';
+import type { ProviderUsage } from '../domain/provider-usage.js';
+import type { RunError } from '../domain/run-error.js';
 
 export const runStatuses = ['queued', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled'] as const;
 export type RunStatus = (typeof runStatuses)[number];
@@ -19,28 +20,6 @@ export function canTransition(from: RunStatus, to: RunStatus): boolean {
 
 export function isTerminal(status: RunStatus): boolean {
   return transitions[status].length === 0;
-}
-
-export type RunErrorCode =
-  | 'provider_error'
-  | 'codex_failed'
-  | 'sandbox_error'
-  | 'sandbox_stopped'
-  | 'sandbox_gone'
-  | 'docker_unreachable'
-  | 'out_of_memory'
-  | 'collect_timeout'
-  | 'timeout'
-  | 'cancelled'
-  | 'shutdown'
-  | 'provider_auth'
-  | 'provider_unreachable'
-  | 'budget_exceeded'
-  | 'internal';
-
-export interface RunError {
-  code: RunErrorCode;
-  message: string;
 }
 
 /** Codex's cumulative token counts from `turn.completed`. */

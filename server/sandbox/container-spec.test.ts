@@ -1,19 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { buildSandboxSpec, type SandboxSpecInput } from './container-spec.js';
+import { buildSandboxSpec, type DockerPlacement } from './container-spec.js';
+import type { SandboxRequest } from './driver.js';
 
-const input: SandboxSpecInput = {
+const placement: DockerPlacement = { instance: 'default', gatewayVolume: '' };
+const input: SandboxRequest = {
   runId: 'r1',
-  instance: 'default',
+  tenant: 'ci',
+  expiresAt: new Date('2026-12-02T10:00:00Z'),
   image: 'codex-runner-sandbox:latest',
   network: 'none',
   runtime: '',
   limits: { memoryMb: 1024, cpus: 1.5, pidsLimit: 256, workspaceMb: 64, tmpMb: 128, homeMb: 32 },
   ids: { uid: 70000, gid: 70001 },
-  gateway: { kind: 'bind', hostDir: '/srv/data/gateway/runs/r1' },
+  gateway: { socketDir: '/srv/data/gateway/runs/r1', relativeDir: 'runs/r1' },
 };
 
 describe('buildSandboxSpec', () => {
-  const { container, volume } = buildSandboxSpec(input);
+  const { container, volume } = buildSandboxSpec(input, placement);
   const host = container.HostConfig!;
 
   it('drops every capability, forbids privilege gain and runs as the configured ids', () => {
@@ -48,14 +51,14 @@ describe('buildSandboxSpec', () => {
     expect(volume.DriverOpts!.o).toContain('size=64m');
   });
 
-  it('labels the container and its volume with the run id and instance', () => {
-    const labels = { 'codex-runner.run-id': 'r1', 'codex-runner.instance': 'default' };
+  it('labels the container and its volume with the run id, instance, tenant and expiry', () => {
+    const labels = { 'codex-runner.run-id': 'r1', 'codex-runner.instance': 'default', 'codex-runner.tenant': 'ci', 'codex-runner.expires-at': '2026-12-02T10:00:00.000Z' };
     expect(container.Labels).toEqual(labels);
     expect(volume.Labels).toEqual(labels);
   });
 
   it('uses a gateway volume instead of a host path when the server runs in a container', () => {
-    const spec = buildSandboxSpec({ ...input, gateway: { kind: 'volume', volume: 'codex-runner-gateway', runDir: 'runs/r1' } });
+    const spec = buildSandboxSpec(input, { ...placement, gatewayVolume: 'codex-runner-gateway' });
     expect(spec.container.HostConfig!.Mounts![1]).toEqual({
       Type: 'volume',
       Source: 'codex-runner-gateway',
@@ -67,7 +70,7 @@ describe('buildSandboxSpec', () => {
   });
 
   it('mounts no gateway and idles without the relay when the key is delivered in the environment', () => {
-    const spec = buildSandboxSpec({ ...input, network: 'bridge', gateway: null });
+    const spec = buildSandboxSpec({ ...input, network: 'bridge', gateway: null }, placement);
     expect(spec.container.HostConfig!.Mounts).toEqual([{ Type: 'volume', Source: 'codex-runner-ws-r1', Target: '/workspace' }]);
     expect(spec.container.Cmd).toEqual(['sleep', 'infinity']);
     expect(spec.container.HostConfig!.NetworkMode).toBe('bridge');
@@ -76,6 +79,6 @@ describe('buildSandboxSpec', () => {
 
   it('selects another runtime only when configured', () => {
     expect(host.Runtime).toBeUndefined();
-    expect(buildSandboxSpec({ ...input, runtime: 'runsc' }).container.HostConfig!.Runtime).toBe('runsc');
+    expect(buildSandboxSpec({ ...input, runtime: 'runsc' }, placement).container.HostConfig!.Runtime).toBe('runsc');
   });
 });

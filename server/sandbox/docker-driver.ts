@@ -2,9 +2,9 @@ import type { Duplex, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Dockerode from 'dockerode';
 import type { Logger } from 'pino';
-import { RUN_ID_LABEL, type SandboxSpec } from './container-spec.js';
+import { buildSandboxSpec, INSTANCE_LABEL, RUN_ID_LABEL, type DockerPlacement, type SandboxSpec } from './container-spec.js';
 import { demuxDockerStream } from './demux.js';
-import { SandboxError, type BoundedTree, type ExecOptions, type Sandbox, type SandboxDriver, type SweepResult } from './driver.js';
+import { SandboxError, type BoundedTree, type ExecOptions, type Sandbox, type SandboxDriver, type SandboxRequest, type SweepResult } from './driver.js';
 import { readWorkspaceWithin } from './workspace-reader.js';
 
 interface DockerErrorLike {
@@ -16,10 +16,12 @@ function statusOf(err: unknown): number | undefined {
   return (err as DockerErrorLike)?.statusCode;
 }
 
+/** Sandboxes as containers of one Docker engine, with a tmpfs volume for the workspace. */
 export class DockerSandboxDriver implements SandboxDriver {
   constructor(
     private readonly docker: Dockerode,
     private readonly log: Logger,
+    private readonly placement: DockerPlacement,
   ) {}
 
   async ping(signal?: AbortSignal): Promise<void> {
@@ -36,7 +38,8 @@ export class DockerSandboxDriver implements SandboxDriver {
     }
   }
 
-  async start(spec: SandboxSpec, signal?: AbortSignal): Promise<Sandbox> {
+  async start(request: SandboxRequest, signal?: AbortSignal): Promise<Sandbox> {
+    const spec = buildSandboxSpec(request, this.placement);
     // No abortSignal on the create calls: an aborted request does not stop dockerd, which goes on to
     // create the container with nobody left to remove it. Each call is short; the signal is
     // checked between them and what exists by then is removed.
@@ -58,11 +61,12 @@ export class DockerSandboxDriver implements SandboxDriver {
     }
   }
 
-  async sweep(labels: Record<string, string>, keep: (labels: Record<string, string>) => boolean = () => false): Promise<SweepResult> {
-    const label = Object.entries(labels).map(([k, v]) => `${k}=${v}`);
-    const containers = (await this.docker.listContainers({ all: true, filters: { label } })).filter((c) => !keep(c.Labels ?? {}));
+  async sweep(keepRun: (runId: string) => boolean = () => false): Promise<SweepResult> {
+    const label = [`${INSTANCE_LABEL}=${this.placement.instance}`];
+    const keep = (labels: Record<string, string> | undefined) => keepRun(labels?.[RUN_ID_LABEL] ?? '');
+    const containers = (await this.docker.listContainers({ all: true, filters: { label } })).filter((c) => !keep(c.Labels));
     await Promise.all(containers.map((c) => removeContainer(this.docker.getContainer(c.Id))));
-    const volumes = ((await this.docker.listVolumes({ filters: { label } })).Volumes ?? []).filter((v) => !keep(v.Labels ?? {}));
+    const volumes = ((await this.docker.listVolumes({ filters: { label } })).Volumes ?? []).filter((v) => !keep(v.Labels ?? undefined));
     await Promise.all(volumes.map((v) => removeVolume(this.docker.getVolume(v.Name))));
     return { containers: containers.length, volumes: volumes.length };
   }
@@ -79,7 +83,7 @@ class DockerSandbox implements Sandbox {
     private readonly log: Logger,
   ) {}
 
-  get containerId(): string {
+  get id(): string {
     return this.container?.id ?? '';
   }
 
@@ -103,7 +107,7 @@ class DockerSandbox implements Sandbox {
 
   async readWorkspaceWithin(maxBytes: number, signal?: AbortSignal): Promise<BoundedTree> {
     const { Image: image, Labels: labels = {} } = this.spec.container;
-    const runId = labels[RUN_ID_LABEL] ?? this.containerId.slice(0, 12);
+    const runId = labels[RUN_ID_LABEL] ?? this.id.slice(0, 12);
     try {
       return await readWorkspaceWithin(this.docker, { runId, image: image!, volume: this.volumeName, labels, maxBytes }, this.log, signal);
     } catch (err) {
@@ -231,7 +235,7 @@ class DockerSandbox implements Sandbox {
       const errors: unknown[] = [];
       if (this.container) await removeContainer(this.container).catch((err) => errors.push(err));
       await removeVolume(this.docker.getVolume(this.volumeName)).catch((err) => errors.push(err));
-      for (const err of errors) this.log.error({ err, containerId: this.containerId }, 'sandbox removal failed');
+      for (const err of errors) this.log.error({ err, containerId: this.id }, 'sandbox removal failed');
       if (errors.length) throw new SandboxError(`sandbox removal failed: ${(errors[0] as Error).message}`);
     })();
     return this.removal;

@@ -1,5 +1,56 @@
 import type { Readable, Writable } from 'node:stream';
-import type { SandboxSpec } from './container-spec.js';
+
+/** Paths every sandbox has, whatever runs it; the image (sandbox-image/Dockerfile) prepares them. */
+export const WORKSPACE_DIR = '/workspace';
+export const HOME_DIR = '/home/codex';
+export const CODEX_HOME = '/home/codex/.codex';
+/** Inside a sandbox given a gateway endpoint, the gateway answers here (the driver relays it). */
+export const SANDBOX_GATEWAY_PORT = 8089;
+export const SANDBOX_GATEWAY_URL = `http://127.0.0.1:${SANDBOX_GATEWAY_PORT}/v1`;
+
+export interface SandboxLimits {
+  memoryMb: number;
+  cpus: number;
+  pidsLimit: number;
+  /** The workspace's hard cap: writes past it fail (ENOSPC). */
+  workspaceMb: number;
+  tmpMb: number;
+  homeMb: number;
+}
+
+/** The ids a sandbox's processes and files have (`sandbox.uid`, `sandbox.gid`). */
+export interface SandboxIds {
+  uid: number;
+  gid: number;
+}
+
+/** The name of the gateway's Unix socket in a GatewayEndpoint's directory. */
+export const GATEWAY_SOCKET_NAME = 'gateway.sock';
+
+/** Where a run's gateway listens on the server's host: a directory holding its Unix socket. */
+export interface GatewayEndpoint {
+  /** Host path of the directory that holds `gateway.sock`. */
+  socketDir: string;
+  /** The same directory relative to the gateway's root directory. */
+  relativeDir: string;
+}
+
+/** What a run asks of a sandbox, whatever backend gives it (Docker today; others behind SandboxDriver). */
+export interface SandboxRequest {
+  runId: string;
+  tenant: string;
+  image: string;
+  /** The engine's default when empty; e.g. `runsc` (gVisor) where the engine has it. */
+  runtime: string;
+  limits: SandboxLimits;
+  ids: SandboxIds;
+  /** Egress: `none`, or a network the backend knows by that name. */
+  network: string;
+  /** How the sandbox reaches its run's gateway; null when Codex calls the provider itself. */
+  gateway: GatewayEndpoint | null;
+  /** Past this the sandbox is an orphan, whoever made it: a sweep may remove it. */
+  expiresAt: Date;
+}
 
 export interface ExecOptions {
   env?: string[];
@@ -18,7 +69,8 @@ export interface ExecOptions {
 
 /** A started sandbox. remove() is idempotent and always safe to call. */
 export interface Sandbox extends AsyncDisposable {
-  readonly containerId: string;
+  /** The backend's id for it (a container id), for logs. */
+  readonly id: string;
   putArchive(tar: Readable, dir: string, signal?: AbortSignal): Promise<void>;
   getArchive(path: string, signal?: AbortSignal): Promise<Readable>;
   /**
@@ -54,9 +106,9 @@ export interface SandboxDriver {
   ping(signal?: AbortSignal): Promise<void>;
   hasImage(image: string): Promise<boolean>;
   /** Creates the workspace volume and the container and starts it; cleans up itself if any step fails. */
-  start(spec: SandboxSpec, signal?: AbortSignal): Promise<Sandbox>;
-  /** Removes every container and volume carrying these labels, but those whose own labels `keep` accepts. */
-  sweep(labels: Record<string, string>, keep?: (labels: Record<string, string>) => boolean): Promise<SweepResult>;
+  start(request: SandboxRequest, signal?: AbortSignal): Promise<Sandbox>;
+  /** Removes this server instance's sandboxes (and what belongs to them), but those of the runs `keep` names. */
+  sweep(keep?: (runId: string) => boolean): Promise<SweepResult>;
 }
 
 export type SandboxErrorCode = 'sandbox_error' | 'sandbox_stopped' | 'sandbox_gone' | 'docker_unreachable';

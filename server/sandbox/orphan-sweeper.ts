@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import { INSTANCE_LABEL, RUN_ID_LABEL } from './container-spec.js';
 import type { SandboxDriver } from './driver.js';
 
 /**
@@ -13,7 +12,6 @@ export class OrphanSweeper {
   constructor(
     private readonly deps: {
       driver: Pick<SandboxDriver, 'sweep'>;
-      instance: string;
       /** Ids of the runs that own a sandbox now or may create one. */
       liveRunIds: () => ReadonlySet<string>;
       /** While this says why, the engine is skipped. */
@@ -38,7 +36,7 @@ export class OrphanSweeper {
     this.sweeping ??= (async () => {
       try {
         const live = this.deps.liveRunIds();
-        const swept = await this.deps.driver.sweep({ [INSTANCE_LABEL]: this.deps.instance }, (labels) => live.has(labels[RUN_ID_LABEL] ?? ''));
+        const swept = await this.deps.driver.sweep((runId) => live.has(runId));
         if (swept.containers || swept.volumes) this.deps.log.warn(swept, 'removed sandboxes that no live run owns');
       } catch (err) {
         this.deps.log.error({ err }, 'orphan sweep failed');

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type Dockerode from 'dockerode';
-import { WORKSPACE_DIR } from './container-spec.js';
+import { WORKSPACE_DIR } from './driver.js';
 
 /**
  * Lists `$2/$3` and tars it to stdout, leaving out the regular files that would take the files'

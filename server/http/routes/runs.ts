@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { Hono } from 'hono';
@@ -6,14 +5,15 @@ import { streamSSE } from 'hono/streaming';
 import type { Config } from '../../config/config.js';
 import type { RunEvent } from '../../runs/event-log.js';
 import type { RunService } from '../../runs/run-service.js';
-import { TooManyStreamsError, type HeldStream } from '../../runs/stream-slots.js';
+import type { RunOptions as PlanOptions } from '../../runs/run-plan.js';
+import type { HeldStream } from '../../runs/stream-slots.js';
 import { isTerminal, runView, type Run } from '../../runs/run.js';
 import { ApiError } from '../api-error.js';
 import type { AuthEnv } from '../auth.js';
 import { discardRestOfBody, requestBody } from '../node-body.js';
-import { readRunRequest, resolveRunOptions, runRequestLimits, type RunOptions, type RunRequest } from '../run-request.js';
+import { readRunRequest, runRequestLimits, type RunOptions, type RunRequest } from '../run-request.js';
 
-export function runRoutes(config: Config, service: RunService, providerProblems: Record<string, string>): Hono<AuthEnv> {
+export function runRoutes(config: Config, service: RunService): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   const limits = runRequestLimits(config);
 
@@ -23,19 +23,11 @@ export function runRoutes(config: Config, service: RunService, providerProblems:
     return run;
   };
 
-  const resolveFor = (tenant: string, options: RunOptions) => {
-    const resolved = resolveRunOptions(options, config, tenant);
-    const problem = providerProblems[resolved.provider];
-    if (problem) throw new ApiError('not_ready', `provider ${resolved.provider} cannot serve runs: ${problem}`);
-    return resolved;
-  };
-
   app.post('/', async (c) => {
     const tenant = c.get('tenant');
     // Refused before a byte of the upload is read: a full queue is not worth a 256 MiB spool.
     const admit = (options: RunOptions | undefined) => {
-      service.checkAdmission();
-      if (options) resolveFor(tenant, options);
+      service.checkAdmission(tenant, options && runOptions(options));
     };
     const body = requestBody(c);
     let request: RunRequest;
@@ -51,8 +43,7 @@ export function runRoutes(config: Config, service: RunService, providerProblems:
     }
     let run: Run;
     try {
-      const resolved = resolveFor(tenant, request.options);
-      run = await service.create({ tenant, prompt: request.prompt, workspaceTar: request.workspaceTar, ...resolved });
+      run = await service.create({ tenant, prompt: request.prompt, options: runOptions(request.options), workspaceTar: request.workspaceTar });
     } finally {
       if (request.workspaceTar) await rm(request.workspaceTar, { force: true });
     }
@@ -73,13 +64,7 @@ export function runRoutes(config: Config, service: RunService, providerProblems:
     const run = findRun(c.get('tenant'), c.req.param('id'));
     const after = Number(c.req.header('last-event-id') ?? c.req.query('after') ?? 0) || 0;
     const abort = new AbortController();
-    let events: HeldStream<RunEvent>;
-    try {
-      events = service.events(run, after, abort.signal);
-    } catch (err) {
-      if (err instanceof TooManyStreamsError) throw new ApiError('too_many_streams', err.message);
-      throw err;
-    }
+    const events: HeldStream<RunEvent> = service.events(run, after, abort.signal);
     return streamSSE(c, async (stream) => {
       // A client that disconnects cancels the response: the read stops and its slot is given back.
       stream.onAbort(() => abort.abort());
@@ -105,15 +90,18 @@ function artifact(run: Run, kind: 'diff' | 'workspace', service: RunService): Re
   if (!isTerminal(run.status)) throw new ApiError('run_not_finished', `run ${run.id} is ${run.status}; its ${kind} is ready when it ends`);
   const present = kind === 'diff' ? run.hasDiff : run.hasWorkspace;
   if (!present) throw new ApiError('not_found', `run ${run.id} ended ${run.status} and has no ${kind}`);
-  const files = service.files(run.id);
-  const file = kind === 'diff' ? files.diff : files.workspace;
-  const body = Readable.toWeb(createReadStream(file)) as ReadableStream;
+  const body = Readable.toWeb(service.openArtifact(run, kind)) as ReadableStream;
   return new Response(body, {
     headers:
       kind === 'diff'
         ? { 'content-type': 'text/x-diff; charset=utf-8' }
         : { 'content-type': 'application/gzip', 'content-disposition': `attachment; filename="${run.id}-workspace.tar.gz"` },
   });
+}
+
+/** The wire's options (snake_case) as the planner takes them. */
+function runOptions(options: RunOptions): PlanOptions {
+  return { provider: options.provider, model: options.model, timeoutS: options.timeout_s };
 }
 
 function isWaitRequested(value: string | undefined): boolean {

@@ -1,0 +1,22 @@
+import { WorkspaceRejectedError } from '../archive/spool-workspace.js';
+import type { RefusalReason } from '../runs/run-refused.js';
+import { RunRefusedError } from '../runs/run-refused.js';
+import { TooManyStreamsError } from '../runs/stream-slots.js';
+import { ApiError, type ErrorCode } from './api-error.js';
+
+const refusalCode: Record<RefusalReason, ErrorCode> = {
+  shutting_down: 'shutting_down',
+  queue_full: 'queue_full',
+  engine_unavailable: 'not_ready',
+  invalid_options: 'invalid_options',
+  provider_not_ready: 'not_ready',
+};
+
+/** The API's answer for an error a lower room raised, or undefined when it is not one of theirs: the one mapping. */
+export function apiErrorFor(err: unknown): ApiError | undefined {
+  if (err instanceof ApiError) return err;
+  if (err instanceof RunRefusedError) return new ApiError(refusalCode[err.reason], err.message);
+  if (err instanceof TooManyStreamsError) return new ApiError('too_many_streams', err.message);
+  if (err instanceof WorkspaceRejectedError) return new ApiError(err.kind === 'too_large' ? 'workspace_too_large' : 'workspace_invalid', err.message);
+  return undefined;
+}

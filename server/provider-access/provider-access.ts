@@ -1,0 +1,36 @@
+import type { ProviderConfig } from '../config/config.js';
+import type { ProviderUsage, RunBudget } from '../domain/provider-usage.js';
+import type { StopRun } from '../domain/run-error.js';
+import type { CodexProvider } from '../sandbox/codex-invocation.js';
+import type { GatewayEndpoint } from '../sandbox/driver.js';
+
+/**
+ * How one run reaches its model provider, whichever way its key is delivered: the sandbox's
+ * network, what the sandbox attaches to, what Codex is told, the usage seen, and revocation.
+ */
+export interface ProviderAccess extends AsyncDisposable {
+  /** The sandbox's network (egress policy). */
+  readonly network: string;
+  /** The run's gateway, for the sandbox to reach; null when Codex calls the provider itself. */
+  readonly gateway: GatewayEndpoint | null;
+  readonly codex: CodexProvider;
+  /** `NAME=value` pairs for Codex's process (its key): asked for at the last moment, never logged. */
+  codexEnv(): string[];
+  /** What the gateway saw the provider report; null when the gateway does not carry the run. */
+  usage(): ProviderUsage | null;
+  /** Revokes what was issued and closes what was opened. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface ProviderAccessRequest {
+  runId: string;
+  provider: ProviderConfig;
+  model: string;
+  budget: RunBudget;
+  /** How the gateway ends the run for failures Codex would only retry. */
+  stop: StopRun;
+}
+
+export interface ProviderAccessOpener {
+  open(request: ProviderAccessRequest): Promise<ProviderAccess>;
+}

@@ -1,0 +1,21 @@
+/**
+ * Which runs may start, and when: the seam a per-tenant fair queue with quotas fills. The run
+ * service hands it each accepted run's job and never starts one itself.
+ */
+export interface Admission {
+  /** Why a run of this tenant would be refused now (no place left), or null: asked before an upload is read. */
+  refusal(tenant: string): string | null;
+  /** Runs `job` when the run's turn comes; throws AdmissionFullError when it would have to wait and no place is left. */
+  submit(tenant: string, runId: string, job: () => Promise<void>): void;
+  /** Drops a run that has not started; false if it is not waiting. */
+  withdraw(runId: string): boolean;
+  stats(): AdmissionStats;
+  statsFor(tenant: string): AdmissionStats;
+}
+
+export interface AdmissionStats {
+  running: number;
+  queued: number;
+}
+
+export class AdmissionFullError extends Error {}

@@ -1,0 +1,138 @@
+import type { Logger } from 'pino';
+import { RunStop } from '../domain/run-error.js';
+import type { Telemetry } from '../telemetry/telemetry.js';
+import type { EventLog } from './event-log.js';
+import { executeRun, type ExecutorDeps, type RunResult } from './executor.js';
+import type { RunArtifacts } from './run-artifacts.js';
+import type { RunFiles } from './run-files.js';
+import type { RunPlan } from './run-plan.js';
+import type { RunStore } from './run-store.js';
+import { canTransition, runView, type Run, type RunStatus } from './run.js';
+
+/** A run from its acceptance to its end: what the run service holds for it meanwhile. */
+export interface LiveRun {
+  run: Run;
+  prompt: string;
+  plan: RunPlan;
+  files: RunFiles;
+  hasInput: boolean;
+  events: EventLog;
+  controller: AbortController;
+  ended: Promise<void>;
+  markEnded: () => void;
+}
+
+export interface LifecycleDeps {
+  executor: ExecutorDeps;
+  store: RunStore;
+  artifacts: RunArtifacts;
+  telemetry: Telemetry;
+  log: Logger;
+}
+
+export function newRunRecord(id: string, tenant: string, plan: RunPlan): Run {
+  return {
+    id,
+    tenant,
+    status: 'queued',
+    createdAt: new Date(),
+    startedAt: null,
+    finishedAt: null,
+    provider: plan.provider.name,
+    model: plan.model,
+    timeoutS: plan.timeoutS,
+    exitCode: null,
+    finalMessage: null,
+    usage: null,
+    error: null,
+    changes: null,
+    providerUsage: null,
+    hasDiff: false,
+    hasWorkspace: false,
+    leftOut: [],
+    artifactProblem: null,
+    eventsDropped: 0,
+  };
+}
+
+/** Runs an accepted run whose turn has come, to its end; never rejects for the run's own failures. */
+export async function runToEnd(deps: LifecycleDeps, entry: LiveRun): Promise<void> {
+  const { run } = entry;
+  const log = deps.log.child({ runId: run.id, tenant: run.tenant });
+  let result: RunResult;
+  try {
+    transition(run, 'running');
+    run.startedAt = new Date();
+    deps.store.update(run);
+    deps.telemetry.runStarted(run.tenant, run.startedAt.getTime() - run.createdAt.getTime());
+    entry.events.append('run', { type: 'run.started', run: runView(run) });
+    const timeout = setTimeout(
+      () => entry.controller.abort(new RunStop('timed_out', { code: 'timeout', message: `run exceeded its timeout of ${run.timeoutS} s` })),
+      run.timeoutS * 1000,
+    );
+    try {
+      result = await executeRun(deps.executor, {
+        run,
+        budget: entry.plan.budget,
+        stop: (stop) => entry.controller.abort(stop),
+        prompt: entry.prompt,
+        provider: entry.plan.provider,
+        files: entry.files,
+        hasInput: entry.hasInput,
+        events: entry.events,
+        signal: entry.controller.signal,
+        log,
+        onPhase: (phase, ms) => deps.telemetry.runPhase(phase, ms),
+      });
+    } finally {
+      clearTimeout(timeout);
+    }
+  } catch (err) {
+    log.error({ err }, 'run crashed');
+    result = { ...NOT_RUN, status: 'failed', error: { code: 'internal', message: 'internal error while running' } };
+  }
+  await finishRun(deps, entry, result);
+}
+
+/** Records how the run ended, closes its event log, drops the files it will never serve, and lets waiters go. */
+export async function finishRun(deps: LifecycleDeps, entry: LiveRun, result: RunResult): Promise<void> {
+  const { run } = entry;
+  transition(run, result.status);
+  Object.assign(run, {
+    finishedAt: new Date(),
+    exitCode: result.exitCode,
+    finalMessage: result.finalMessage,
+    usage: result.usage,
+    error: result.error,
+    changes: result.changes,
+    providerUsage: result.providerUsage,
+    hasDiff: result.hasDiff,
+    hasWorkspace: result.hasWorkspace,
+    leftOut: result.leftOut,
+    artifactProblem: result.artifactProblem,
+  });
+  deps.store.update(run);
+  deps.telemetry.runEnded(run.tenant, run.status, run.error?.code ?? null, run.finishedAt!.getTime() - run.createdAt.getTime());
+  entry.events.append('run', { type: `run.${run.status}`, run: runView(run) });
+  await entry.events.close().catch((err) => deps.log.error({ err, runId: run.id }, 'could not close the event log'));
+  await deps.artifacts.settle(run.id, { diff: result.hasDiff, workspace: result.hasWorkspace });
+  entry.markEnded();
+}
+
+/** How a run that never ran (withdrawn from the queue, crashed) ends, but for its status and error. */
+export const NOT_RUN: Omit<RunResult, 'status' | 'error'> = {
+  exitCode: null,
+  finalMessage: null,
+  usage: null,
+  changes: null,
+  providerUsage: null,
+  hasDiff: false,
+  hasWorkspace: false,
+  leftOut: [],
+  artifactProblem: null,
+};
+
+function transition(run: Run, to: RunStatus): void {
+  if (!canTransition(run.status, to)) throw new Error(`run ${run.id}: ${run.status} -> ${to} is not allowed`);
+  run.status = to;
+}
