@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leftovers } from './fixtures/docker.js';
+import { runEventSchema } from '../server/runs/run-wire.js';
 import { readSse, startHarness, UPSTREAM_KEY, type Harness } from './fixtures/harness.js';
 import { makeTar, readTar } from './fixtures/tarballs.js';
 
@@ -104,6 +105,8 @@ describe('events', () => {
     expect(commands.map((e) => e.data.item.aggregated_output.trim())).toEqual(['first', 'second']);
     expect(live.every((e, i) => Number(e.id) === i + 1)).toBe(true);
     expect(new Set(live.map((e) => e.event))).toEqual(new Set(['run', 'codex']));
+    // Each event is what the wire's schema says (the schema an OpenAPI document is made from).
+    for (const e of live) expect(runEventSchema.safeParse({ seq: Number(e.id), kind: e.event, data: e.data }).error).toBeUndefined();
 
     const replay = await readSse(await h.api(`/v1/runs/${id}/events`));
     expect(replay).toEqual(live);

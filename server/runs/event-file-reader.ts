@@ -3,6 +3,10 @@ import { LineCutter } from './line-cutter.js';
 
 export type RunEventKind = 'codex' | 'run';
 
+/**
+ * An event as the events file holds it: the log stores what it is given. The run service gives it
+ * only what the wire's schema allows, so its readers get a RunStreamEvent (runs/run-wire.ts).
+ */
 export interface RunEvent {
   seq: number;
   kind: RunEventKind;

@@ -7,6 +7,7 @@ import type { RunArtifacts } from './run-artifacts.js';
 import type { RunFiles } from './run-files.js';
 import type { RunPlan } from './run-plan.js';
 import type { RunStore } from './run-store.js';
+import type { RunStatusEvent } from './run-wire.js';
 import { canTransition, runView, type Run, type RunStatus } from './run.js';
 
 /** A run from its acceptance to its end: what the run service holds for it meanwhile. */
@@ -65,7 +66,7 @@ export async function runToEnd(deps: LifecycleDeps, entry: LiveRun): Promise<voi
     run.startedAt = new Date();
     deps.store.update(run);
     deps.telemetry.runStarted(run.tenant, run.startedAt.getTime() - run.createdAt.getTime());
-    entry.events.append('run', { type: 'run.started', run: runView(run) });
+    entry.events.append('run', { type: 'run.started', run: runView(run) } satisfies RunStatusEvent);
     const timeout = setTimeout(
       () => entry.controller.abort(new RunStop('timed_out', { code: 'timeout', message: `run exceeded its timeout of ${run.timeoutS} s` })),
       run.timeoutS * 1000,
@@ -113,7 +114,7 @@ export async function finishRun(deps: LifecycleDeps, entry: LiveRun, result: Run
   });
   deps.store.update(run);
   deps.telemetry.runEnded(run.tenant, run.status, run.error?.code ?? null, run.finishedAt!.getTime() - run.createdAt.getTime());
-  entry.events.append('run', { type: `run.${run.status}`, run: runView(run) });
+  entry.events.append('run', { type: `run.${run.status}` as RunStatusEvent['type'], run: runView(run) } satisfies RunStatusEvent);
   await entry.events.close().catch((err) => deps.log.error({ err, runId: run.id }, 'could not close the event log'));
   await deps.artifacts.settle(run.id, { diff: result.hasDiff, workspace: result.hasWorkspace });
   entry.markEnded();

@@ -6,7 +6,6 @@ import type { Config } from '../config/config.js';
 import { RunStop } from '../domain/run-error.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { AdmissionFullError, type Admission } from './admission.js';
-import type { RunEvent } from './event-log.js';
 import { EventStreams } from './event-streams.js';
 import type { ExecutorDeps } from './executor.js';
 import { finishRun, newRunRecord, NOT_RUN, runToEnd, type LifecycleDeps, type LiveRun } from './live-run.js';
@@ -14,6 +13,7 @@ import type { ArtifactKind, RunArtifacts } from './run-artifacts.js';
 import type { RunOptions, RunPlan } from './run-plan.js';
 import { RunRefusedError } from './run-refused.js';
 import type { RunStore } from './run-store.js';
+import type { RunStatusEvent, RunStreamEvent } from './run-wire.js';
 import type { HeldStream } from './stream-slots.js';
 import { runView, type Run } from './run.js';
 
@@ -81,7 +81,7 @@ export class RunService {
       });
       const events = this.streams.createLog(files.events, (n) => (run.eventsDropped = n));
       const entry: LiveRun = { run, prompt: input.prompt, plan, files, hasInput: Boolean(input.workspaceTar), events, controller: new AbortController(), ended, markEnded };
-      events.append('run', { type: 'run.queued', run: runView(run) });
+      events.append('run', { type: 'run.queued', run: runView(run) } satisfies RunStatusEvent);
       this.deps.store.insert(run);
       this.live.set(id, entry);
       try {
@@ -135,8 +135,9 @@ export class RunService {
    * iterates. Takes one of the tenant's event-stream slots (TooManyStreamsError when none is free)
    * and holds it until the stream ends or the caller's `return()`: call it in a `finally`.
    */
-  events(run: Pick<Run, 'id' | 'tenant'>, afterSeq: number, signal?: AbortSignal): HeldStream<RunEvent> {
-    return this.streams.open(run, { live: this.live.get(run.id)?.events, file: this.deps.artifacts.files(run.id).events }, afterSeq, signal);
+  events(run: Pick<Run, 'id' | 'tenant'>, afterSeq: number, signal?: AbortSignal): HeldStream<RunStreamEvent> {
+    // Only the wire's events are ever appended (here, in live-run.ts, codex-phase.ts and the log's own truncation mark).
+    return this.streams.open(run, { live: this.live.get(run.id)?.events, file: this.deps.artifacts.files(run.id).events }, afterSeq, signal) as HeldStream<RunStreamEvent>;
   }
 
   /** How many event streams the tenant holds open. */

@@ -1,48 +1,23 @@
 import type { LeftOut } from '../archive/export-workspace.js';
 import type { ProviderUsage } from '../domain/provider-usage.js';
 import type { RunError } from '../domain/run-error.js';
+import type { RunStatus } from './run-status.js';
+import type { changeSummarySchema, fileChangeSchema, leftOutSchema, providerUsageSchema, runUsageSchema, RunView } from './run-wire.js';
+import type { z } from 'zod';
 
-export const runStatuses = ['queued', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled'] as const;
-export type RunStatus = (typeof runStatuses)[number];
+export { canTransition, isTerminal, runStatuses, type RunStatus } from './run-status.js';
 
-const transitions: Record<RunStatus, readonly RunStatus[]> = {
-  queued: ['running', 'cancelled', 'failed'],
-  running: ['succeeded', 'failed', 'timed_out', 'cancelled'],
-  succeeded: [],
-  failed: [],
-  timed_out: [],
-  cancelled: [],
-};
+/** Codex's cumulative token counts from `turn.completed`, as Codex names them. */
+export type RunUsage = z.output<typeof runUsageSchema>;
+export type FileChange = z.output<typeof fileChangeSchema>;
+export type ChangeSummary = z.output<typeof changeSummarySchema>;
 
-export function canTransition(from: RunStatus, to: RunStatus): boolean {
-  return transitions[from].includes(to);
-}
-
-export function isTerminal(status: RunStatus): boolean {
-  return transitions[status].length === 0;
-}
-
-/** Codex's cumulative token counts from `turn.completed`. */
-export interface RunUsage {
-  input_tokens: number;
-  cached_input_tokens: number;
-  output_tokens: number;
-  reasoning_output_tokens: number;
-}
-
-export interface FileChange {
-  path: string;
-  /** null for binary files */
-  insertions: number | null;
-  deletions: number | null;
-}
-
-export interface ChangeSummary {
-  files_changed: number;
-  insertions: number;
-  deletions: number;
-  files: FileChange[];
-}
+// The run's figures and the wire's schemas must stay one shape.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const _usageWire: Same<ProviderUsage, z.output<typeof providerUsageSchema>> = true;
+const _leftOutWire: Same<LeftOut, z.output<typeof leftOutSchema>> = true;
+void _usageWire;
+void _leftOutWire;
 
 export interface Run {
   id: string;
@@ -73,7 +48,7 @@ export interface Run {
 }
 
 /** The run as the API shows it. */
-export function runView(run: Run) {
+export function runView(run: Run): RunView {
   return {
     id: run.id,
     status: run.status,

@@ -3,9 +3,9 @@ import { Readable } from 'node:stream';
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { Config } from '../../config/config.js';
-import type { RunEvent } from '../../runs/event-log.js';
 import type { RunService } from '../../runs/run-service.js';
 import type { RunOptions as PlanOptions } from '../../runs/run-plan.js';
+import type { RunStreamEvent } from '../../runs/run-wire.js';
 import type { HeldStream } from '../../runs/stream-slots.js';
 import { isTerminal, runView, type Run } from '../../runs/run.js';
 import { ApiError } from '../api-error.js';
@@ -64,7 +64,7 @@ export function runRoutes(config: Config, service: RunService): Hono<AuthEnv> {
     const run = findRun(c.get('tenant'), c.req.param('id'));
     const after = Number(c.req.header('last-event-id') ?? c.req.query('after') ?? 0) || 0;
     const abort = new AbortController();
-    const events: HeldStream<RunEvent> = service.events(run, after, abort.signal);
+    const events: HeldStream<RunStreamEvent> = service.events(run, after, abort.signal);
     return streamSSE(c, async (stream) => {
       // A client that disconnects cancels the response: the read stops and its slot is given back.
       stream.onAbort(() => abort.abort());

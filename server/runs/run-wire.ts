@@ -1,0 +1,88 @@
+// The run as the API shows it: zod schemas are the one source of the wire's types (an OpenAPI
+// document can be generated from them), and the run record keeps the figures it passes through
+// (Codex's usage, the diff's summary, the gateway's usage) in their wire shape.
+import { z } from 'zod';
+import { runStatuses } from './run-status.js';
+
+export const runUsageSchema = z.object({
+  input_tokens: z.number().int(),
+  cached_input_tokens: z.number().int(),
+  output_tokens: z.number().int(),
+  reasoning_output_tokens: z.number().int(),
+});
+
+export const fileChangeSchema = z.object({
+  path: z.string(),
+  /** null for binary files */
+  insertions: z.number().int().nullable(),
+  deletions: z.number().int().nullable(),
+});
+
+export const changeSummarySchema = z.object({
+  files_changed: z.number().int(),
+  insertions: z.number().int(),
+  deletions: z.number().int(),
+  files: z.array(fileChangeSchema),
+});
+
+export const providerUsageSchema = z.object({
+  requests: z.number().int(),
+  input_tokens: z.number().int(),
+  output_tokens: z.number().int(),
+  total_tokens: z.number().int(),
+});
+
+export const runErrorSchema = z.object({ code: z.string(), message: z.string() });
+
+export const leftOutSchema = z.object({
+  path: z.string(),
+  reason: z.enum(['over_workspace_cap', 'fifo', 'character-device', 'block-device', 'unknown_type', 'unrepresentable', 'link_target_missing']),
+});
+
+export const runViewSchema = z.object({
+  id: z.string(),
+  status: z.enum(runStatuses),
+  created_at: z.iso.datetime(),
+  started_at: z.iso.datetime().nullable(),
+  finished_at: z.iso.datetime().nullable(),
+  provider: z.string(),
+  model: z.string(),
+  timeout_s: z.number().int(),
+  exit_code: z.number().int().nullable(),
+  final_message: z.string().nullable(),
+  usage: runUsageSchema.nullable(),
+  error: runErrorSchema.nullable(),
+  changes: changeSummarySchema.nullable(),
+  provider_usage: providerUsageSchema.nullable(),
+  left_out: z.array(leftOutSchema),
+  artifact_problem: z.string().nullable(),
+  events_truncated: z.boolean(),
+  events_dropped: z.number().int(),
+});
+
+export type RunView = z.output<typeof runViewSchema>;
+
+/** A `run` event at each change of status, carrying the run's record as it then was. */
+export const runStatusEventSchema = z.object({
+  type: z.enum(['run.queued', 'run.started', 'run.succeeded', 'run.failed', 'run.timed_out', 'run.cancelled']),
+  run: runViewSchema,
+});
+
+/** The `run` event that marks the first Codex event not stored: the run's event log reached a limit. */
+export const eventsTruncatedEventSchema = z.object({
+  type: z.literal('run.events_truncated'),
+  reason: z.enum(['max_events', 'max_bytes', 'line_too_long']),
+  max_events: z.number().int(),
+  max_bytes: z.number().int(),
+  max_line_bytes: z.number().int(),
+});
+
+/** One event of a run's stream: the run's own (`run`) or a line of Codex's JSONL as Codex wrote it (`codex`). */
+export const runEventSchema = z.discriminatedUnion('kind', [
+  z.object({ seq: z.number().int(), kind: z.literal('run'), data: z.union([runStatusEventSchema, eventsTruncatedEventSchema]) }),
+  z.object({ seq: z.number().int(), kind: z.literal('codex'), data: z.record(z.string(), z.unknown()) }),
+]);
+
+export type RunStatusEvent = z.output<typeof runStatusEventSchema>;
+/** An event of a run's stream as a reader gets it. */
+export type RunStreamEvent = z.output<typeof runEventSchema>;
