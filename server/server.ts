@@ -97,7 +97,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const tokens = new GatewayTokens();
   const gatewayLog = log.child({ part: 'gateway' });
   const gateway = await openGatewaySockets(
-    createGatewayApp({ tokens, env, log: gatewayLog, admission: new GatewayAdmission(gatewayLimitsFromConfig(config.gateway)) }),
+    createGatewayApp({ tokens, env, log: gatewayLog, admission: new GatewayAdmission(gatewayLimitsFromConfig(config.gateway)), telemetry: options.telemetry }),
     config.gateway.socketDir,
     config.sandbox.gid,
     gatewayLog,

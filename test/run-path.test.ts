@@ -113,6 +113,19 @@ describe('events', () => {
     const resumed = await readSse(await h.api(`/v1/runs/${id}/events`, { headers: { 'last-event-id': '3' } }));
     expect(resumed).toEqual(live.slice(3));
   });
+
+  it('reports the run to telemetry: queued, started, each phase, ended, and its gateway calls', async () => {
+    const before = h.telemetry.events.length;
+    const res = await h.createRun({ prompt: h.prompt([{ exec: 'echo hi' }, { message: 'ok' }]), wait: true });
+    expect(res.status).toBe(200);
+    const seen = h.telemetry.events.slice(before);
+    expect(seen.filter((e) => e.kind === 'runQueued')).toHaveLength(1);
+    expect(seen.filter((e) => e.kind === 'runStarted')).toHaveLength(1);
+    const phases = seen.filter((e) => e.kind === 'runPhase').map((e) => e.labels.phase);
+    expect(phases).toEqual(expect.arrayContaining(['access', 'start', 'prepare', 'codex', 'collect', 'remove']));
+    expect(seen.filter((e) => e.kind === 'runEnded').map((e) => e.labels)).toEqual([{ tenant: 'default', status: 'succeeded', error: '' }]);
+    expect(seen.filter((e) => e.kind === 'gatewayRequest').map((e) => e.labels.status)).toEqual(['200', '200']);
+  });
 });
 
 describe('?wait=1', () => {

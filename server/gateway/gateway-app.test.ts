@@ -182,4 +182,15 @@ describe('a run token is bound to its run\'s socket', () => {
     expect(res.status).toBe(401);
     expect(seen).toHaveLength(0);
   });
+
+  it('reports each call of a run token to telemetry with its provider and status', async () => {
+    const gw = setup();
+    const { token } = gw.tokens.issue(gw.grant());
+    expect((await gw.post(token)).status).toBe(200);
+    expect((await gw.post(token, { model: 'other' })).status).toBe(403);
+    expect(gw.telemetry.of('gatewayRequest').map((e) => e.labels)).toEqual([
+      { provider: gw.grant().provider.name, status: '200' },
+      { provider: gw.grant().provider.name, status: '403' },
+    ]);
+  });
 });

@@ -1,6 +1,7 @@
 import { Hono, type Context } from 'hono';
 import type { Logger } from 'pino';
 import { RunStop } from '../domain/run-error.js';
+import type { Telemetry } from '../telemetry/telemetry.js';
 import type { GatewayAdmission, RequestSlot } from './admission.js';
 import { CHAT_COMPLETIONS_PATH, chatToResponses, responsesToChatRequest, toolNamespaces } from './chat/index.js';
 import { forward, type ForwardInput } from './forward.js';
@@ -26,6 +27,7 @@ export interface GatewayDeps {
   fetch?: typeof fetch;
   /** Bounds calls in flight and request bytes buffered, per run and in total. */
   admission: GatewayAdmission;
+  telemetry?: Pick<Telemetry, 'gatewayRequest'>;
 }
 
 // A refusal for load, not for the request itself: Codex (and its retries) may try again shortly.
@@ -55,6 +57,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
     }
     c.set('grant', grant);
     await next();
+    deps.telemetry?.gatewayRequest(grant.provider.name, c.res.status);
   });
 
   app.post('/v1/responses', async (c) => {

@@ -1,5 +1,6 @@
 // The gateway app wired to a fake upstream `fetch`, shared by its unit tests.
 import pino from 'pino';
+import { RecordingTelemetry } from '../telemetry/telemetry.js';
 import type { ProviderConfig } from '../config/config.js';
 import { emptyProviderUsage } from '../domain/provider-usage.js';
 import type { RunError } from '../domain/run-error.js';
@@ -33,7 +34,8 @@ export function setupGateway(answer: (req: Request) => Response | Promise<Respon
   const admission = new GatewayAdmission(limits);
   const logged: { level: number; msg: string; [key: string]: unknown }[] = [];
   const log = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
-  const app = createGatewayApp({ tokens, env: { UPSTREAM_KEY: 'sk-real' }, log, fetch: fakeFetch, admission });
+  const telemetry = new RecordingTelemetry();
+  const app = createGatewayApp({ tokens, env: { UPSTREAM_KEY: 'sk-real' }, log, fetch: fakeFetch, admission, telemetry });
   const ended: RunError[] = [];
   const grant = (extra: Partial<GatewayGrant> = {}): GatewayGrant => ({
     runId: 'r1',
@@ -56,6 +58,6 @@ export function setupGateway(answer: (req: Request) => Response | Promise<Respon
     const response = send(token, '/v1/responses', { method: 'POST', headers, body, duplex: 'half' } as RequestInit);
     return { feed, response };
   };
-  return { app, tokens, seen, ended, grant, send, post, postStream, admission, logged };
+  return { app, tokens, seen, ended, grant, send, post, postStream, admission, logged, telemetry };
 }
 
