@@ -9,6 +9,8 @@ export interface Admission {
   submit(tenant: string, runId: string, job: () => Promise<void>): void;
   /** Drops a run that has not started; false if it is not waiting. */
   withdraw(runId: string): boolean;
+  /** A waiting run's place: 1 starts next; null when it is not waiting. */
+  position(runId: string): number | null;
   stats(): AdmissionStats;
   statsFor(tenant: string): AdmissionStats;
 }

@@ -63,4 +63,15 @@ describe('RunQueue', () => {
     expect(q.statsFor('app')).toEqual({ running: 0, queued: 1 });
     expect(q.statsFor('other')).toEqual({ running: 0, queued: 0 });
   });
+
+  it('gives a waiting run its place in line, and none once it has started or left', () => {
+    const q = new RunQueue(1, 5);
+    const never = () => new Promise<void>(() => {});
+    q.submit('t', 'a', never);
+    q.submit('t', 'b', never);
+    q.submit('t', 'c', never);
+    expect([q.position('a'), q.position('b'), q.position('c')]).toEqual([null, 1, 2]);
+    q.withdraw('b');
+    expect(q.position('c')).toBe(1);
+  });
 });

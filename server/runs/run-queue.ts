@@ -43,6 +43,11 @@ export class RunQueue implements Admission {
     return true;
   }
 
+  position(runId: string): number | null {
+    const i = this.waiting.findIndex((w) => w.runId === runId);
+    return i < 0 ? null : i + 1;
+  }
+
   stats(): AdmissionStats {
     return { running: this.running.size, queued: this.waiting.length };
   }
