@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config/config.js';
 import { errorBody } from './http/api-error.js';
 import { apiErrorFor } from './http/domain-errors.js';
-import { requireTenant, type AuthEnv, type TokenAuthenticator } from './http/auth.js';
+import { requireMetricsToken, requireTenant, type AuthEnv, type TokenAuthenticator } from './http/auth.js';
 import { runRoutes } from './http/routes/runs.js';
 import { ClientGoneError } from './http/run-request.js';
 import type { RunService } from './runs/run-service.js';
@@ -19,6 +19,8 @@ export interface AppDeps {
   log: Logger;
   /** Providers that cannot serve runs, with the reason (e.g. their key variable is unset). */
   providerProblems?: Record<string, string>;
+  /** What `GET /metrics` serves (Prometheus text format); the route is absent without it. */
+  metrics?: { metrics(): Promise<string>; contentType: string };
 }
 
 type Env = { Variables: RequestIdVariables & AuthEnv['Variables'] };
@@ -40,6 +42,13 @@ export function createApp(deps: AppDeps): Hono<Env> {
     }
     return c.json({ status: problems.length ? 'not_ready' : 'ready', problems, runs: deps.service.stats }, problems.length ? 503 : 200);
   });
+
+  if (deps.metrics) {
+    const { metrics } = deps;
+    app.get('/metrics', requireMetricsToken(deps.auth, deps.config.metrics.tokenSha256), async (c) =>
+      c.body(await metrics.metrics(), 200, { 'content-type': metrics.contentType }),
+    );
+  }
 
   app.use('/v1/*', requireTenant(deps.auth));
   app.route('/v1/runs', runRoutes(deps.config, deps.service));

@@ -23,7 +23,8 @@ import { DockerSandboxDriver } from './sandbox/docker-driver.js';
 import { EngineHealth } from './sandbox/engine-health.js';
 import { OrphanSweeper } from './sandbox/orphan-sweeper.js';
 import type { SandboxDriver } from './sandbox/driver.js';
-import { noTelemetry, type Telemetry } from './telemetry/telemetry.js';
+import { PrometheusTelemetry } from './telemetry/prometheus-telemetry.js';
+import { fanOut, type Telemetry } from './telemetry/telemetry.js';
 
 export interface StartOptions {
   config: Config;
@@ -94,10 +95,15 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     if (swept.containers || swept.volumes) log.warn(swept, 'removed sandboxes left by an earlier run of this instance');
   }
 
+  // Telemetry goes to Prometheus metrics, and to the caller's own sink too when it gives one.
+  const queue = new RunQueue(config.limits.maxConcurrentRuns, config.limits.maxQueuedRuns);
+  const prometheus = new PrometheusTelemetry({ tenants: () => tenants.map((t) => t.name), statsFor: (t) => queue.statsFor(t) });
+  const telemetry = options.telemetry ? fanOut(prometheus, options.telemetry) : prometheus;
+
   const tokens = new GatewayTokens();
   const gatewayLog = log.child({ part: 'gateway' });
   const gateway = await openGatewaySockets(
-    createGatewayApp({ tokens, env, log: gatewayLog, admission: new GatewayAdmission(gatewayLimitsFromConfig(config.gateway)), telemetry: options.telemetry }),
+    createGatewayApp({ tokens, env, log: gatewayLog, admission: new GatewayAdmission(gatewayLimitsFromConfig(config.gateway)), telemetry }),
     config.gateway.socketDir,
     config.sandbox.gid,
     gatewayLog,
@@ -109,10 +115,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const service = new RunService({
     executor: { driver, access: providerAccessOpener({ tokens, sockets: gateway, sandboxNetwork: config.sandbox.network, env }), config },
     plan: (tenant, runOptions) => planRun({ ...config, providerProblems }, tenant, runOptions),
-    admission: new RunQueue(config.limits.maxConcurrentRuns, config.limits.maxQueuedRuns),
+    admission: queue,
     store: new MemoryRunStore(),
     artifacts: new FileRunArtifacts(config.server.dataDir),
-    telemetry: options.telemetry ?? noTelemetry,
+    telemetry,
     limits: config.limits,
     engineProblem: () => engine.problem,
     log,
@@ -125,7 +131,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     log: log.child({ part: 'sweeper' }),
   });
   sweeper.start();
-  const app = createApp({ config, service, driver, auth, log, providerProblems });
+  const app = createApp({ config, service, driver, auth, log, providerProblems, metrics: prometheus });
 
   const { headersTimeoutS, requestTimeoutS, keepAliveTimeoutS, maxConnections } = config.server;
   const http = await new Promise<Server>((resolve) => {

@@ -16,6 +16,8 @@ const configSchema = configFileSchema.transform(({ server: { listen, ...server }
     sandbox: camelKeys(f.sandbox),
     limits: camelKeys(f.limits),
     gateway: { ...camelKeys(f.gateway), socketDir: f.gateway.socket_dir ?? path.join(server.data_dir, 'gateway') },
+    metrics: camelKeys(f.metrics),
+    retention: camelKeys(f.retention),
     defaults: camelKeys(f.defaults),
     providers: Object.fromEntries(
       Object.entries(f.providers).map(([name, p]) => [name, { name, ...camelKeys(p), baseUrl: p.base_url.replace(/\/+$/, '') }]),

@@ -109,6 +109,11 @@ export const configFileSchema = z
         // Reading the final workspace and making the diff, after Codex exits; its own deadline, so a
         // stuck read ends the run with collect_timeout instead of holding it until timeout_s.
         collect_timeout_s: z.number().int().min(1).max(3600).default(120),
+        // A run whose Codex prints no event for this long is stuck (a hung tool, a provider that
+        // never answers): it ends timed_out with idle_timeout instead of holding a slot to timeout_s.
+        idle_timeout_s: z.number().int().min(1).default(600),
+        // A timed-out or cancelled run keeps what its sandbox holds, read under this shorter deadline.
+        partial_collect_timeout_s: z.number().int().min(1).max(3600).default(30),
         // Per-run budget enforced by the gateway: provider requests, and tokens as the provider
         // counts them (input + output, summed over requests; Codex resends the history each time).
         run_max_requests: z.number().int().min(1).default(500),
@@ -149,6 +154,25 @@ export const configFileSchema = z
         // At least max_buffered_mb_per_run x limits.max_concurrent_runs (4 x 16), so that no run can
         // spend the budget another run needs.
         max_buffered_mb_total: z.number().int().min(1).default(64),
+      })
+      .strict()
+      .prefault({}),
+    metrics: z
+      .object({
+        // GET /metrics wants this token (hex sha256 of it); empty: any tenant's token will do.
+        token_sha256: z.union([z.literal(''), z.string().regex(/^[0-9a-f]{64}$/, 'hex sha256 of the bearer token')]).default(''),
+      })
+      .strict()
+      .prefault({}),
+    retention: z
+      .object({
+        // Artifacts (diff, workspace, events) of runs that ended longer ago are removed; the record
+        // stays, marked expired, and its artifact routes answer 410.
+        max_age_days: z.number().min(0.001).default(30),
+        // The ended runs' artifacts together stay under this; the oldest go first.
+        max_bytes: z.number().int().min(1).default(10 * 1024 ** 3),
+        // How often the retention sweep runs.
+        sweep_interval_s: z.number().int().min(1).default(300),
       })
       .strict()
       .prefault({}),

@@ -192,5 +192,7 @@ describe('a run token is bound to its run\'s socket', () => {
       { provider: gw.grant().provider.name, status: '200' },
       { provider: gw.grant().provider.name, status: '403' },
     ]);
+    expect((await gw.post('crgw_unknown')).status).toBe(401);
+    expect(gw.telemetry.of('gatewayRefused').map((e) => e.labels.reason)).toEqual(['forbidden', 'unauthorized']);
   });
 });

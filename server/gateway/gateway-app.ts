@@ -5,7 +5,7 @@ import type { Telemetry } from '../telemetry/telemetry.js';
 import type { GatewayAdmission, RequestSlot } from './admission.js';
 import { CHAT_COMPLETIONS_PATH, chatToResponses, responsesToChatRequest, toolNamespaces } from './chat/index.js';
 import { forward, type ForwardInput } from './forward.js';
-import { gatewayError } from './gateway-error.js';
+import { gatewayError, refusalOf } from './gateway-error.js';
 import { BodyBudgetError, BodyCutOffError, BodyTooLargeError, readBodyWithin } from './read-body.js';
 import type { GatewayGrant, GatewayTokens } from './tokens.js';
 import { endOnUpstreamError, usageTap } from './usage-tap.js';
@@ -27,7 +27,7 @@ export interface GatewayDeps {
   fetch?: typeof fetch;
   /** Bounds calls in flight and request bytes buffered, per run and in total. */
   admission: GatewayAdmission;
-  telemetry?: Pick<Telemetry, 'gatewayRequest'>;
+  telemetry?: Pick<Telemetry, 'gatewayRequest' | 'gatewayRefused'>;
 }
 
 // A refusal for load, not for the request itself: Codex (and its retries) may try again shortly.
@@ -43,6 +43,12 @@ const RETRY_AFTER = { 'retry-after': '1' };
 export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();
   const { admission } = deps;
+
+  app.use('*', async (c, next) => {
+    await next();
+    const refused = refusalOf(c.res);
+    if (refused) deps.telemetry?.gatewayRefused(refused);
+  });
 
   app.use('/v1/*', async (c, next) => {
     const auth = c.req.header('authorization') ?? '';

@@ -13,9 +13,18 @@ const gatewayErrorStatus = {
 
 export type GatewayErrorCode = keyof typeof gatewayErrorStatus;
 
+const refusals = new WeakMap<Response, GatewayErrorCode>();
+
 export function gatewayError(code: GatewayErrorCode, message: string, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify({ error: { code, message } }), {
+  const response = new Response(JSON.stringify({ error: { code, message } }), {
     status: gatewayErrorStatus[code],
     headers: { 'content-type': 'application/json', ...headers },
   });
+  refusals.set(response, code);
+  return response;
+}
+
+/** The gateway's own error code when it answered this response itself, for telemetry. */
+export function refusalOf(response: Response): GatewayErrorCode | undefined {
+  return refusals.get(response);
 }

@@ -36,16 +36,32 @@ export function defaultTenant(env: Record<string, string | undefined>): { tenant
   return { tenant: { name: 'default', tokenSha256: sha256Hex(token) }, generatedToken: fromEnv ? undefined : token };
 }
 
+function bearerToken(header: string | undefined): string | undefined {
+  return /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1];
+}
+
 export function requireTenant(auth: TokenAuthenticator) {
   return createMiddleware<AuthEnv>(async (c, next) => {
-    const header = c.req.header('authorization') ?? '';
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    const tenant = match ? auth.tenantFor(match[1]!) : undefined;
+    const token = bearerToken(c.req.header('authorization'));
+    const tenant = token ? auth.tenantFor(token) : undefined;
     if (!tenant) {
       c.header('WWW-Authenticate', 'Bearer');
-      throw new ApiError('unauthorized', match ? 'invalid bearer token' : 'missing bearer token (Authorization: Bearer <token>)');
+      throw new ApiError('unauthorized', token ? 'invalid bearer token' : 'missing bearer token (Authorization: Bearer <token>)');
     }
     c.set('tenant', tenant);
+    await next();
+  });
+}
+
+/** `metrics.token_sha256` when one is configured (compared in constant time), else any tenant's token. */
+export function requireMetricsToken(auth: TokenAuthenticator, tokenSha256: string) {
+  const metrics = tokenSha256 ? new TokenAuthenticator([{ name: 'metrics', tokenSha256 }]) : auth;
+  return createMiddleware(async (c, next) => {
+    const token = bearerToken(c.req.header('authorization'));
+    if (!token || !metrics.tenantFor(token)) {
+      c.header('WWW-Authenticate', 'Bearer');
+      throw new ApiError('unauthorized', token ? 'invalid bearer token' : 'missing bearer token (Authorization: Bearer <token>)');
+    }
     await next();
   });
 }

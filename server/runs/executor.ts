@@ -7,6 +7,7 @@ import type { Config, ProviderConfig } from '../config/config.js';
 import type { RunBudget } from '../domain/provider-usage.js';
 import { RunStop, type RunError, type StopRun } from '../domain/run-error.js';
 import type { ProviderAccess, ProviderAccessOpener } from '../provider-access/index.js';
+import type { Telemetry } from '../telemetry/telemetry.js';
 import { buildCodexArgv, buildCodexConfigToml } from '../sandbox/codex-invocation.js';
 import { SandboxError, WORKSPACE_DIR, type Sandbox, type SandboxDriver } from '../sandbox/driver.js';
 import { indexBaseline } from '../tree-diff/index.js';
@@ -46,8 +47,8 @@ export interface RunJob {
   events: EventLog;
   signal: AbortSignal;
   log: Logger;
-  /** Told each phase's duration as it ends (telemetry). */
-  onPhase?: (phase: string, ms: number) => void;
+  /** Told each phase's duration as it ends, and a sandbox that could not start. */
+  telemetry?: Pick<Telemetry, 'runPhase' | 'sandboxStartFailed'>;
 }
 
 /** How a run ended: the fields of the run that its execution decides. */
@@ -67,7 +68,7 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
       return await work();
     } finally {
       timings[phase] = Math.round(performance.now() - t0);
-      job.onPhase?.(phase, timings[phase]);
+      job.telemetry?.runPhase(phase, timings[phase]);
     }
   };
 
@@ -99,7 +100,10 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
           expiresAt: new Date(Date.now() + (run.timeoutS + config.limits.collectTimeoutS + EXPIRY_MARGIN_S) * 1000),
         },
         signal,
-      ),
+      ).catch((err: unknown) => {
+        if (!signal.aborted) job.telemetry?.sandboxStartFailed(err instanceof SandboxError ? err.code : 'internal');
+        throw err;
+      }),
     );
     sandbox = started;
     log = log.child({ containerId: started.id.slice(0, 12) });

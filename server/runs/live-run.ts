@@ -83,7 +83,7 @@ export async function runToEnd(deps: LifecycleDeps, entry: LiveRun): Promise<voi
         events: entry.events,
         signal: entry.controller.signal,
         log,
-        onPhase: (phase, ms) => deps.telemetry.runPhase(phase, ms),
+        telemetry: deps.telemetry,
       });
     } finally {
       clearTimeout(timeout);
@@ -113,7 +113,14 @@ export async function finishRun(deps: LifecycleDeps, entry: LiveRun, result: Run
     artifactProblem: result.artifactProblem,
   });
   deps.store.update(run);
-  deps.telemetry.runEnded(run.tenant, run.status, run.error?.code ?? null, run.finishedAt!.getTime() - run.createdAt.getTime());
+  deps.telemetry.runEnded({
+    tenant: run.tenant,
+    provider: run.provider,
+    status: run.status,
+    errorCode: run.error?.code ?? null,
+    ms: run.finishedAt!.getTime() - run.createdAt.getTime(),
+    providerTokens: run.providerUsage?.total_tokens ?? null,
+  });
   entry.events.append('run', { type: `run.${run.status}` as RunStatusEvent['type'], run: runView(run) } satisfies RunStatusEvent);
   await entry.events.close().catch((err) => deps.log.error({ err, runId: run.id }, 'could not close the event log'));
   await deps.artifacts.settle(run.id, { diff: result.hasDiff, workspace: result.hasWorkspace });
