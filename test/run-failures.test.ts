@@ -69,14 +69,17 @@ describe('provider failures', () => {
 });
 
 describe('timeouts and cancels', () => {
-  it('ends timed_out when the run exceeds timeout_s, and removes its container', async () => {
+  it('ends timed_out when the run exceeds timeout_s, keeps what its sandbox held, and removes its container', async () => {
     const started = Date.now();
-    const run = await runToEnd([{ exec: 'sleep 60' }], { timeout_s: 3 });
+    const run = await runToEnd([{ exec: 'echo partial > half.txt && sleep 60' }], { timeout_s: 3 });
     expect(Date.now() - started).toBeLessThan(20_000);
     expect(run.status).toBe('timed_out');
     expect(run.error).toEqual({ code: 'timeout', message: 'run exceeded its timeout of 3 s' });
-    const diff = await h.api(`/v1/runs/${run.id}/diff`);
-    expect(diff.status).toBe(404);
+    // The partial diff and workspace, collected from the frozen sandbox under their own deadline.
+    expect(run.artifact_problem).toMatch(/stopped before it ended/);
+    expect(run.changes.files_changed).toBe(1);
+    expect(await (await h.api(`/v1/runs/${run.id}/diff`)).text()).toContain('+partial');
+    expect((await h.api(`/v1/runs/${run.id}/workspace`)).status).toBe(200);
   });
 
   it('cancels a running run: it ends cancelled and its container is removed', async () => {
@@ -90,6 +93,10 @@ describe('timeouts and cancels', () => {
     expect(await leftovers(`codex-runner.run-id=${created.id}`)).toEqual({ containers: 0, volumes: 0 });
     const events = await readSse(await h.api(`/v1/runs/${created.id}/events`));
     expect(events.at(-1)!.data.type).toBe('run.cancelled');
+    // A cancelled run keeps its events and what its sandbox held (nothing changed here: an empty diff).
+    expect(events.some((e) => e.data.type === 'item.started')).toBe(true);
+    expect(run.artifact_problem).toMatch(/stopped before it ended/);
+    expect(await (await h.api(`/v1/runs/${created.id}/diff`)).text()).toBe('');
     // Cancelling again is harmless and changes nothing.
     expect((await (await h.api(`/v1/runs/${created.id}/cancel`, { method: 'POST' })).json()) as any).toMatchObject({ status: 'cancelled' });
   });
@@ -112,5 +119,32 @@ describe('crashes', () => {
     const run = await h.waitForEnd(created.id, 30_000);
     expect(run.status).toBe('failed');
     expect(await leftovers(`codex-runner.run-id=${created.id}`)).toEqual({ containers: 0, volumes: 0 });
+  });
+});
+
+describe('the idle timeout', () => {
+  let idle: Harness;
+  beforeAll(async () => {
+    idle = await startHarness({ limits: { idle_timeout_s: 3 } });
+  });
+  afterAll(async () => {
+    await idle?.close();
+  });
+
+  it('ends a run whose Codex prints nothing for idle_timeout_s timed_out with idle_timeout, long before timeout_s', async () => {
+    const started = Date.now();
+    const res = await idle.createRun({ prompt: idle.prompt([{ exec: 'echo before > seen.txt && sleep 120' }]), options: { timeout_s: 300 }, wait: true });
+    const run: any = await res.json();
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(run.status).toBe('timed_out');
+    expect(run.error).toEqual({ code: 'idle_timeout', message: 'codex printed no event for 3 s' });
+    expect(await (await idle.api(`/v1/runs/${run.id}/diff`)).text()).toContain('+before');
+    expect(await leftovers(`codex-runner.run-id=${run.id}`)).toEqual({ containers: 0, volumes: 0 });
+  });
+
+  it('lets a run that keeps printing go past idle_timeout_s', async () => {
+    const res = await idle.createRun({ prompt: idle.prompt([{ exec: 'sleep 2' }, { exec: 'sleep 2' }, { exec: 'sleep 2' }, { message: 'done' }]), wait: true });
+    const run: any = await res.json();
+    expect(run.status).toBe('succeeded');
   });
 });

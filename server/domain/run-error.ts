@@ -11,6 +11,7 @@ export type RunErrorCode =
   | 'out_of_memory'
   | 'collect_timeout'
   | 'timeout'
+  | 'idle_timeout'
   | 'cancelled'
   | 'shutdown'
   | 'provider_auth'

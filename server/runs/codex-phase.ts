@@ -26,6 +26,8 @@ export class CodexPhase {
     private readonly events: EventLog,
     private readonly maxLineBytes: number,
     private readonly log: Logger,
+    /** Called when Codex has printed nothing for `ms`: a hung tool, a provider that never answers. */
+    private readonly idle: { ms: number; onIdle: () => void } = { ms: 0, onIdle: () => {} },
   ) {}
 
   stderrText(): string {
@@ -34,10 +36,22 @@ export class CodexPhase {
 
   /** Runs Codex; resolves with its exit code once it exited or, its turn over, the sandbox is frozen. */
   async run(sandbox: Sandbox, argv: string[], env: string[], signal: AbortSignal): Promise<number> {
+    let idleTimer: NodeJS.Timeout | undefined;
+    const active = () => {
+      clearTimeout(idleTimer);
+      if (this.idle.ms > 0 && !this.over) idleTimer = setTimeout(this.idle.onIdle, this.idle.ms);
+    };
+    active();
     const stdout = lineSplitter({
       maxLineBytes: this.maxLineBytes,
-      onLine: (line) => this.take(line),
-      onOversized: () => this.events.countDropped('line_too_long'),
+      onLine: (line) => {
+        active();
+        this.take(line);
+      },
+      onOversized: () => {
+        active();
+        this.events.countDropped('line_too_long');
+      },
       // Waits for the event file to take what it has: the Docker stream, then Codex's stdout, slow down.
       ready: () => this.events.ready(),
     });
@@ -65,6 +79,7 @@ export class CodexPhase {
         return this.outcome.failure === null ? EXIT_CODE_AFTER.completed : EXIT_CODE_AFTER.failed;
       });
     } finally {
+      clearTimeout(idleTimer);
       stdout.end();
       await finished(stdout).catch(() => {});
     }

@@ -10,8 +10,8 @@ import type { ProviderAccess, ProviderAccessOpener } from '../provider-access/in
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { buildCodexArgv, buildCodexConfigToml } from '../sandbox/codex-invocation.js';
 import { SandboxError, WORKSPACE_DIR, type Sandbox, type SandboxDriver } from '../sandbox/driver.js';
-import { indexBaseline } from '../tree-diff/index.js';
-import { collectArtifacts, CollectTimeoutError } from './collect-artifacts.js';
+import { indexBaseline, type BaselineIndex } from '../tree-diff/index.js';
+import { collectArtifacts, CollectTimeoutError, type CollectLimits } from './collect-artifacts.js';
 import type { CodexOutcome } from './codex-outcome.js';
 import { CodexPhase } from './codex-phase.js';
 import type { EventLog } from './event-log.js';
@@ -74,12 +74,18 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
 
   let access: ProviderAccess | undefined;
   let sandbox: Sandbox | undefined;
-  const codex = new CodexPhase(job.events, config.limits.eventLineMaxKb * 1024, log);
+  const idleS = config.limits.idleTimeoutS;
+  const codex = new CodexPhase(job.events, config.limits.eventLineMaxKb * 1024, log, {
+    ms: idleS * 1000,
+    onIdle: () => job.stop(new RunStop('timed_out', { code: 'idle_timeout', message: `codex printed no event for ${idleS} s` })),
+  });
   let exitCode: number | null = null;
   let result: RunResult;
   // Indexed on the server while the sandbox starts and Codex works: the diff's baseline is what the
   // server spooled and checked, out of the run's reach.
-  const baselineWork = indexBaseline(job.hasInput ? job.files.inputTar : null, job.files.baselineDir, { signal });
+  // Not stopped with the run: a stopped run's partial diff needs it. Stopped when this call ends.
+  const baselineStop = new AbortController();
+  const baselineWork = indexBaseline(job.hasInput ? job.files.inputTar : null, job.files.baselineDir, { signal: baselineStop.signal });
   baselineWork.catch(() => {}); // awaited when collecting; a failure before then is not unhandled
   try {
     // Opened before the sandbox starts: its gateway socket is the only one the sandbox can reach.
@@ -140,11 +146,7 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
     const outOfMemory = exitCode !== 0 && (await started.ranOutOfMemory().catch(() => false)) ? config.sandbox.memoryMb : null;
     const baseline = await time('baseline', () => baselineWork);
     const collected = await time('collect', () =>
-      collectArtifacts(started, baseline, job.files, {
-        maxBytes: config.sandbox.workspaceMb * MiB,
-        maxPatchBytes: PATCH_BYTES_PER_WORKSPACE_BYTE * config.sandbox.workspaceMb * MiB,
-        timeoutMs: config.limits.collectTimeoutS * 1000,
-      }, signal, log),
+      collectArtifacts(started, baseline, job.files, collectLimits(config, config.limits.collectTimeoutS), signal, log),
     );
     result = {
       ...codexResult(exitCode, codex.outcome, codex.stderrText(), outOfMemory),
@@ -159,6 +161,12 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
     if (signal.aborted) {
       const stop = signal.reason instanceof RunStop ? signal.reason : new RunStop('cancelled', { code: 'cancelled', message: 'run cancelled' });
       result = ended(stop.status, stop.error, exitCode, codex.outcome);
+      // A stopped run keeps what its sandbox holds, read under a deadline of its own; not at shutdown,
+      // which must not wait for it.
+      if (sandbox && stop.error.code !== 'shutdown') {
+        const partial = await time('collect', () => collectPartial(sandbox!, baselineWork, job.files, collectLimits(config, config.limits.partialCollectTimeoutS), log));
+        if (partial) Object.assign(result, partial);
+      }
     } else if (err instanceof CollectTimeoutError) {
       result = ended('failed', { code: 'collect_timeout', message: err.message }, exitCode, codex.outcome);
     } else if (err instanceof SandboxError) {
@@ -175,6 +183,7 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
       await time('remove', () => sandbox!.remove()).catch((err) => log.error({ err }, 'could not remove the sandbox'));
     }
     await access?.close().catch((err) => log.error({ err }, 'could not close the run\'s provider access'));
+    baselineStop.abort();
     await baselineWork.then(
       (baseline) => baseline.dispose(),
       () => rm(job.files.baselineDir, { recursive: true, force: true }),
@@ -184,6 +193,41 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
   result.providerUsage = providerUsage;
   log.info({ status: result.status, exitCode: result.exitCode, error: result.error?.code, providerUsage, timingsMs: timings }, 'run ended');
   return result;
+}
+
+function collectLimits(config: ExecutorDeps['config'], timeoutS: number): CollectLimits {
+  return {
+    maxBytes: config.sandbox.workspaceMb * MiB,
+    maxPatchBytes: PATCH_BYTES_PER_WORKSPACE_BYTE * config.sandbox.workspaceMb * MiB,
+    timeoutMs: timeoutS * 1000,
+  };
+}
+
+/** What a stopped run's sandbox holds, frozen; null when it cannot be read within the deadline. */
+async function collectPartial(
+  sandbox: Sandbox,
+  baselineWork: Promise<BaselineIndex>,
+  files: RunFiles,
+  limits: CollectLimits,
+  log: Logger,
+): Promise<Partial<RunResult> | null> {
+  const deadline = AbortSignal.timeout(limits.timeoutMs);
+  try {
+    await sandbox.freeze();
+    const baseline = await Promise.race([baselineWork, new Promise<never>((_, reject) => deadline.addEventListener('abort', () => reject(deadline.reason), { once: true }))]);
+    const collected = await collectArtifacts(sandbox, baseline, files, limits, deadline, log);
+    const stopped = 'the run was stopped before it ended: its diff and workspace are what the sandbox held then';
+    return {
+      changes: collected.changes,
+      hasDiff: collected.hasDiff,
+      hasWorkspace: collected.hasWorkspace,
+      leftOut: collected.leftOut,
+      artifactProblem: collected.problem ? `${stopped}; ${collected.problem}` : stopped,
+    };
+  } catch (err) {
+    log.warn({ err }, "could not collect a stopped run's partial diff and workspace");
+    return null;
+  }
 }
 
 function codexResult(
