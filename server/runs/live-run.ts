@@ -53,6 +53,7 @@ export function newRunRecord(id: string, tenant: string, plan: RunPlan): Run {
     leftOut: [],
     artifactProblem: null,
     eventsDropped: 0,
+    artifactsExpired: false,
   };
 }
 

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { runFiles, type RunFiles } from './run-files.js';
 
@@ -16,8 +16,10 @@ export interface RunArtifacts {
   open(runId: string, kind: ArtifactKind): Readable;
   /** Once a run has ended: drops what it needed only while it ran, and what it will never serve. */
   settle(runId: string, kept: Record<ArtifactKind, boolean>): Promise<void>;
-  /** Everything of a run (retention, a refused run). */
+  /** Everything of a run (a refused run). */
   remove(runId: string): Promise<void>;
+  /** Bytes an ended run's files take. */
+  size(runId: string): Promise<number>;
 }
 
 export class FileRunArtifacts implements RunArtifacts {
@@ -48,5 +50,12 @@ export class FileRunArtifacts implements RunArtifacts {
 
   async remove(runId: string): Promise<void> {
     await rm(this.files(runId).dir, { recursive: true, force: true });
+  }
+
+  async size(runId: string): Promise<number> {
+    const files = this.files(runId);
+    let bytes = 0;
+    for (const file of [files.events, files.diff, files.workspace]) bytes += (await stat(file).catch(() => null))?.size ?? 0;
+    return bytes;
   }
 }

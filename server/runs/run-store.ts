@@ -20,7 +20,7 @@ export interface RunStore {
   list(query: RunListQuery): Run[];
   /** Runs a crash may have left queued or running: recovery at startup. */
   unfinished(): Run[];
-  /** Ended runs that finished before `before`, oldest first: retention. */
+  /** Ended runs that finished before `before` and still have their artifacts, oldest first: retention. */
   endedBefore(before: Date, limit: number): Run[];
   delete(id: string): void;
 }
@@ -58,7 +58,7 @@ export class MemoryRunStore implements RunStore {
 
   endedBefore(before: Date, limit: number): Run[] {
     return [...this.runs.values()]
-      .filter((r) => r.finishedAt !== null && r.finishedAt < before)
+      .filter((r) => r.finishedAt !== null && r.finishedAt < before && !r.artifactsExpired)
       .sort((a, b) => a.finishedAt!.getTime() - b.finishedAt!.getTime())
       .slice(0, limit)
       .map((r) => ({ ...r }));

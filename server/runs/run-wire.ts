@@ -58,6 +58,7 @@ export const runViewSchema = z.object({
   artifact_problem: z.string().nullable(),
   events_truncated: z.boolean(),
   events_dropped: z.number().int(),
+  artifacts_expired: z.boolean(),
 });
 
 export type RunView = z.output<typeof runViewSchema>;

@@ -45,6 +45,8 @@ export interface Run {
   artifactProblem: string | null;
   /** Codex events counted but not stored because the run's event log reached a limit. */
   eventsDropped: number;
+  /** Retention removed the run's diff, workspace and events; the record stays. */
+  artifactsExpired: boolean;
 }
 
 /** The run as the API shows it. */
@@ -68,5 +70,6 @@ export function runView(run: Run): RunView {
     artifact_problem: run.artifactProblem,
     events_truncated: run.eventsDropped > 0,
     events_dropped: run.eventsDropped,
+    artifacts_expired: run.artifactsExpired,
   };
 }
