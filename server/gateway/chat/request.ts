@@ -1,21 +1,21 @@
 // Responses request (what Codex sends) → Chat Completions request (what a `wire_api = "chat"`
 // upstream reads). Pure: no I/O, so every mapping is unit-tested on realistic bodies.
 
-export type ChatContentPart = { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string } };
+type ChatContentPart = { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string } };
 
-export interface ChatToolCall {
+interface ChatToolCall {
   id: string;
   type: 'function';
   function: { name: string; arguments: string };
 }
 
-export type ChatMessage =
+type ChatMessage =
   | { role: 'system'; content: string }
   | { role: 'user'; content: string | ChatContentPart[] }
   | { role: 'assistant'; content: string | null; tool_calls?: ChatToolCall[] }
   | { role: 'tool'; tool_call_id: string; content: string };
 
-export interface ChatTool {
+interface ChatTool {
   type: 'function';
   function: { name: string; description?: string; parameters?: unknown };
 }
