@@ -8,7 +8,7 @@ import { docker, leftovers } from './fixtures/docker.js';
 import { readSse } from './fixtures/harness.js';
 import { startResponsesStandIn, scriptMarker, STAND_IN_MODEL, type ResponsesStandIn } from './fixtures/responses-stand-in.js';
 import { startServerContainer, type ServerContainer } from './fixtures/server-container.js';
-import { makeTar } from './fixtures/tarballs.js';
+import { makeTar } from '../server/archive/test-tarballs.js';
 
 const UPSTREAM_KEY = `sk-test-ctr-${randomBytes(12).toString('hex')}`;
 

@@ -7,8 +7,7 @@ import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { exportWorkspace } from './export-workspace.js';
-import { ustarHeader } from '../../test/fixtures/tarballs.js';
-import { buildTar, device, dir, file, hardlink, readTar, streamOf, symlink } from './test-tarballs.js';
+import { buildTar, device, dir, file, hardlink, readTar, streamOf, symlink, ustarHeader } from './test-tarballs.js';
 
 let workDir: string;
 let destPath: string;

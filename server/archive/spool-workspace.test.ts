@@ -19,9 +19,9 @@ import {
   readTar,
   streamOf,
   symlink,
+  ustarHeader,
   type FixtureEntry,
 } from './test-tarballs.js';
-import { ustarHeader } from '../../test/fixtures/tarballs.js';
 
 const MiB = 1024 * 1024;
 const roomy: WorkspaceLimits = { maxBytes: 100 * MiB, maxEntries: 1_000, maxCompressedBytes: 100 * MiB };
