@@ -8,10 +8,6 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 IMAGE="${SANDBOX_IMAGE:-codex-runner-sandbox:latest}"
-export BASE_IMAGE="${BASE_IMAGE:-debian:bookworm-slim}"  # build-base-image.sh reads it too
-BUILD_NAME=build-sandbox-image
-# shellcheck source=lib/extra-ca.sh
-source "$ROOT/scripts/lib/extra-ca.sh"
 # shellcheck source=lib/build-args.sh
 source "$ROOT/scripts/lib/build-args.sh"
 parse_build_args 2,7 "$@"

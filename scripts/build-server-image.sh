@@ -11,10 +11,6 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 IMAGE="${SERVER_IMAGE:-codex-runner-server:latest}"
-export BASE_IMAGE="${BASE_IMAGE:-debian:bookworm-slim}"  # build-base-image.sh reads it too
-BUILD_NAME=build-server-image
-# shellcheck source=lib/extra-ca.sh
-source "$ROOT/scripts/lib/extra-ca.sh"
 # shellcheck source=lib/build-args.sh
 source "$ROOT/scripts/lib/build-args.sh"
 source_hash_only=""

@@ -1,7 +1,11 @@
-# What the image build scripts share: their log lines, their arguments and the docker build call.
-# Sourced after extra-ca.sh; BUILD_NAME names the script in its log lines.
+# What the image build scripts share: their base image, extra CAs, log lines, arguments and the
+# docker build call. Sourced by them.
 
-log() { echo "${BUILD_NAME}: $*" >&2; }
+# shellcheck source=extra-ca.sh
+source "$(dirname "${BASH_SOURCE[0]}")/extra-ca.sh"
+export BASE_IMAGE="${BASE_IMAGE:-debian:bookworm-slim}"  # build-base-image.sh reads it too
+
+log() { echo "$(basename "$0" .sh): $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 # parse_build_args HELP_LINES ARG...: sets ca_dir from --ca-dir DIR / --ca-dir=DIR (by default
