@@ -164,7 +164,7 @@ function chatTools(tools: unknown): ChatTool[] {
 
 /**
  * Which namespace each namespaced function belongs to, so calls to it can be handed back to Codex
- * with their `namespace` (pass it to `chatToResponsesStream`). Top-level functions are not listed.
+ * with their `namespace` (pass it to `chatToResponses`). Top-level functions are not listed.
  */
 export function toolNamespaces(body: unknown): Record<string, string> {
   const tools = isObject(body) && Array.isArray(body.tools) ? body.tools.filter(isObject) : [];
