@@ -8,22 +8,9 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 IMAGE="${SANDBOX_IMAGE:-codex-runner-sandbox:latest}"
-export BASE_IMAGE="${BASE_IMAGE:-debian:bookworm-slim}"  # build-base-image.sh reads it too
-# shellcheck source=lib/extra-ca.sh
-source "$ROOT/scripts/lib/extra-ca.sh"
-ca_dir="$(default_extra_ca_dir)"
-
-log() { echo "build-sandbox-image: $*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --ca-dir) [ $# -ge 2 ] || die "--ca-dir needs a directory"; ca_dir="$2"; shift 2 ;;
-    --ca-dir=*) ca_dir="${1#--ca-dir=}"; shift ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
-    *) die "unknown argument: $1" ;;
-  esac
-done
+# shellcheck source=lib/build-args.sh
+source "$ROOT/scripts/lib/build-args.sh"
+parse_build_args 2,7 "$@"
 
 bash "$ROOT/scripts/build-base-image.sh"
 
@@ -39,9 +26,4 @@ chmod 0644 "$ctx"/Dockerfile
 find "$ctx/ca" -type f -exec chmod 0644 {} +
 find "$ctx" -exec touch -h -d @0 {} +
 
-# Docker 28's client needs the buildx plugin for BuildKit; without it use the classic builder.
-docker buildx version >/dev/null 2>&1 || export DOCKER_BUILDKIT=0
-start=$SECONDS
-docker build --build-arg BASE_IMAGE="$BASE_IMAGE" -t "$IMAGE" "$ctx"
-size="$(docker image inspect -f '{{.Size}}' "$IMAGE")"
-log "built $IMAGE in $((SECONDS - start))s, size $((size / 1024 / 1024)) MiB"
+build_image "$IMAGE" "$ctx" --build-arg BASE_IMAGE="$BASE_IMAGE"

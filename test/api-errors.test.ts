@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leftovers } from './fixtures/docker.js';
 import { startHarness, type Harness } from './fixtures/harness.js';
-import { makeTar, type TarEntry } from './fixtures/tarballs.js';
+import { makeTar, type TarEntry } from '../server/archive/test-tarballs.js';
 
 let h: Harness;
 beforeAll(async () => {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from './fixtures/harness.js';
 import { detached } from './fixtures/run-attacks.js';
-import { makeTar, readTar } from './fixtures/tarballs.js';
+import { makeTar, readTarContents } from '../server/archive/test-tarballs.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -36,7 +36,7 @@ describe('what a run leaves behind does not run past Codex', () => {
     const writer = 'while kill -0 "$1" 2>/dev/null && ! grep -q turn-over /workspace/marker 2>/dev/null; do sleep 0.01; done\nfor i in $(seq 1 400); do echo late >> /workspace/late.txt; sleep 0.01; done\n';
     const result = await run([{ exec: `${detached(writer)}; echo turn-over > marker.tmp` }, { exec: 'mv marker.tmp marker' }, { message: 'left a writer behind' }]);
     expect(result.status).toBe('succeeded');
-    const workspaceLines = ((await readTar(await artifact(result.id, 'workspace'))).get('late.txt') ?? '').split('\n').filter(Boolean).length;
+    const workspaceLines = ((await readTarContents(await artifact(result.id, 'workspace'))).get('late.txt') ?? '').split('\n').filter(Boolean).length;
     const diff = (await artifact(result.id, 'diff')).toString();
     const diffLines = (diff.match(/^\+late$/gm) ?? []).length;
     // Frozen when the turn ended: the writer never got to its end, and nothing changed between the reads.
@@ -105,7 +105,7 @@ describe('a sparse file over the workspace cap', () => {
       { path: 'grown.bin', reason: 'over_workspace_cap' },
     ]));
     expect(result.artifact_problem).toMatch(/workspace cap/);
-    const files = await readTar(await artifact(result.id, 'workspace'));
+    const files = await readTarContents(await artifact(result.id, 'workspace'));
     expect(files.get('a.txt')).toBe('a\n');
     expect(files.get('b.txt')).toBe('b\n');
     expect(files.get('z/later.txt')).toBe('later\n');

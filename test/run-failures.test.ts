@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SseDecoder } from '../server/gateway/sse-events.js';
 import { docker, leftovers } from './fixtures/docker.js';
 import { readSse, startHarness, type Harness } from './fixtures/harness.js';
 
@@ -23,17 +24,13 @@ async function runToEnd(steps: Parameters<Harness['prompt']>[0], options?: objec
 
 async function waitForEvent(id: string, predicate: (data: any) => boolean): Promise<void> {
   const res = await h.api(`/v1/runs/${id}/events`);
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = '';
+  const reader = res.body!.getReader();
+  const decoder = new SseDecoder();
   try {
     for (;;) {
       const { value, done } = await reader.read();
       if (done) throw new Error('events ended before the awaited event');
-      buffered += value;
-      for (const block of buffered.split('\n\n').slice(0, -1)) {
-        const data = block.split('\n').find((l) => l.startsWith('data:'));
-        if (data && predicate(JSON.parse(data.slice(5)))) return;
-      }
+      for (const { data } of decoder.push(value)) if (predicate(JSON.parse(data))) return;
     }
   } finally {
     await reader.cancel();

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leftovers } from './fixtures/docker.js';
 import { runEventSchema } from '../server/runs/run-wire.js';
 import { readSse, startHarness, UPSTREAM_KEY, type Harness } from './fixtures/harness.js';
-import { makeTar, readTar } from './fixtures/tarballs.js';
+import { makeTar, readTarContents } from '../server/archive/test-tarballs.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -42,7 +42,7 @@ describe('a run that edits and creates files', () => {
     diff = await (await h.api(`/v1/runs/${run.id}/diff`)).text();
     const ws = await h.api(`/v1/runs/${run.id}/workspace`);
     expect(ws.headers.get('content-type')).toBe('application/gzip');
-    workspace = await readTar(Buffer.from(await ws.arrayBuffer()));
+    workspace = await readTarContents(Buffer.from(await ws.arrayBuffer()));
   });
 
   it('ends succeeded with the final message, usage and a summary of changes', () => {

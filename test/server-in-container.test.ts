@@ -8,7 +8,8 @@ import { docker, leftovers } from './fixtures/docker.js';
 import { readSse } from './fixtures/harness.js';
 import { startResponsesStandIn, scriptMarker, STAND_IN_MODEL, type ResponsesStandIn } from './fixtures/responses-stand-in.js';
 import { startServerContainer, type ServerContainer } from './fixtures/server-container.js';
-import { makeTar } from './fixtures/tarballs.js';
+import { makeTar } from '../server/archive/test-tarballs.js';
+import { DEFAULT_SANDBOX_IDS } from '../server/domain/sandbox-ids.js';
 
 const UPSTREAM_KEY = `sk-test-ctr-${randomBytes(12).toString('hex')}`;
 
@@ -81,7 +82,7 @@ describe('the server in a container, with sibling sandboxes', () => {
   it('mounts the gateway volume read-only in the sandbox, by name, and never the Docker socket', () => {
     expect(sandboxMounts).toContainEqual(expect.objectContaining({ Type: 'volume', Name: server.gatewayVolume, Destination: '/run/codex-runner', RW: false }));
     expect(sandboxMounts.map((m) => m.Destination)).not.toContain('/var/run/docker.sock');
-    expect(output).toMatch(/^70000$/m);
+    expect(output).toMatch(new RegExp(`^${DEFAULT_SANDBOX_IDS.uid}$`, 'm'));
     // The server runs as root in its container: the run's socket is given to the sandboxes' group
     // alone, in the run's own directory, and the directory of all runs cannot be listed.
     expect(output).toMatch(new RegExp(`^srw-rw---- .* /run/codex-runner/runs/${run.id}/gateway\\.sock$`, 'm'));

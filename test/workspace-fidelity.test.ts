@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_NAME_BYTES, MAX_PATH_BYTES } from '../server/archive/entry-path.js';
 import { parseConfig } from '../server/config/config.js';
 import { startHarness, type Harness } from './fixtures/harness.js';
-import { makeTar } from './fixtures/tarballs.js';
+import { makeTar } from '../server/archive/test-tarballs.js';
 
 let h: Harness;
 let dir: string;

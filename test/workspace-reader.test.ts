@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_SANDBOX_IDS } from '../server/domain/sandbox-ids.js';
 import { DockerSandboxDriver } from '../server/sandbox/docker-driver.js';
 import type { Sandbox } from '../server/sandbox/driver.js';
 import { TarReader } from '../server/tree-diff/tar-reader.js';
@@ -21,7 +22,7 @@ beforeEach(async () => {
     network: 'none',
     runtime: '',
     limits: { memoryMb: 256, cpus: 1, pidsLimit: 64, workspaceMb: 64, tmpMb: 16, homeMb: 16 },
-    ids: { uid: 70000, gid: 70000 },
+    ids: DEFAULT_SANDBOX_IDS,
     gateway: null,
   });
   // 40 MiB of real bytes, then a sparse file, so a read has something to stop in the middle of.

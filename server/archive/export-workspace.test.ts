@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_SANDBOX_IDS } from '../domain/sandbox-ids.js';
 import { exportWorkspace } from './export-workspace.js';
-import { ustarHeader } from '../../test/fixtures/tarballs.js';
-import { buildTar, device, dir, file, hardlink, readTar, streamOf, symlink } from './test-tarballs.js';
+import { buildTar, device, dir, file, hardlink, readTar, streamOf, symlink, ustarHeader } from './test-tarballs.js';
 
 let workDir: string;
 let destPath: string;
@@ -30,7 +30,7 @@ describe('exportWorkspace', () => {
     const dockerTar = await buildTar([
       dir('workspace/', { mtime }),
       dir('workspace/src/', { mode: 0o750, mtime }),
-      file('workspace/src/main.ts', 'hello', { mode: 0o755, mtime, uid: 1000, gid: 1000 }),
+      file('workspace/src/main.ts', 'hello', { mode: 0o755, mtime, ...DEFAULT_SANDBOX_IDS }),
       symlink('workspace/latest', 'src/main.ts'),
       hardlink('workspace/copy.ts', 'workspace/src/main.ts'),
       file(longName, 'long'),
@@ -51,7 +51,7 @@ describe('exportWorkspace', () => {
       ['n'.repeat(150), 'file', null],
     ]);
     expect(entries[0]?.header).toMatchObject({ mode: 0o750, mtime });
-    expect(entries[1]?.header).toMatchObject({ mode: 0o755, mtime, uid: 1000, gid: 1000 });
+    expect(entries[1]?.header).toMatchObject({ mode: 0o755, mtime, ...DEFAULT_SANDBOX_IDS });
     expect(entries[1]?.content.toString()).toBe('hello');
     expect(await readdir(workDir)).toEqual(['workspace.tar.gz']);
   });

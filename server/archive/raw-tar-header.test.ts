@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_SANDBOX_IDS } from '../domain/sandbox-ids.js';
 import { TarReader } from '../tree-diff/tar-reader.js';
 import { END_OF_ARCHIVE, rawEntryHeader, type RawTarEntry } from './raw-tar-header.js';
 
@@ -8,8 +9,7 @@ const base: RawTarEntry = {
   type: 'file',
   mode: 0o644,
   mtimeS: 1_714_564_800,
-  uid: 70_000,
-  gid: 70_000,
+  ...DEFAULT_SANDBOX_IDS,
   uname: Buffer.from('codex'),
   gname: Buffer.from('codex'),
   size: 0,
@@ -26,7 +26,7 @@ describe('rawEntryHeader', () => {
   it('writes a short ASCII name as a single ustar block', async () => {
     const { header, read } = await readBack(base);
     expect(header.length).toBe(512);
-    expect(read).toMatchObject({ path: base.path, type: 'file', mode: 0o644, mtimeS: base.mtimeS, uid: 70_000, gid: 70_000, uname: base.uname, gname: base.gname });
+    expect(read).toMatchObject({ path: base.path, type: 'file', mode: 0o644, mtimeS: base.mtimeS, uid: base.uid, gid: base.gid, uname: base.uname, gname: base.gname });
   });
 
   it('keeps name and symlink target bytes that are not UTF-8, saying so with hdrcharset=BINARY', async () => {

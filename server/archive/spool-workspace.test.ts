@@ -19,9 +19,10 @@ import {
   readTar,
   streamOf,
   symlink,
+  ustarHeader,
   type FixtureEntry,
 } from './test-tarballs.js';
-import { ustarHeader } from '../../test/fixtures/tarballs.js';
+import { DEFAULT_SANDBOX_IDS } from '../domain/sandbox-ids.js';
 
 const MiB = 1024 * 1024;
 const roomy: WorkspaceLimits = { maxBytes: 100 * MiB, maxEntries: 1_000, maxCompressedBytes: 100 * MiB };
@@ -101,10 +102,11 @@ describe('spoolWorkspace with a well-formed upload', () => {
       file('sgid', 'x', { mode: 0o2640 }),
     ]);
     const headers = (await spooled()).map((e) => e.header);
+    const { uid, gid } = DEFAULT_SANDBOX_IDS;
     expect(headers.map((h) => [h.name, h.mode, h.uid, h.gid, h.uname, h.gname])).toEqual([
-      ['suid', 0o755, 1000, 1000, 'codex', 'codex'],
-      ['sticky', 0o777, 1000, 1000, 'codex', 'codex'],
-      ['sgid', 0o640, 1000, 1000, 'codex', 'codex'],
+      ['suid', 0o755, uid, gid, 'codex', 'codex'],
+      ['sticky', 0o777, uid, gid, 'codex', 'codex'],
+      ['sgid', 0o640, uid, gid, 'codex', 'codex'],
     ]);
   });
 

@@ -7,10 +7,10 @@ import tar from 'tar-stream';
 import { TarFormatError, TarReader, type TarEntry, type TarEntryType } from '../tree-diff/tar-reader.js';
 import { TreeDiffError } from '../tree-diff/tree-diff-error.js';
 import { byteCap } from './byte-cap.js';
+import { DEFAULT_SANDBOX_IDS } from '../domain/sandbox-ids.js';
 import { GunzipMembers } from './gunzip-members.js';
 import { COMPRESSION_HEAD_BYTES, isGzipHead, otherCompression, peekStream } from './peek-stream.js';
 import {
-  SANDBOX_OWNER,
   WorkspacePolicy,
   type EntryHeader,
   type WorkspaceLimits,
@@ -45,8 +45,8 @@ export async function spoolWorkspace(
   opts: SpoolOptions = {},
 ): Promise<SpoolResult> {
   const policy = new WorkspacePolicy(limits, {
-    uid: opts.uid ?? SANDBOX_OWNER.uid,
-    gid: opts.gid ?? SANDBOX_OWNER.gid,
+    uid: opts.uid ?? DEFAULT_SANDBOX_IDS.uid,
+    gid: opts.gid ?? DEFAULT_SANDBOX_IDS.gid,
   });
   const stop = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;

@@ -1,4 +1,5 @@
 import type { Header, Pack } from 'tar-stream';
+import { DEFAULT_SANDBOX_IDS } from '../domain/sandbox-ids.js';
 import { lexicalParts, MAX_PATH_BYTES, normalizeEntryPath, refuseNonUtf8Names } from './entry-path.js';
 import { MAX_SYMLINK_HOPS, PathTree } from './path-tree.js';
 import { quoteEntry, WorkspaceRejectedError } from './workspace-rejected-error.js';
@@ -20,8 +21,6 @@ export type EntryHeader = Pick<Header, 'name'> & Partial<Omit<Header, 'type'>> &
 /** A header as tar-stream's pack accepts it. */
 export type PackHeader = Parameters<Pack['entry']>[0];
 
-/** The account the sandbox runs Codex as; uploaded files must be writable by it. */
-export const SANDBOX_OWNER: WorkspaceOwner = { uid: 1000, gid: 1000 };
 const SANDBOX_USER_NAME = 'codex';
 const USTAR_NAME_BYTES = 100;
 /** 50,000 entries of 320-character paths; real trees average well under 100. */
@@ -50,7 +49,8 @@ export class WorkspacePolicy {
 
   constructor(
     private readonly limits: Pick<WorkspaceLimits, 'maxBytes' | 'maxEntries'>,
-    private readonly owner: WorkspaceOwner = SANDBOX_OWNER,
+    // The account the sandbox runs Codex as: uploaded files must be writable by it.
+    private readonly owner: WorkspaceOwner = DEFAULT_SANDBOX_IDS,
   ) {}
 
   /** Returns the header to write, or null when the entry is the root and is skipped. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_SANDBOX_IDS } from '../domain/sandbox-ids.js';
 
 // The server's TOML config, the one place a key is declared. Keys are snake_case as written in the
 // file (and in error paths); `parseConfig` derives the camelCase `Config` the code reads from it, so a
@@ -87,12 +88,10 @@ export const configFileSchema = z
         workspace_mb: z.number().int().min(1).default(512),
         tmp_mb: z.number().int().min(16).default(512),
         home_mb: z.number().int().min(16).default(256),
-        // The ids sandboxes run as. Chosen to be no account of the host's (above nobody's 65534,
-        // below the 100000 where /etc/subuid ranges start), so no host user owns a sandbox's
-        // processes (/proc/<pid>/environ holds the run token) or its files. Tar's ustar header holds
-        // ids up to 262143, which caps the choice.
-        uid: z.number().int().min(1).max(262_143).default(70_000),
-        gid: z.number().int().min(1).max(262_143).default(70_000),
+        // The ids sandboxes run as: no account of the host's (see DEFAULT_SANDBOX_IDS for why
+        // that matters). Tar's ustar header holds ids up to 262143, which caps the choice.
+        uid: z.number().int().min(1).max(262_143).default(DEFAULT_SANDBOX_IDS.uid),
+        gid: z.number().int().min(1).max(262_143).default(DEFAULT_SANDBOX_IDS.gid),
       })
       .strict()
       .prefault({}),

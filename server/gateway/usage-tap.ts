@@ -1,19 +1,17 @@
 import type { ProviderUsage } from '../domain/provider-usage.js';
+import { SseDecoder, type SseEvent } from './sse-events.js';
 
 /**
  * Passes a Responses SSE stream through unchanged, chunk by chunk, while watching for
  * `response.completed` to report its usage. Nothing is held back: Codex sees each event as it comes.
  */
 export function usageTap(onUsage: (usage: Omit<ProviderUsage, 'requests'>) => void): TransformStream<Uint8Array, Uint8Array> {
-  const decoder = new TextDecoder();
-  let pending = '';
-  const scan = (final: boolean) => {
-    const lines = pending.split(/\r?\n/);
-    pending = final ? '' : lines.pop()!;
-    for (const line of lines) {
-      if (!line.startsWith('data:') || !line.includes('response.completed')) continue;
+  const decoder = new SseDecoder();
+  const scan = (events: SseEvent[]) => {
+    for (const { data } of events) {
+      if (!data.includes('response.completed')) continue;
       try {
-        const event = JSON.parse(line.slice(5));
+        const event = JSON.parse(data);
         if (event?.type !== 'response.completed') continue;
         const u = event.response?.usage ?? {};
         const n = (v: unknown) => (typeof v === 'number' ? v : 0);
@@ -26,12 +24,10 @@ export function usageTap(onUsage: (usage: Omit<ProviderUsage, 'requests'>) => vo
   return new TransformStream({
     transform(chunk, controller) {
       controller.enqueue(chunk);
-      pending += decoder.decode(chunk, { stream: true });
-      scan(false);
+      scan(decoder.push(chunk));
     },
     flush() {
-      pending += decoder.decode();
-      scan(true);
+      scan(decoder.end());
     },
   });
 }

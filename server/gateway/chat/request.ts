@@ -1,21 +1,21 @@
 // Responses request (what Codex sends) → Chat Completions request (what a `wire_api = "chat"`
 // upstream reads). Pure: no I/O, so every mapping is unit-tested on realistic bodies.
 
-export type ChatContentPart = { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string } };
+type ChatContentPart = { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string } };
 
-export interface ChatToolCall {
+interface ChatToolCall {
   id: string;
   type: 'function';
   function: { name: string; arguments: string };
 }
 
-export type ChatMessage =
+type ChatMessage =
   | { role: 'system'; content: string }
   | { role: 'user'; content: string | ChatContentPart[] }
   | { role: 'assistant'; content: string | null; tool_calls?: ChatToolCall[] }
   | { role: 'tool'; tool_call_id: string; content: string };
 
-export interface ChatTool {
+interface ChatTool {
   type: 'function';
   function: { name: string; description?: string; parameters?: unknown };
 }
@@ -164,7 +164,7 @@ function chatTools(tools: unknown): ChatTool[] {
 
 /**
  * Which namespace each namespaced function belongs to, so calls to it can be handed back to Codex
- * with their `namespace` (pass it to `chatToResponsesStream`). Top-level functions are not listed.
+ * with their `namespace` (pass it to `chatToResponses`). Top-level functions are not listed.
  */
 export function toolNamespaces(body: unknown): Record<string, string> {
   const tools = isObject(body) && Array.isArray(body.tools) ? body.tools.filter(isObject) : [];

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { chatToResponses, chatToResponsesStream } from './response-stream.js';
+import { parseSse } from '../sse-events.js';
+import { chatToResponses } from './response-stream.js';
 import type { ChatToResponsesOptions, ResponsesUsage } from './response-translator.js';
 
 type SseEvent = { event: string; data: any };
@@ -25,21 +26,15 @@ function upstream(text: string, size: number): ReadableStream<Uint8Array> {
 }
 
 function parse(text: string): SseEvent[] {
-  return text
-    .split('\n\n')
-    .filter((block) => block !== '')
-    .map((block) => {
-      const [eventLine, dataLine, ...rest] = block.split('\n');
-      expect(rest).toEqual([]);
-      const event = eventLine!.replace(/^event: /, '');
-      const data = JSON.parse(dataLine!.replace(/^data: /, ''));
-      expect(data.type).toBe(event);
-      return { event, data };
-    });
+  const events = parseSse(text).map(({ event, data }) => ({ event: event ?? '', data: JSON.parse(data) }));
+  // Each event is exactly an event line and a data line: written out again, they give the text back.
+  expect(events.map((e) => `event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`).join('')).toBe(text);
+  for (const { event, data } of events) expect(data.type).toBe(event);
+  return events;
 }
 
 async function translate(text: string, size = 7, options: ChatToResponsesOptions = {}): Promise<SseEvent[]> {
-  return parse(await new Response(upstream(text, size).pipeThrough(chatToResponsesStream({ responseId: 'resp_t', ...options }))).text());
+  return parse(await new Response(chatToResponses(upstream(text, size), { responseId: 'resp_t', ...options })).text());
 }
 
 const toolCallStream = sse(
@@ -54,7 +49,7 @@ const toolCallStream = sse(
   '[DONE]',
 );
 
-describe('chatToResponsesStream', () => {
+describe('the Chat Completions to Responses translation', () => {
   it.each([1, 3, 7, 64, 100_000])('turns text and interleaved tool call fragments into Codex events (chunks of %i bytes)', async (size) => {
     const events = await translate(toolCallStream, size);
     expect(events.map((e) => e.event)).toEqual([
@@ -81,8 +76,7 @@ describe('chatToResponsesStream', () => {
   });
 
   it('sends response.created before the upstream says anything', async () => {
-    const transform = chatToResponsesStream();
-    const reader = transform.readable.getReader();
+    const reader = chatToResponses(new ReadableStream<Uint8Array>()).getReader();
     const first = new TextDecoder().decode((await reader.read()).value);
     expect(first).toMatch(/^event: response\.created\ndata: \{"type":"response\.created","response":\{"id":"resp_\w+"\}\}\n\n$/);
     await reader.cancel();

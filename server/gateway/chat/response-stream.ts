@@ -5,22 +5,6 @@ import { createResponseTranslator, type ChatToResponsesOptions } from './respons
 const encoder = new TextEncoder();
 
 /**
- * For `upstream.body.pipeThrough(...)`. Caveat: when the upstream connection breaks, fetch errors
- * the body and pipeThrough tears the output without a word to Codex; `chatToResponses` does not.
- */
-export function chatToResponsesStream(options: ChatToResponsesOptions = {}): TransformStream<Uint8Array, Uint8Array> {
-  const translator = createResponseTranslator(options);
-  const emit = (controller: TransformStreamDefaultController<Uint8Array>, text: string) => {
-    if (text !== '') controller.enqueue(encoder.encode(text));
-  };
-  return new TransformStream<Uint8Array, Uint8Array>({
-    start: (controller) => emit(controller, translator.begin()),
-    transform: (chunk, controller) => emit(controller, translator.push(chunk)),
-    flush: (controller) => emit(controller, translator.end()),
-  });
-}
-
-/**
  * Translates an upstream Chat Completions body into a Responses SSE body, read on demand (the
  * upstream is read only as fast as Codex reads). A broken upstream connection ends the output with
  * `response.failed` naming the cause, so Codex reports it (and retries per stream_max_retries).

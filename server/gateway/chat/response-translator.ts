@@ -1,8 +1,8 @@
-// The state machine behind the stream wrappers in response-stream.ts: Chat Completions SSE bytes
+// The state machine behind chatToResponses in response-stream.ts: Chat Completions SSE bytes
 // (a `wire_api = "chat"` upstream) in, Responses SSE text (what Codex reads) out. Event shapes
 // are the ones test/fixtures/responses-stand-in.ts shows real Codex 0.169.0 accepts.
 import { randomUUID } from 'node:crypto';
-import { SseDataDecoder } from './sse-decoder.js';
+import { SseDecoder } from '../sse-events.js';
 
 /** Usage as `response.completed` reports it to Codex. */
 export interface ResponsesUsage {
@@ -32,7 +32,7 @@ interface ToolCallParts {
 
 type Json = Record<string, any>;
 
-export interface ResponseTranslator {
+interface ResponseTranslator {
   /** `response.created`: send it at once, before the upstream's first byte. */
   begin(): string;
   /** Feeds upstream bytes; returns the Responses events they complete ('' if none). */
@@ -47,7 +47,7 @@ export interface ResponseTranslator {
 
 export function createResponseTranslator(options: ChatToResponsesOptions = {}): ResponseTranslator {
   const id = options.responseId ?? `resp_${randomUUID().replaceAll('-', '')}`;
-  const decoder = new SseDataDecoder();
+  const decoder = new SseDecoder();
   let text = '';
   let messageOpen = false;
   const calls = new Map<number, ToolCallParts>();
@@ -153,11 +153,11 @@ export function createResponseTranslator(options: ChatToResponsesOptions = {}): 
       return take();
     },
     push(chunk) {
-      for (const data of decoder.push(chunk)) onData(data);
+      for (const { data } of decoder.push(chunk)) onData(data);
       return take();
     },
     end() {
-      for (const data of decoder.end()) onData(data);
+      for (const { data } of decoder.end()) onData(data);
       if (ended) return take();
       // Some servers end without [DONE]; a finish_reason already says the answer is whole.
       if (finishReason !== undefined) complete();

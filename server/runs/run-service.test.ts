@@ -1,0 +1,201 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseConfig, type Config } from '../config/config.js';
+import { emptyProviderUsage, type ProviderUsage } from '../domain/provider-usage.js';
+import { RunStop } from '../domain/run-error.js';
+import { createLogger } from '../logger.js';
+import type { ProviderAccess, ProviderAccessOpener, ProviderAccessRequest } from '../provider-access/index.js';
+import { RecordingTelemetry } from '../telemetry/telemetry.js';
+import { FileRunArtifacts } from './run-artifacts.js';
+import { planRun } from './run-plan.js';
+import { RunQueue } from './run-queue.js';
+import { RunService } from './run-service.js';
+import { MemoryRunStore } from './run-store.js';
+import type { Run } from './run.js';
+import { completingCodex, FakeSandboxDriver, hangingCodex, type FakeSandbox, type FakeSandboxScript } from './test-sandbox-driver.js';
+
+const TENANT = 'default';
+
+/** Each run's access, as the gateway's would be: usage it saw, and whether it was closed. */
+class FakeAccessOpener implements ProviderAccessOpener {
+  readonly requests: ProviderAccessRequest[] = [];
+  readonly closed: string[] = [];
+
+  async open(request: ProviderAccessRequest): Promise<ProviderAccess> {
+    this.requests.push(request);
+    const usage: ProviderUsage = { ...emptyProviderUsage(), requests: 1, input_tokens: 7, output_tokens: 3, total_tokens: 10 };
+    const close = async () => void this.closed.push(request.runId);
+    return {
+      network: 'none',
+      gateway: null,
+      codex: { name: request.provider.name, baseUrl: 'http://127.0.0.1:8089/v1', envKey: 'CODEX_RUNNER_TOKEN', headers: {}, queryParams: {} },
+      codexEnv: () => ['CODEX_RUNNER_TOKEN=run-token'],
+      usage: () => usage,
+      close,
+      [Symbol.asyncDispose]: close,
+    };
+  }
+}
+
+let dataDir: string;
+let logLines: string[];
+
+beforeEach(async () => {
+  dataDir = await mkdtemp(path.join(tmpdir(), 'run-service-test-'));
+  logLines = [];
+});
+afterEach(async () => {
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+/** The run service as server.ts builds it, on a scripted driver instead of Docker. */
+function build(script: FakeSandboxScript = {}, configOverrides: Record<string, object> = {}) {
+  const config: Config = parseConfig({
+    server: { data_dir: dataDir },
+    defaults: { provider: 'standin', model: 'stand-in-model' },
+    providers: { standin: { key_env: 'STANDIN_KEY', base_url: 'http://127.0.0.1:1/v1' } },
+    ...configOverrides,
+  });
+  const driver = new FakeSandboxDriver(script);
+  const access = new FakeAccessOpener();
+  const telemetry = new RecordingTelemetry();
+  const logSink = new PassThrough();
+  logSink.on('data', (chunk: Buffer) => logLines.push(...chunk.toString().split('\n').filter(Boolean)));
+  const service = new RunService({
+    executor: { driver, access, config },
+    plan: (tenant, options) => planRun({ ...config, providerProblems: {} }, tenant, options),
+    admission: new RunQueue(config.limits.maxConcurrentRuns, config.limits.maxQueuedRuns),
+    store: new MemoryRunStore(),
+    artifacts: new FileRunArtifacts(config.server.dataDir),
+    telemetry,
+    limits: config.limits,
+    engineProblem: () => null,
+    log: createLogger('debug', logSink),
+  });
+  const create = (timeoutS?: number) => service.create({ tenant: TENANT, prompt: 'do the task', options: timeoutS ? { timeoutS } : {}, workspaceTar: null });
+  const ended = async (id: string): Promise<Run> => {
+    await service.waitForEnd(id);
+    return service.get(TENANT, id)!;
+  };
+  return { service, driver, access, telemetry, create, ended };
+}
+
+/** Resolves with the sandbox once the fake Codex has started its turn in it. */
+function codexStarted(): { script: FakeSandboxScript; started: Promise<FakeSandbox> } {
+  let started!: (sandbox: FakeSandbox) => void;
+  const promise = new Promise<FakeSandbox>((resolve) => (started = resolve));
+  return { script: { codex: hangingCodex(started) }, started: promise };
+}
+
+async function eventTypes(service: RunService, run: Run): Promise<string[]> {
+  const types: string[] = [];
+  const stream = service.events(run, 0);
+  try {
+    for await (const event of stream) types.push(String((event.data as { type?: unknown }).type));
+  } finally {
+    await stream.return?.();
+  }
+  return types;
+}
+
+const logged = (msg: string) => logLines.map((l) => JSON.parse(l)).filter((l) => l.msg === msg);
+
+describe('RunService on a scripted sandbox driver', () => {
+  it('runs a run to success: sandbox removed, access closed, provider usage recorded, telemetry in order', async () => {
+    const { service, driver, access, telemetry, create, ended } = build({ codex: completingCodex('all done'), workspace: { 'a.txt': 'hello\n' } });
+    const accepted = await create();
+    const run = await ended(accepted.id);
+    expect(run).toMatchObject({ status: 'succeeded', error: null, exitCode: 0, finalMessage: 'all done', hasDiff: true, hasWorkspace: true });
+    expect(run.changes).toMatchObject({ files_changed: 1, insertions: 1, deletions: 0 });
+    expect(run.providerUsage).toEqual({ requests: 1, input_tokens: 7, output_tokens: 3, total_tokens: 10 });
+    expect(driver.requests.map((r) => [r.runId, r.tenant, r.network])).toEqual([[run.id, TENANT, 'none']]);
+    expect(driver.live()).toEqual([]);
+    expect(driver.sandboxes[0]!.frozen).toBe(true);
+    expect((await readdir(path.join(dataDir, 'runs', run.id))).sort()).toEqual(['diff.patch', 'events.jsonl', 'workspace.tar.gz']);
+    expect(access.closed).toEqual([run.id]);
+    expect(await eventTypes(service, run)).toEqual(['run.queued', 'run.started', 'thread.started', 'turn.started', 'item.completed', 'turn.completed', 'run.succeeded']);
+    // runQueued may come after runStarted: a run admitted at once has started before create() reports it queued.
+    expect(telemetry.of('runQueued').map((e) => e.labels)).toEqual([{ tenant: TENANT }]);
+    expect(telemetry.of('runStarted').map((e) => e.labels)).toEqual([{ tenant: TENANT }]);
+    expect(telemetry.of('runPhase').map((e) => e.labels.phase)).toEqual(['access', 'start', 'prepare', 'codex', 'baseline', 'collect', 'remove']);
+    expect(telemetry.events.at(-1)!.kind).toBe('runEnded');
+    expect(telemetry.of('runEnded')).toEqual([{ kind: 'runEnded', labels: { tenant: TENANT, status: 'succeeded', error: '' }, value: expect.any(Number) }]);
+  });
+
+  it('cancels a running run: it ends cancelled, its sandbox is removed and its access closed', async () => {
+    const { script, started } = codexStarted();
+    const { service, driver, access, telemetry, create } = build(script);
+    const accepted = await create();
+    await started;
+    const run = await service.cancel(TENANT, accepted.id);
+    expect(run).toMatchObject({ status: 'cancelled', error: { code: 'cancelled', message: 'run cancelled by the client' }, hasDiff: false, hasWorkspace: false });
+    expect(run!.providerUsage).toEqual({ requests: 1, input_tokens: 7, output_tokens: 3, total_tokens: 10 });
+    expect(driver.live()).toEqual([]);
+    expect(access.closed).toEqual([accepted.id]);
+    expect(telemetry.of('runEnded').map((e) => e.labels)).toEqual([{ tenant: TENANT, status: 'cancelled', error: 'cancelled' }]);
+    expect((await eventTypes(service, run!)).at(-1)).toBe('run.cancelled');
+    // Nothing of a run that never finished is served, and nothing of its sandbox's is left.
+    expect(await readdir(path.join(dataDir, 'runs', accepted.id))).toEqual(['events.jsonl']);
+  });
+
+  it('cancels a queued run without starting a sandbox for it', async () => {
+    const { script, started } = codexStarted();
+    const { service, driver, telemetry, create } = build(script, { limits: { max_concurrent_runs: 1 } });
+    const first = await create();
+    await started;
+    const second = await create();
+    const run = await service.cancel(TENANT, second.id);
+    expect(run).toMatchObject({ status: 'cancelled', error: { code: 'cancelled' }, startedAt: null });
+    expect(driver.requests.map((r) => r.runId)).toEqual([first.id]);
+    await service.cancel(TENANT, first.id);
+    expect(telemetry.of('runStarted').length).toBe(1);
+    expect(telemetry.of('runEnded').map((e) => e.labels.status)).toEqual(['cancelled', 'cancelled']);
+  });
+
+  it('ends timed_out when the run exceeds its timeout, and removes its sandbox', async () => {
+    const { script, started } = codexStarted();
+    const { driver, access, telemetry, create, ended } = build(script);
+    const accepted = await create(1);
+    await started;
+    const run = await ended(accepted.id);
+    expect(run.status).toBe('timed_out');
+    expect(run.error).toEqual({ code: 'timeout', message: 'run exceeded its timeout of 1 s' });
+    expect(driver.live()).toEqual([]);
+    expect(access.closed).toEqual([accepted.id]);
+    const [end] = telemetry.of('runEnded');
+    expect(end!.labels).toEqual({ tenant: TENANT, status: 'timed_out', error: 'timeout' });
+    expect(end!.value).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('ends the run with the error of a stop through its provider access (the gateway\'s way)', async () => {
+    const { script, started } = codexStarted();
+    const { driver, access, telemetry, create, ended } = build(script);
+    const accepted = await create();
+    await started;
+    const stop = new RunStop('failed', { code: 'provider_auth', message: 'provider standin rejected the key (HTTP 401): Incorrect API key provided' });
+    access.requests[0]!.stop(stop);
+    access.requests[0]!.stop(new RunStop('failed', { code: 'budget_exceeded', message: 'a later stop loses' }));
+    const run = await ended(accepted.id);
+    expect(run.status).toBe('failed');
+    expect(run.error).toEqual({ code: 'provider_auth', message: 'provider standin rejected the key (HTTP 401): Incorrect API key provided' });
+    expect(driver.live()).toEqual([]);
+    expect(access.closed).toEqual([accepted.id]);
+    expect(telemetry.of('runEnded').map((e) => e.labels)).toEqual([{ tenant: TENANT, status: 'failed', error: 'provider_auth' }]);
+  });
+
+  it('keeps the run\'s outcome when its sandbox cannot be removed, logs why and still closes its access', async () => {
+    const { driver, access, telemetry, create, ended } = build({ removeError: new Error('engine said no') });
+    const accepted = await create();
+    const run = await ended(accepted.id);
+    expect(run).toMatchObject({ status: 'succeeded', error: null, finalMessage: 'done' });
+    expect(driver.sandboxes[0]!.removeCalls).toBe(1);
+    expect(access.closed).toEqual([accepted.id]);
+    const [failure] = logged('could not remove the sandbox');
+    expect(failure).toMatchObject({ level: 50, runId: accepted.id, err: { message: 'engine said no' } });
+    expect(telemetry.of('runPhase').map((e) => e.labels.phase)).toContain('remove');
+    expect(telemetry.of('runEnded').map((e) => e.labels.status)).toEqual(['succeeded']);
+  });
+});

@@ -1,0 +1,130 @@
+// Test support: a scripted SandboxDriver for unit tests of the run service and the executor, so
+// cancel, timeout, the gateway's stop and removal failures are tested without Docker. Named test-*
+// so the server build and image leave it out, like the other test-*.ts modules.
+import { Readable, type Writable } from 'node:stream';
+import { buildTar, dir, file } from '../archive/test-tarballs.js';
+import type { BoundedTree, ExecOptions, Sandbox, SandboxDriver, SandboxRequest, SweepResult } from '../sandbox/driver.js';
+
+/** What `codex exec` does in a fake sandbox: writes its JSONL to `stdout`, returns its exit code. */
+export type FakeCodex = (io: { stdout: Writable; signal: AbortSignal; sandbox: FakeSandbox }) => Promise<number>;
+
+export interface FakeSandboxScript {
+  codex?: FakeCodex;
+  /** The workspace as the run leaves it: path → content. */
+  workspace?: Record<string, string>;
+  /** remove() rejects with this, and the sandbox stays. */
+  removeError?: Error;
+}
+
+/** A Codex turn that completes with `message`, as `codex exec --json` reports it. */
+export const completingCodex = (message = 'done'): FakeCodex => async ({ stdout }) => {
+  writeLines(stdout, [
+    { type: 'thread.started', thread_id: 't1' },
+    { type: 'turn.started' },
+    { type: 'item.completed', item: { id: 'i1', type: 'agent_message', text: message } },
+    { type: 'turn.completed', usage: { input_tokens: 10, cached_input_tokens: 4, output_tokens: 2, reasoning_output_tokens: 0 } },
+  ]);
+  return 0;
+};
+
+/** A Codex that starts its turn, then works until its signal aborts (cancel, timeout, a stop). */
+export const hangingCodex = (onStarted?: (sandbox: FakeSandbox) => void): FakeCodex => async ({ stdout, signal, sandbox }) => {
+  writeLines(stdout, [{ type: 'thread.started', thread_id: 't1' }, { type: 'turn.started' }]);
+  onStarted?.(sandbox);
+  return new Promise<number>((_, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+};
+
+export function writeLines(stdout: Writable, events: object[]): void {
+  for (const event of events) stdout.write(`${JSON.stringify(event)}\n`);
+}
+
+export class FakeSandboxDriver implements SandboxDriver {
+  readonly requests: SandboxRequest[] = [];
+  readonly sandboxes: FakeSandbox[] = [];
+
+  constructor(private readonly script: FakeSandboxScript = {}) {}
+
+  async ping(): Promise<void> {}
+
+  async hasImage(): Promise<boolean> {
+    return true;
+  }
+
+  async start(request: SandboxRequest, signal?: AbortSignal): Promise<Sandbox> {
+    signal?.throwIfAborted();
+    this.requests.push(request);
+    const sandbox = new FakeSandbox(`fake-${request.runId}`, this.script);
+    this.sandboxes.push(sandbox);
+    return sandbox;
+  }
+
+  async sweep(): Promise<SweepResult> {
+    return { containers: 0, volumes: 0 };
+  }
+
+  /** Sandboxes started and not removed. */
+  live(): FakeSandbox[] {
+    return this.sandboxes.filter((s) => !s.removed);
+  }
+}
+
+export class FakeSandbox implements Sandbox {
+  readonly execs: string[][] = [];
+  frozen = false;
+  removed = false;
+  removeCalls = 0;
+
+  constructor(
+    readonly id: string,
+    private readonly script: FakeSandboxScript,
+  ) {}
+
+  async putArchive(tar: Readable): Promise<void> {
+    for await (const _ of tar);
+  }
+
+  async getArchive(path: string): Promise<Readable> {
+    if (path !== '/workspace') throw new Error(`fake sandbox: no archive of ${path}`);
+    const entries = [dir('workspace/'), ...Object.entries(this.script.workspace ?? {}).map(([name, content]) => file(`workspace/${name}`, content))];
+    return Readable.from([await buildTar(entries)]);
+  }
+
+  async readWorkspaceWithin(): Promise<BoundedTree> {
+    throw new Error('fake sandbox: readWorkspaceWithin is not scripted');
+  }
+
+  async exec(argv: string[], options: ExecOptions = {}): Promise<number> {
+    this.execs.push(argv);
+    options.signal?.throwIfAborted();
+    if (argv[0] !== 'codex') return 0; // codex-runner-prepare and other helpers succeed
+    const codex = this.script.codex ?? completingCodex();
+    const code = await codex({ stdout: options.stdout!, signal: options.signal ?? new AbortController().signal, sandbox: this });
+    await options.onExit?.();
+    return code;
+  }
+
+  async freeze(): Promise<void> {
+    this.frozen = true;
+  }
+
+  async stopReason(): Promise<string | null> {
+    return null;
+  }
+
+  async ranOutOfMemory(): Promise<boolean> {
+    return false;
+  }
+
+  async remove(): Promise<void> {
+    this.removeCalls++;
+    if (this.script.removeError) throw this.script.removeError;
+    this.removed = true;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.remove();
+  }
+}
