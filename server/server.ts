@@ -14,6 +14,7 @@ import { openGatewaySockets } from './gateway/gateway-server.js';
 import { GatewayTokens } from './gateway/tokens.js';
 import { defaultTenant, TokenAuthenticator } from './http/auth.js';
 import { providerAccessOpener } from './provider-access/index.js';
+import { RetentionSweeper } from './runs/retention-sweeper.js';
 import { FileRunArtifacts } from './runs/run-artifacts.js';
 import { planRun } from './runs/run-plan.js';
 import { RunQueue } from './runs/run-queue.js';
@@ -112,12 +113,14 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     log.warn({ dir: gateway.dir }, `the gateway sockets are open to every local user: the server could not give them to group ${config.sandbox.gid} (run it as root)`);
   }
   warnIfHostAccount(config.sandbox.uid, log);
+  const store = new MemoryRunStore();
+  const artifacts = new FileRunArtifacts(config.server.dataDir);
   const service = new RunService({
     executor: { driver, access: providerAccessOpener({ tokens, sockets: gateway, sandboxNetwork: config.sandbox.network, env }), config },
     plan: (tenant, runOptions) => planRun({ ...config, providerProblems }, tenant, runOptions),
     admission: queue,
-    store: new MemoryRunStore(),
-    artifacts: new FileRunArtifacts(config.server.dataDir),
+    store,
+    artifacts,
     telemetry,
     limits: config.limits,
     engineProblem: () => engine.problem,
@@ -131,6 +134,14 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     log: log.child({ part: 'sweeper' }),
   });
   sweeper.start();
+  const retention = new RetentionSweeper({
+    store,
+    artifacts,
+    policy: { maxAgeMs: config.retention.maxAgeDays * 24 * 3600 * 1000, maxBytes: config.retention.maxBytes },
+    intervalMs: config.retention.sweepIntervalS * 1000,
+    log: log.child({ part: 'retention' }),
+  });
+  retention.start();
   const app = createApp({ config, service, driver, auth, log, providerProblems, metrics: prometheus });
 
   const { headersTimeoutS, requestTimeoutS, keepAliveTimeoutS, maxConnections } = config.server;
@@ -165,6 +176,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       http.closeAllConnections();
       await stopped;
       await sweeper.stop();
+      await retention.stop();
       await engine.stop();
       await driver.sweep().catch((err) => log.error({ err }, 'final sweep failed'));
       await gateway.close();

@@ -8,6 +8,7 @@ export const errorStatus = {
   forbidden: 403,
   not_found: 404,
   run_not_finished: 409,
+  artifact_expired: 410,
   workspace_too_large: 413,
   payload_too_large: 413,
   unsupported_media_type: 415,

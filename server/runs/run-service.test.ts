@@ -122,7 +122,7 @@ describe('RunService on a scripted sandbox driver', () => {
     expect(telemetry.of('runStarted').map((e) => e.labels)).toEqual([{ tenant: TENANT }]);
     expect(telemetry.of('runPhase').map((e) => e.labels.phase)).toEqual(['access', 'start', 'prepare', 'codex', 'baseline', 'collect', 'remove']);
     expect(telemetry.events.at(-1)!.kind).toBe('runEnded');
-    expect(telemetry.of('runEnded')).toEqual([{ kind: 'runEnded', labels: { tenant: TENANT, status: 'succeeded', error: '' }, value: expect.any(Number) }]);
+    expect(telemetry.of('runEnded')).toEqual([{ kind: 'runEnded', labels: { tenant: TENANT, provider: 'standin', status: 'succeeded', error: '' }, value: expect.any(Number) }]);
   });
 
   it('cancels a running run: it ends cancelled, its sandbox is removed and its access closed', async () => {
@@ -131,14 +131,16 @@ describe('RunService on a scripted sandbox driver', () => {
     const accepted = await create();
     await started;
     const run = await service.cancel(TENANT, accepted.id);
-    expect(run).toMatchObject({ status: 'cancelled', error: { code: 'cancelled', message: 'run cancelled by the client' }, hasDiff: false, hasWorkspace: false });
+    // A stopped run keeps what its frozen sandbox held (issue 12: partial artifacts).
+    expect(run).toMatchObject({ status: 'cancelled', error: { code: 'cancelled', message: 'run cancelled by the client' }, hasDiff: true, hasWorkspace: true });
+    expect(run!.artifactProblem).toMatch(/stopped before it ended/);
     expect(run!.providerUsage).toEqual({ requests: 1, input_tokens: 7, output_tokens: 3, total_tokens: 10 });
     expect(driver.live()).toEqual([]);
     expect(access.closed).toEqual([accepted.id]);
-    expect(telemetry.of('runEnded').map((e) => e.labels)).toEqual([{ tenant: TENANT, status: 'cancelled', error: 'cancelled' }]);
+    expect(telemetry.of('runEnded').map((e) => e.labels)).toEqual([{ tenant: TENANT, provider: 'standin', status: 'cancelled', error: 'cancelled' }]);
     expect((await eventTypes(service, run!)).at(-1)).toBe('run.cancelled');
-    // Nothing of a run that never finished is served, and nothing of its sandbox's is left.
-    expect(await readdir(path.join(dataDir, 'runs', accepted.id))).toEqual(['events.jsonl']);
+    // Its partial artifacts are kept; its upload and baseline are not.
+    expect((await readdir(path.join(dataDir, 'runs', accepted.id))).sort()).toEqual(['diff.patch', 'events.jsonl', 'workspace.tar.gz']);
   });
 
   it('cancels a queued run without starting a sandbox for it', async () => {
@@ -166,7 +168,7 @@ describe('RunService on a scripted sandbox driver', () => {
     expect(driver.live()).toEqual([]);
     expect(access.closed).toEqual([accepted.id]);
     const [end] = telemetry.of('runEnded');
-    expect(end!.labels).toEqual({ tenant: TENANT, status: 'timed_out', error: 'timeout' });
+    expect(end!.labels).toEqual({ tenant: TENANT, provider: 'standin', status: 'timed_out', error: 'timeout' });
     expect(end!.value).toBeGreaterThanOrEqual(1000);
   });
 
@@ -183,7 +185,7 @@ describe('RunService on a scripted sandbox driver', () => {
     expect(run.error).toEqual({ code: 'provider_auth', message: 'provider standin rejected the key (HTTP 401): Incorrect API key provided' });
     expect(driver.live()).toEqual([]);
     expect(access.closed).toEqual([accepted.id]);
-    expect(telemetry.of('runEnded').map((e) => e.labels)).toEqual([{ tenant: TENANT, status: 'failed', error: 'provider_auth' }]);
+    expect(telemetry.of('runEnded').map((e) => e.labels)).toEqual([{ tenant: TENANT, provider: 'standin', status: 'failed', error: 'provider_auth' }]);
   });
 
   it('keeps the run\'s outcome when its sandbox cannot be removed, logs why and still closes its access', async () => {

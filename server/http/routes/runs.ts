@@ -62,6 +62,7 @@ export function runRoutes(config: Config, service: RunService): Hono<AuthEnv> {
 
   app.get('/:id/events', (c) => {
     const run = findRun(c.get('tenant'), c.req.param('id'));
+    if (run.artifactsExpired) throw expired(run, 'events');
     const after = Number(c.req.header('last-event-id') ?? c.req.query('after') ?? 0) || 0;
     const abort = new AbortController();
     const events: HeldStream<RunStreamEvent> = service.events(run, after, abort.signal);
@@ -86,8 +87,13 @@ export function runRoutes(config: Config, service: RunService): Hono<AuthEnv> {
   return app;
 }
 
+function expired(run: Run, what: string): ApiError {
+  return new ApiError('artifact_expired', `run ${run.id} ended ${run.finishedAt?.toISOString()}; retention has removed its ${what}`);
+}
+
 function artifact(run: Run, kind: 'diff' | 'workspace', service: RunService): Response {
   if (!isTerminal(run.status)) throw new ApiError('run_not_finished', `run ${run.id} is ${run.status}; its ${kind} is ready when it ends`);
+  if (run.artifactsExpired) throw expired(run, kind);
   const present = kind === 'diff' ? run.hasDiff : run.hasWorkspace;
   if (!present) throw new ApiError('not_found', `run ${run.id} ended ${run.status} and has no ${kind}`);
   const body = Readable.toWeb(service.openArtifact(run, kind)) as ReadableStream;
