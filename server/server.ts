@@ -4,7 +4,6 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
-import Dockerode from 'dockerode';
 import type { Logger } from 'pino';
 import { createApp } from './app.js';
 import type { Config } from './config/config.js';
@@ -31,7 +30,8 @@ export interface StartOptions {
   config: Config;
   env: Record<string, string | undefined>;
   log: Logger;
-  docker?: Dockerode;
+  /** The Docker Engine API's socket; dockerode's default (DOCKER_HOST, else /var/run/docker.sock) when unset. */
+  dockerSocketPath?: string;
   /** Called once with a token the server made because none was configured. */
   onGeneratedToken?: (token: string) => void;
   telemetry?: Telemetry;
@@ -85,7 +85,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     );
   }
 
-  const driver = new DockerSandboxDriver(options.docker ?? new Dockerode(), log.child({ part: 'docker' }), {
+  const driver = DockerSandboxDriver.connect(options.dockerSocketPath, log.child({ part: 'docker' }), {
     instance: config.server.instance,
     gatewayVolume: config.gateway.socketVolume,
   });

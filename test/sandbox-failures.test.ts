@@ -3,7 +3,6 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../server/config/config.js';
 import { createLogger } from '../server/logger.js';
@@ -81,7 +80,7 @@ describe('the engine and what a failed removal leaves', () => {
       config: parseConfig({ server: { listen: '127.0.0.1:0', data_dir: dir, engine_check_interval_s: 0.2 }, providers: { local: { base_url: 'http://127.0.0.1:9/v1' } }, defaults: { provider: 'local' } }),
       env: { CODEX_RUNNER_TOKEN: 'tok' },
       log: createLogger('silent'),
-      docker: new Dockerode({ socketPath: path.join(dir, 'no-engine.sock') }),
+      dockerSocketPath: path.join(dir, 'no-engine.sock'),
     });
     try {
       const res = await fetch(`${server.url}/v1/runs`, {
@@ -115,7 +114,7 @@ describe('the engine going away mid-run and coming back', () => {
       }),
       env: { CODEX_RUNNER_TOKEN: 'tok', STANDIN_KEY: 'sk-x' },
       log: createLogger('silent'),
-      docker: new Dockerode({ socketPath: proxy.socketPath }),
+      dockerSocketPath: proxy.socketPath,
     });
     const api = (p: string, init: RequestInit = {}) => fetch(`${server.url}${p}`, { ...init, headers: { authorization: 'Bearer tok', 'content-type': 'application/json', ...init.headers } });
     try {

@@ -24,6 +24,11 @@ export class DockerSandboxDriver implements SandboxDriver {
     private readonly placement: DockerPlacement,
   ) {}
 
+  /** A driver on the engine at `socketPath` (dockerode's default when unset). */
+  static connect(socketPath: string | undefined, log: Logger, placement: DockerPlacement): DockerSandboxDriver {
+    return new DockerSandboxDriver(socketPath ? new Dockerode({ socketPath }) : new Dockerode(), log, placement);
+  }
+
   async ping(signal?: AbortSignal): Promise<void> {
     await (this.docker.ping as (opts: object) => Promise<unknown>)({ abortSignal: signal });
   }
