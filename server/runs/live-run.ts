@@ -42,16 +42,8 @@ export function newRunRecord(id: string, tenant: string, plan: RunPlan): Run {
     provider: plan.provider.name,
     model: plan.model,
     timeoutS: plan.timeoutS,
-    exitCode: null,
-    finalMessage: null,
-    usage: null,
+    ...notRun(),
     error: null,
-    changes: null,
-    providerUsage: null,
-    hasDiff: false,
-    hasWorkspace: false,
-    leftOut: [],
-    artifactProblem: null,
     eventsDropped: 0,
     artifactsExpired: false,
   };
@@ -91,7 +83,7 @@ export async function runToEnd(deps: LifecycleDeps, entry: LiveRun): Promise<voi
     }
   } catch (err) {
     log.error({ err }, 'run crashed');
-    result = { ...NOT_RUN, status: 'failed', error: { code: 'internal', message: 'internal error while running' } };
+    result = { ...notRun(), status: 'failed', error: { code: 'internal', message: 'internal error while running' } };
   }
   await finishRun(deps, entry, result);
 }
@@ -129,17 +121,9 @@ export async function finishRun(deps: LifecycleDeps, entry: LiveRun, result: Run
 }
 
 /** How a run that never ran (withdrawn from the queue, crashed) ends, but for its status and error. */
-export const NOT_RUN: Omit<RunResult, 'status' | 'error'> = {
-  exitCode: null,
-  finalMessage: null,
-  usage: null,
-  changes: null,
-  providerUsage: null,
-  hasDiff: false,
-  hasWorkspace: false,
-  leftOut: [],
-  artifactProblem: null,
-};
+export function notRun(): Omit<RunResult, 'status' | 'error'> {
+  return { exitCode: null, finalMessage: null, usage: null, changes: null, providerUsage: null, hasDiff: false, hasWorkspace: false, leftOut: [], artifactProblem: null };
+}
 
 function transition(run: Run, to: RunStatus): void {
   if (!canTransition(run.status, to)) throw new Error(`run ${run.id}: ${run.status} -> ${to} is not allowed`);

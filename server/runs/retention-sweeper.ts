@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { PeriodicTask } from '../scheduling/periodic-task.js';
 import type { RunArtifacts } from './run-artifacts.js';
 import type { RunStore } from './run-store.js';
 import type { Run } from './run.js';
@@ -17,8 +18,7 @@ const SIZE_SCAN_LIMIT = 100_000;
  * oldest first, on a timer. The record stays, marked expired; its artifact routes answer 410.
  */
 export class RetentionSweeper {
-  private timer: NodeJS.Timeout | undefined;
-  private sweeping: Promise<number> | undefined;
+  private readonly task: PeriodicTask<number>;
 
   constructor(
     private readonly deps: {
@@ -29,27 +29,26 @@ export class RetentionSweeper {
       log: Logger;
       now?: () => number;
     },
-  ) {}
-
-  start(): void {
-    this.timer = setInterval(() => void this.sweep(), this.deps.intervalMs);
-    this.timer.unref();
+  ) {
+    this.task = new PeriodicTask(deps.intervalMs, () =>
+      this.pass().catch((err) => {
+        this.deps.log.error({ err }, 'retention sweep failed');
+        return 0;
+      }),
+    );
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.sweeping;
+  start(): void {
+    this.task.start();
+  }
+
+  stop(): Promise<void> {
+    return this.task.stop();
   }
 
   /** One pass; resolves with how many runs' artifacts it removed. */
   sweep(): Promise<number> {
-    this.sweeping ??= this.pass()
-      .catch((err) => {
-        this.deps.log.error({ err }, 'retention sweep failed');
-        return 0;
-      })
-      .finally(() => (this.sweeping = undefined));
-    return this.sweeping;
+    return this.task.runOnce();
   }
 
   private async pass(): Promise<number> {

@@ -8,7 +8,7 @@ import type { Telemetry } from '../telemetry/telemetry.js';
 import { AdmissionFullError, type Admission } from './admission.js';
 import { EventStreams } from './event-streams.js';
 import type { ExecutorDeps } from './executor.js';
-import { finishRun, newRunRecord, NOT_RUN, runToEnd, type LifecycleDeps, type LiveRun } from './live-run.js';
+import { finishRun, newRunRecord, notRun, runToEnd, type LifecycleDeps, type LiveRun } from './live-run.js';
 import type { ArtifactKind, RunArtifacts } from './run-artifacts.js';
 import type { RunOptions, RunPlan } from './run-plan.js';
 import { RunRefusedError } from './run-refused.js';
@@ -168,7 +168,7 @@ export class RunService {
   /** Ends a run early: a waiting one never starts, a running one is aborted (its sandbox removed). */
   private async stop(entry: LiveRun, stop: RunStop): Promise<void> {
     if (entry.run.status === 'queued' && this.deps.admission.withdraw(entry.run.id)) {
-      await finishRun(this.lifecycle, entry, { ...NOT_RUN, status: stop.status, error: stop.error });
+      await finishRun(this.lifecycle, entry, { ...notRun(), status: stop.status, error: stop.error });
     } else {
       entry.controller.abort(stop);
     }

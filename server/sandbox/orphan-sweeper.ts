@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { PeriodicTask } from '../scheduling/periodic-task.js';
 import type { SandboxDriver } from './driver.js';
 
 /**
@@ -6,8 +7,7 @@ import type { SandboxDriver } from './driver.js';
  * left (the engine was away, a removal timed out). Startup and shutdown sweep everything anyway.
  */
 export class OrphanSweeper {
-  private timer: NodeJS.Timeout | undefined;
-  private sweeping: Promise<void> | undefined;
+  private readonly task: PeriodicTask<void>;
 
   constructor(
     private readonly deps: {
@@ -19,31 +19,31 @@ export class OrphanSweeper {
       intervalMs: number;
       log: Logger;
     },
-  ) {}
-
-  start(): void {
-    this.timer = setInterval(() => void this.sweep(), this.deps.intervalMs);
-    this.timer.unref();
+  ) {
+    this.task = new PeriodicTask(deps.intervalMs, () => this.pass());
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.sweeping;
+  start(): void {
+    this.task.start();
+  }
+
+  stop(): Promise<void> {
+    return this.task.stop();
   }
 
   sweep(): Promise<void> {
     if (this.deps.engineProblem()) return Promise.resolve();
-    this.sweeping ??= (async () => {
-      try {
-        const live = this.deps.liveRunIds();
-        const swept = await this.deps.driver.sweep((runId) => live.has(runId));
-        if (swept.containers || swept.volumes) this.deps.log.warn(swept, 'removed sandboxes that no live run owns');
-      } catch (err) {
-        this.deps.log.error({ err }, 'orphan sweep failed');
-      } finally {
-        this.sweeping = undefined;
-      }
-    })();
-    return this.sweeping;
+    return this.task.runOnce();
+  }
+
+  private async pass(): Promise<void> {
+    if (this.deps.engineProblem()) return;
+    try {
+      const live = this.deps.liveRunIds();
+      const swept = await this.deps.driver.sweep((runId) => live.has(runId));
+      if (swept.containers || swept.volumes) this.deps.log.warn(swept, 'removed sandboxes that no live run owns');
+    } catch (err) {
+      this.deps.log.error({ err }, 'orphan sweep failed');
+    }
   }
 }
