@@ -15,10 +15,11 @@ import { GatewayTokens } from './gateway/tokens.js';
 import { defaultTenant, TokenAuthenticator } from './http/auth.js';
 import { providerAccessOpener } from './provider-access/index.js';
 import { FileRunArtifacts } from './runs/run-artifacts.js';
+import { FairQueue } from './runs/fair-queue.js';
 import { planRun } from './runs/run-plan.js';
-import { RunQueue } from './runs/run-queue.js';
 import { MemoryRunStore } from './runs/run-store.js';
 import { RunService } from './runs/run-service.js';
+import { tenantQuota } from './runs/tenant-quota.js';
 import { DockerSandboxDriver } from './sandbox/docker-driver.js';
 import { EngineHealth } from './sandbox/engine-health.js';
 import { OrphanSweeper } from './sandbox/orphan-sweeper.js';
@@ -109,7 +110,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const service = new RunService({
     executor: { driver, access: providerAccessOpener({ tokens, sockets: gateway, sandboxNetwork: config.sandbox.network, env }), config },
     plan: (tenant, runOptions) => planRun({ ...config, providerProblems }, tenant, runOptions),
-    admission: new RunQueue(config.limits.maxConcurrentRuns, config.limits.maxQueuedRuns),
+    admission: new FairQueue(config.limits, (tenant) => tenantQuota(config, tenant)),
     store: new MemoryRunStore(),
     artifacts: new FileRunArtifacts(config.server.dataDir),
     telemetry: options.telemetry ?? noTelemetry,

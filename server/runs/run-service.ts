@@ -60,7 +60,7 @@ export class RunService {
     const engine = this.deps.engineProblem?.();
     if (engine) throw new RunRefusedError('engine_unavailable', `${engine}; retry later`);
     const full = this.deps.admission.refusal(tenant);
-    if (full) throw new RunRefusedError('queue_full', `${full}; retry later`);
+    if (full) throw new RunRefusedError('queue_full', `${full.message}; retry later`, full.retryAfterS);
     return options && this.deps.plan(tenant, options);
   }
 
@@ -91,7 +91,7 @@ export class RunService {
         this.live.delete(id);
         this.deps.store.delete(id);
         await events.close();
-        if (err instanceof AdmissionFullError) throw new RunRefusedError('queue_full', 'too many runs are waiting; retry later');
+        if (err instanceof AdmissionFullError) throw new RunRefusedError('queue_full', `${err.message}; retry later`, err.retryAfterS);
         throw err;
       }
       this.deps.telemetry.runQueued(input.tenant);
