@@ -8,7 +8,7 @@ import type { RunBudget } from '../domain/provider-usage.js';
 import { RunStop, type RunError, type StopRun } from '../domain/run-error.js';
 import type { ProviderAccess, ProviderAccessOpener } from '../provider-access/index.js';
 import { buildCodexArgv, buildCodexConfigToml } from '../sandbox/codex-invocation.js';
-import { SandboxError, WORKSPACE_DIR, type Sandbox, type SandboxDriver } from '../sandbox/driver.js';
+import { SandboxError, WORKSPACE_DIR, type Sandbox, type SandboxDriver, type SandboxLimits } from '../sandbox/driver.js';
 import { indexBaseline } from '../tree-diff/index.js';
 import { collectArtifacts, CollectTimeoutError } from './collect-artifacts.js';
 import type { CodexOutcome } from './codex-outcome.js';
@@ -37,6 +37,8 @@ export interface ExecutorDeps {
 export interface RunJob {
   run: Run;
   budget: RunBudget;
+  /** The run's sandbox, as its plan decided (memory, cpus, workspace within its tenant's ceilings). */
+  limits: SandboxLimits;
   /** Stops the run (the gateway's way to end what Codex would only retry). */
   stop: StopRun;
   prompt: string;
@@ -91,7 +93,7 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
           tenant: run.tenant,
           image: config.sandbox.image,
           runtime: config.sandbox.runtime,
-          limits: config.sandbox,
+          limits: job.limits,
           ids: config.sandbox,
           network: opened.network,
           gateway: opened.gateway,
@@ -133,12 +135,12 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
       const stopped = await started.stopReason(exitCode > 128 ? SETTLE_MS : 0).catch(() => null);
       if (stopped) throw new SandboxError(stopped, { code: 'sandbox_stopped' });
     }
-    const outOfMemory = exitCode !== 0 && (await started.ranOutOfMemory().catch(() => false)) ? config.sandbox.memoryMb : null;
+    const outOfMemory = exitCode !== 0 && (await started.ranOutOfMemory().catch(() => false)) ? job.limits.memoryMb : null;
     const baseline = await time('baseline', () => baselineWork);
     const collected = await time('collect', () =>
       collectArtifacts(started, baseline, job.files, {
-        maxBytes: config.sandbox.workspaceMb * MiB,
-        maxPatchBytes: PATCH_BYTES_PER_WORKSPACE_BYTE * config.sandbox.workspaceMb * MiB,
+        maxBytes: job.limits.workspaceMb * MiB,
+        maxPatchBytes: PATCH_BYTES_PER_WORKSPACE_BYTE * job.limits.workspaceMb * MiB,
         timeoutMs: config.limits.collectTimeoutS * 1000,
       }, signal, log),
     );
