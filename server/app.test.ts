@@ -4,8 +4,8 @@ import { createApp } from './app.js';
 import { parseConfig } from './config/config.js';
 import { sha256Hex, TokenAuthenticator, defaultTenant } from './http/auth.js';
 import { FileRunArtifacts } from './runs/run-artifacts.js';
+import { FairQueue } from './runs/fair-queue.js';
 import { planRun } from './runs/run-plan.js';
-import { RunQueue } from './runs/run-queue.js';
 import { MemoryRunStore } from './runs/run-store.js';
 import { RunService } from './runs/run-service.js';
 import type { SandboxDriver } from './sandbox/driver.js';
@@ -24,14 +24,18 @@ function fakeDriver(state: { reachable: boolean; image: boolean }): SandboxDrive
   };
 }
 
-function appWith(state = { reachable: true, image: true }, providerProblems: Record<string, string> = {}) {
+function appWith(
+  state = { reachable: true, image: true },
+  providerProblems: Record<string, string> = {},
+  admission = new FairQueue({ maxConcurrentRuns: 1, maxQueuedRuns: 1 }, () => ({ maxConcurrentRuns: 1, maxQueuedRuns: 1, weight: 1 })),
+) {
   const config = parseConfig({ server: { data_dir: '/nonexistent-unit' } });
   const log = pino({ level: 'silent' });
   const driver = fakeDriver(state);
   const service = new RunService({
     executor: { driver, access: { open: async () => { throw new Error('not in unit tests'); } }, config },
     plan: (tenant, options) => planRun({ ...config, providerProblems }, tenant, options),
-    admission: new RunQueue(1, 1),
+    admission,
     store: new MemoryRunStore(),
     artifacts: new FileRunArtifacts(config.server.dataDir),
     telemetry: noTelemetry,
@@ -78,5 +82,24 @@ describe('authentication', () => {
     expect(fromEnv.generatedToken).toBeUndefined();
     expect(new TokenAuthenticator([fromEnv.tenant]).tenantFor('mine')).toBe('default');
     expect(new TokenAuthenticator([fromEnv.tenant]).tenantFor('other')).toBeUndefined();
+  });
+});
+
+describe('a full queue', () => {
+  it('answers 429 queue_full with Retry-After, before the body is read and in create()', async () => {
+    const admission = new FairQueue({ maxConcurrentRuns: 1, maxQueuedRuns: 0 }, () => ({ maxConcurrentRuns: 1, maxQueuedRuns: 0, weight: 1 }));
+    admission.submit('ci', 'run_busy', () => new Promise(() => {}));
+    const app = appWith(undefined, undefined, admission);
+    const auth = { authorization: 'Bearer secret' };
+    const json = await app.request('/v1/runs', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'x' }) });
+    expect(json.status).toBe(429);
+    expect(json.headers.get('retry-after')).toBe('60');
+    expect(await json.json()).toMatchObject({ error: { code: 'queue_full', message: expect.stringMatching(/too many runs are waiting.*retry later/) } });
+    const form = new FormData();
+    form.set('prompt', 'x');
+    form.set('workspace', new Blob([new Uint8Array(1024)]), 'w.tar');
+    const multipart = await app.request('/v1/runs', { method: 'POST', headers: auth, body: form });
+    expect(multipart.status).toBe(429);
+    expect(multipart.headers.get('retry-after')).toBe('60');
   });
 });

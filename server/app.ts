@@ -57,7 +57,10 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.onError((err, c) => {
     const id = c.get('requestId');
     const mapped = apiErrorFor(err);
-    if (mapped) return c.json(errorBody(mapped.code, mapped.message, id), mapped.status);
+    if (mapped) {
+      if (mapped.retryAfterS !== undefined) c.header('Retry-After', String(mapped.retryAfterS));
+      return c.json(errorBody(mapped.code, mapped.message, id), mapped.status);
+    }
     if (err instanceof ClientGoneError) {
       deps.log.debug({ requestId: id, path: c.req.path }, err.message);
       return c.json(errorBody('bad_request', err.message, id), 400);

@@ -15,10 +15,11 @@ import { defaultTenant, TokenAuthenticator } from './http/auth.js';
 import { providerAccessOpener } from './provider-access/index.js';
 import { RetentionSweeper } from './runs/retention-sweeper.js';
 import { FileRunArtifacts } from './runs/run-artifacts.js';
+import { FairQueue } from './runs/fair-queue.js';
 import { planRun } from './runs/run-plan.js';
-import { RunQueue } from './runs/run-queue.js';
 import { MemoryRunStore } from './runs/run-store.js';
 import { RunService } from './runs/run-service.js';
+import { tenantQuota } from './runs/tenant-quota.js';
 import { DockerSandboxDriver } from './sandbox/docker-driver.js';
 import { EngineHealth } from './sandbox/engine-health.js';
 import { OrphanSweeper } from './sandbox/orphan-sweeper.js';
@@ -97,7 +98,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   }
 
   // Telemetry goes to Prometheus metrics, and to the caller's own sink too when it gives one.
-  const queue = new RunQueue(config.limits.maxConcurrentRuns, config.limits.maxQueuedRuns);
+  const queue = new FairQueue(config.limits, (tenant) => tenantQuota(config, tenant));
   const prometheus = new PrometheusTelemetry({ tenants: () => tenants.map((t) => t.name), statsFor: (t) => queue.statsFor(t) });
   const telemetry = options.telemetry ? fanOut(prometheus, options.telemetry) : prometheus;
 

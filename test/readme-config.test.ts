@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseToml } from 'smol-toml';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../server/config/config.js';
+import { configFileSchema } from '../server/config/schema.js';
 
 const README = fileURLToPath(new URL('../README.md', import.meta.url));
 const DEFAULT_SECTIONS = ['server', 'sandbox', 'limits', 'gateway', 'metrics', 'retention', 'defaults'] as const;
@@ -69,6 +70,28 @@ describe('the README configuration', () => {
     const defaults = parseConfig({}) as unknown as Record<string, Record<string, unknown>>;
     const missing = DEFAULT_SECTIONS.flatMap((s) => Object.keys(defaults[s]!).map((k) => `${s}.${k}`)).filter((k) => !documented.has(k));
     expect(missing).toEqual([]);
+  });
+
+  it('documents every tenant key in the example tenant, with the default it stands for', async () => {
+    const block = (await tomlBlocks()).find((b) => b.marker === 'config-defaults')!.text;
+    const tenant = block.slice(block.indexOf('[[tenants]]'));
+    const documented = [...tenant.matchAll(/^#?\s*(\w+)\s*=\s*(\S+)/gm)].map((m) => [m[1]!, m[2]!] as const);
+    const keys = Object.keys(configFileSchema.shape.tenants.unwrap().element.shape);
+    expect(documented.map(([key]) => key).sort()).toEqual([...keys].sort());
+    // A commented key shows what an unset one means: the server's own value.
+    const defaults = parseConfig({});
+    const serverValue: Record<string, unknown> = {
+      run_max_requests: defaults.limits.runMaxRequests,
+      run_max_tokens: defaults.limits.runMaxTokens,
+      max_concurrent_runs: defaults.limits.maxConcurrentRuns,
+      max_queued_runs: defaults.limits.maxQueuedRuns,
+      weight: 1,
+      max_timeout_s: defaults.limits.maxTimeoutS,
+      max_memory_mb: defaults.sandbox.memoryMb,
+      max_cpus: defaults.sandbox.cpus,
+      max_workspace_mb: defaults.sandbox.workspaceMb,
+    };
+    for (const [key, value] of documented) if (key in serverValue) expect({ key, value: Number(value) }).toEqual({ key, value: serverValue[key] });
   });
 
   it('makes the marked defaults block, without its example provider and tenant, the built-in defaults', async () => {

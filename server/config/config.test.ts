@@ -125,6 +125,13 @@ token_sha256 = "${'b'.repeat(64)}"
 providers = ["my_local"]
 run_max_requests = 3
 run_max_tokens = 4
+max_concurrent_runs = 2
+max_queued_runs = 5
+weight = 3
+max_timeout_s = 60
+max_memory_mb = 512
+max_cpus = 0.5
+max_workspace_mb = 16
 `);
     const provider = fileSchema.providers.unwrap().valueType.shape;
     expect(Object.keys(cfg.providers.my_local!).sort()).toEqual(['name', ...Object.keys(provider).map(camelCase)].sort());
@@ -146,7 +153,31 @@ run_max_tokens = 4
     });
     const tenant = fileSchema.tenants.unwrap().element.shape;
     expect(Object.keys(cfg.tenants[0]!).sort()).toEqual(Object.keys(tenant).map(camelCase).sort());
-    expect(cfg.tenants).toEqual([{ name: 'ci', tokenSha256: 'b'.repeat(64), providers: ['my_local'], runMaxRequests: 3, runMaxTokens: 4 }]);
+    expect(cfg.tenants).toEqual([
+      {
+        name: 'ci',
+        tokenSha256: 'b'.repeat(64),
+        providers: ['my_local'],
+        runMaxRequests: 3,
+        runMaxTokens: 4,
+        maxConcurrentRuns: 2,
+        maxQueuedRuns: 5,
+        weight: 3,
+        maxTimeoutS: 60,
+        maxMemoryMb: 512,
+        maxCpus: 0.5,
+        maxWorkspaceMb: 16,
+      },
+    ]);
+  });
+
+  it('refuses a tenant quota over the server\'s own value, naming both keys', () => {
+    const tenant = (quota: object) => ({ limits: { max_concurrent_runs: 2 }, sandbox: { memory_mb: 1024 }, tenants: [{ name: 'ci', token_sha256: 'c'.repeat(64), ...quota }] });
+    expect(() => parseConfig(tenant({ max_memory_mb: 1025 }))).toThrow(/tenants\.0\.max_memory_mb: exceeds sandbox\.memory_mb \(1024\)/);
+    expect(() => parseConfig(tenant({ max_concurrent_runs: 3 }))).toThrow(/tenants\.0\.max_concurrent_runs: exceeds limits\.max_concurrent_runs \(2\)/);
+    expect(() => parseConfig(tenant({ max_cpus: 2.5 }))).toThrow(/tenants\.0\.max_cpus: exceeds sandbox\.cpus \(2\)/);
+    expect(() => parseConfig(tenant({ weight: 0 }))).toThrow(/tenants\.0\.weight/);
+    expect(parseConfig(tenant({ max_memory_mb: 1024, max_concurrent_runs: 2 })).tenants[0]).toMatchObject({ maxMemoryMb: 1024, maxConcurrentRuns: 2 });
   });
 
   it('types each slice with the schema keys camelCased', () => {

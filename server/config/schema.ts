@@ -39,6 +39,22 @@ const tenantSchema = z
     // Per-run budget at the gateway for this tenant; limits.run_max_* when unset.
     run_max_requests: z.number().int().min(1).optional(),
     run_max_tokens: z.number().int().min(1).optional(),
+    // This tenant's runs in sandboxes at once; limits.max_concurrent_runs when unset. One tenant
+    // at its cap waits even while other slots are free, so a burst cannot take the whole machine.
+    max_concurrent_runs: z.number().int().min(1).optional(),
+    // This tenant's runs waiting at once; limits.max_queued_runs when unset. Past it, 429 queue_full.
+    max_queued_runs: z.number().int().min(0).optional(),
+    // Its share of the slots while tenants wait: a weight 2 tenant's runs are taken twice as often
+    // as a weight 1 tenant's; 1 when unset.
+    weight: z.number().int().min(1).max(100).optional(),
+    // Ceilings on what its runs may ask for in their options; the server's own values when unset
+    // (limits.max_timeout_s, sandbox.memory_mb, sandbox.cpus, sandbox.workspace_mb), which they
+    // may not exceed. A run that asks for nothing gets the ceiling (timeout: default_timeout_s, at
+    // most the ceiling).
+    max_timeout_s: z.number().int().min(1).optional(),
+    max_memory_mb: z.number().int().min(64).optional(),
+    max_cpus: z.number().positive().max(64).optional(),
+    max_workspace_mb: z.number().int().min(1).optional(),
   })
   .strict();
 
@@ -101,7 +117,11 @@ export const configFileSchema = z
         workspace_max_entries: z.number().int().min(1).default(50_000),
         // Passed to Codex as one argv string; Linux caps a single argument at 128 KiB.
         prompt_max_bytes: z.number().int().min(1).max(120_000).default(100_000),
+        // The slots: runs in sandboxes at once, whatever their tenant. Size it for the machine: each
+        // run holds up to memory_mb + workspace_mb + tmp_mb + home_mb of RAM and cpus of CPU.
         max_concurrent_runs: z.number().int().min(1).default(4),
+        // Runs waiting for a slot, all tenants together; past it, 429 queue_full. Waiting runs are
+        // taken round-robin across tenants (by [[tenants]] weight), first come first served within one.
         max_queued_runs: z.number().int().min(0).default(100),
         default_timeout_s: z.number().int().min(1).default(900),
         max_timeout_s: z.number().int().min(1).default(3600),
@@ -220,6 +240,18 @@ export const configFileSchema = z
       t.providers?.forEach((p, j) => {
         if (!cfg.providers[p]) ctx.addIssue({ code: 'custom', path: ['tenants', i, 'providers', j], message: `no [providers.${p}] table` });
       });
+      // A tenant's quota may only narrow the server's own: the sandbox and limits sections are what the machine was sized for.
+      const ceilings = [
+        ['max_concurrent_runs', t.max_concurrent_runs, cfg.limits.max_concurrent_runs, 'limits.max_concurrent_runs'],
+        ['max_queued_runs', t.max_queued_runs, cfg.limits.max_queued_runs, 'limits.max_queued_runs'],
+        ['max_timeout_s', t.max_timeout_s, cfg.limits.max_timeout_s, 'limits.max_timeout_s'],
+        ['max_memory_mb', t.max_memory_mb, cfg.sandbox.memory_mb, 'sandbox.memory_mb'],
+        ['max_cpus', t.max_cpus, cfg.sandbox.cpus, 'sandbox.cpus'],
+        ['max_workspace_mb', t.max_workspace_mb, cfg.sandbox.workspace_mb, 'sandbox.workspace_mb'],
+      ] as const;
+      for (const [key, value, max, maxKey] of ceilings) {
+        if (value !== undefined && value > max) ctx.addIssue({ code: 'custom', path: ['tenants', i, key], message: `exceeds ${maxKey} (${max})` });
+      }
     });
   });
 

@@ -26,6 +26,8 @@ export class ApiError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    /** Sent as Retry-After: when asking again may succeed. */
+    readonly retryAfterS?: number,
   ) {
     super(message);
   }

@@ -15,7 +15,7 @@ const refusalCode: Record<RefusalReason, ErrorCode> = {
 /** The API's answer for an error a lower room raised, or undefined when it is not one of theirs: the one mapping. */
 export function apiErrorFor(err: unknown): ApiError | undefined {
   if (err instanceof ApiError) return err;
-  if (err instanceof RunRefusedError) return new ApiError(refusalCode[err.reason], err.message);
+  if (err instanceof RunRefusedError) return new ApiError(refusalCode[err.reason], err.message, err.retryAfterS);
   if (err instanceof TooManyStreamsError) return new ApiError('too_many_streams', err.message);
   if (err instanceof WorkspaceRejectedError) return new ApiError(err.kind === 'too_large' ? 'workspace_too_large' : 'workspace_invalid', err.message);
   return undefined;

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
 import busboy from 'busboy';
 import { z } from 'zod';
-import { spoolWorkspace, WorkspaceRejectedError, type WorkspaceLimits } from '../archive/spool-workspace.js';
+import { spoolWorkspace, WorkspaceRejectedError, type SpoolResult, type WorkspaceLimits } from '../archive/spool-workspace.js';
 import type { Config } from '../config/config.js';
 import { ApiError } from './api-error.js';
 import { apiErrorFor } from './domain-errors.js';
@@ -17,6 +17,11 @@ const optionsSchema = z
     provider: z.string().min(1).max(64).optional(),
     model: z.string().min(1).max(200).optional(),
     timeout_s: z.number().int().positive().optional(),
+    // Up to the tenant's ceilings (planRun); the minimums are the config's own for these keys.
+    memory_mb: z.number().int().min(64).optional(),
+    // Docker takes CPUs in hundredths at the least.
+    cpus: z.number().min(0.01).optional(),
+    workspace_mb: z.number().int().min(1).optional(),
   })
   .strict();
 
@@ -27,6 +32,8 @@ export interface RunRequest {
   options: RunOptions;
   /** A validated, re-packed tar; the caller owns it and must hand it on or delete it. */
   workspaceTar: string | null;
+  /** The workspace's bytes as it will be in the sandbox (0 without one). */
+  workspaceBytes: number;
 }
 
 export interface RunRequestLimits {
@@ -85,11 +92,14 @@ async function readJson(request: Request, limits: RunRequestLimits): Promise<Run
   }
   const parsed = z.object({ prompt: z.unknown().optional(), options: z.unknown().optional() }).strict().safeParse(body);
   if (!parsed.success) throw new ApiError('bad_request', `body: ${describeIssues(parsed.error)}`);
-  return { prompt: checkPrompt(parsed.data.prompt, limits), options: checkOptions(parsed.data.options ?? {}), workspaceTar: null };
+  return { prompt: checkPrompt(parsed.data.prompt, limits), options: checkOptions(parsed.data.options ?? {}), workspaceTar: null, workspaceBytes: 0 };
 }
 
-/** Called once the options are known, and again just before a workspace is read: throws to refuse the run early. */
-export type AdmissionCheck = (options: RunOptions | undefined) => void;
+/**
+ * Called just before a workspace is read, with the options when they came first: throws to refuse
+ * the run early, or returns the workspace's cap in bytes (`limits.workspace.maxBytes` if nothing).
+ */
+export type AdmissionCheck = (options: RunOptions | undefined) => number | void;
 
 /**
  * `body` is piped, never destroyed here: after a refusal the caller decides what becomes of the rest
@@ -105,7 +115,7 @@ async function readMultipart(request: Request, body: Readable | null, limits: Ru
     firstError ??= err;
     stop.abort(err);
   };
-  let spooling: Promise<unknown> | undefined;
+  let spooling: Promise<SpoolResult | void> | undefined;
   // busboy reads a form field to its end however long it is, keeping only its first fieldSize bytes:
   // count what goes by outside the workspace file and stop at the fields' own cap instead.
   let inFile = false;
@@ -148,14 +158,15 @@ async function readMultipart(request: Request, body: Readable | null, limits: Ru
       const what = name === 'prompt' || name === 'options' ? `${name} was sent as a file; send it as a plain form field` : `unexpected file field "${name}"; the tarball goes in "workspace"`;
       return refuse(new ApiError('bad_request', what));
     }
+    let maxBytes: number;
     try {
-      admit(fields.has('options') ? checkOptions(parseJsonField(fields.get('options')!)) : undefined);
+      maxBytes = admit(fields.has('options') ? checkOptions(parseJsonField(fields.get('options')!)) : undefined) ?? limits.workspace.maxBytes;
     } catch (err) {
       return refuse(err);
     }
     inFile = true;
     stream.once('end', () => (inFile = false));
-    spooling = spoolWorkspace(stream, tarPath, limits.workspace, { signal: stop.signal, ...limits.owner }).catch(refuse);
+    spooling = spoolWorkspace(stream, tarPath, { ...limits.workspace, maxBytes }, { signal: stop.signal, ...limits.owner }).catch(refuse);
   });
   parser.on('filesLimit', () => fail(new ApiError('bad_request', 'only one workspace file is allowed')));
   parser.on('fieldsLimit', () => fail(new ApiError('bad_request', 'too many form fields; expected prompt, workspace, options')));
@@ -166,10 +177,10 @@ async function readMultipart(request: Request, body: Readable | null, limits: Ru
   try {
     body.pipe(fieldCap);
     await pipeline(fieldCap, parser, { signal: stop.signal });
-    await spooling;
+    const spooled = await spooling;
     if (firstError) throw firstError;
     const options = checkOptions(fields.has('options') ? parseJsonField(fields.get('options')!) : {});
-    return { prompt: checkPrompt(fields.get('prompt'), limits), options, workspaceTar: spooling ? tarPath : null };
+    return { prompt: checkPrompt(fields.get('prompt'), limits), options, workspaceTar: spooling ? tarPath : null, workspaceBytes: spooled?.bytes ?? 0 };
   } catch (err) {
     await spooling?.catch(() => {});
     await rm(tarPath, { force: true });

@@ -1,10 +1,10 @@
 /**
- * Which runs may start, and when: the seam a per-tenant fair queue with quotas fills. The run
- * service hands it each accepted run's job and never starts one itself.
+ * Which runs may start, and when: the run service hands it each accepted run's job and never
+ * starts one itself.
  */
 export interface Admission {
   /** Why a run of this tenant would be refused now (no place left), or null: asked before an upload is read. */
-  refusal(tenant: string): string | null;
+  refusal(tenant: string): AdmissionRefusal | null;
   /** Runs `job` when the run's turn comes; throws AdmissionFullError when it would have to wait and no place is left. */
   submit(tenant: string, runId: string, job: () => Promise<void>): void;
   /** Drops a run that has not started; false if it is not waiting. */
@@ -20,4 +20,17 @@ export interface AdmissionStats {
   queued: number;
 }
 
-export class AdmissionFullError extends Error {}
+export interface AdmissionRefusal {
+  message: string;
+  /** When a place is likely to be free again: the client's Retry-After. */
+  retryAfterS: number;
+}
+
+export class AdmissionFullError extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterS: number,
+  ) {
+    super(message);
+  }
+}

@@ -9,7 +9,7 @@ import { RunStop, type RunError, type StopRun } from '../domain/run-error.js';
 import type { ProviderAccess, ProviderAccessOpener } from '../provider-access/index.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { buildCodexArgv, buildCodexConfigToml } from '../sandbox/codex-invocation.js';
-import { SandboxError, WORKSPACE_DIR, type Sandbox, type SandboxDriver } from '../sandbox/driver.js';
+import { SandboxError, WORKSPACE_DIR, type Sandbox, type SandboxDriver, type SandboxLimits } from '../sandbox/driver.js';
 import { indexBaseline, type BaselineIndex } from '../tree-diff/index.js';
 import { collectArtifacts, CollectTimeoutError, type CollectLimits } from './collect-artifacts.js';
 import type { CodexOutcome } from './codex-outcome.js';
@@ -38,6 +38,8 @@ export interface ExecutorDeps {
 export interface RunJob {
   run: Run;
   budget: RunBudget;
+  /** The run's sandbox, as its plan decided (memory, cpus, workspace within its tenant's ceilings). */
+  limits: SandboxLimits;
   /** Stops the run (the gateway's way to end what Codex would only retry). */
   stop: StopRun;
   prompt: string;
@@ -98,7 +100,7 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
           tenant: run.tenant,
           image: config.sandbox.image,
           runtime: config.sandbox.runtime,
-          limits: config.sandbox,
+          limits: job.limits,
           ids: config.sandbox,
           network: opened.network,
           gateway: opened.gateway,
@@ -143,10 +145,10 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
       const stopped = await started.stopReason(exitCode > 128 ? SETTLE_MS : 0).catch(() => null);
       if (stopped) throw new SandboxError(stopped, { code: 'sandbox_stopped' });
     }
-    const outOfMemory = exitCode !== 0 && (await started.ranOutOfMemory().catch(() => false)) ? config.sandbox.memoryMb : null;
+    const outOfMemory = exitCode !== 0 && (await started.ranOutOfMemory().catch(() => false)) ? job.limits.memoryMb : null;
     const baseline = await time('baseline', () => baselineWork);
     const collected = await time('collect', () =>
-      collectArtifacts(started, baseline, job.files, collectLimits(config, config.limits.collectTimeoutS), signal, log),
+      collectArtifacts(started, baseline, job.files, collectLimits(job.limits.workspaceMb, config.limits.collectTimeoutS), signal, log),
     );
     result = {
       ...codexResult(exitCode, codex.outcome, codex.stderrText(), outOfMemory),
@@ -164,7 +166,7 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
       // A stopped run keeps what its sandbox holds, read under a deadline of its own; not at shutdown,
       // which must not wait for it.
       if (sandbox && stop.error.code !== 'shutdown') {
-        const partial = await time('collect', () => collectPartial(sandbox!, baselineWork, job.files, collectLimits(config, config.limits.partialCollectTimeoutS), log));
+        const partial = await time('collect', () => collectPartial(sandbox!, baselineWork, job.files, collectLimits(job.limits.workspaceMb, config.limits.partialCollectTimeoutS), log));
         if (partial) Object.assign(result, partial);
       }
     } else if (err instanceof CollectTimeoutError) {
@@ -195,10 +197,10 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
   return result;
 }
 
-function collectLimits(config: ExecutorDeps['config'], timeoutS: number): CollectLimits {
+function collectLimits(workspaceMb: number, timeoutS: number): CollectLimits {
   return {
-    maxBytes: config.sandbox.workspaceMb * MiB,
-    maxPatchBytes: PATCH_BYTES_PER_WORKSPACE_BYTE * config.sandbox.workspaceMb * MiB,
+    maxBytes: workspaceMb * MiB,
+    maxPatchBytes: PATCH_BYTES_PER_WORKSPACE_BYTE * workspaceMb * MiB,
     timeoutMs: timeoutS * 1000,
   };
 }

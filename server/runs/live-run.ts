@@ -68,6 +68,7 @@ export async function runToEnd(deps: LifecycleDeps, entry: LiveRun): Promise<voi
       result = await executeRun(deps.executor, {
         run,
         budget: entry.plan.budget,
+        limits: entry.plan.limits,
         stop: (stop) => entry.controller.abort(stop),
         prompt: entry.prompt,
         provider: entry.plan.provider,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../config/config.js';
-import { planRun, type PlanPolicy } from './run-plan.js';
+import { planRun, type PlanPolicy, type RunOptions } from './run-plan.js';
 import { RunRefusedError } from './run-refused.js';
 
 const config = parseConfig({
@@ -12,9 +12,19 @@ const config = parseConfig({
   tenants: [
     { name: 'ci', token_sha256: 'a'.repeat(64) },
     { name: 'hobby', token_sha256: 'b'.repeat(64), providers: ['local'], run_max_requests: 7 },
+    { name: 'small', token_sha256: 'c'.repeat(64), max_timeout_s: 300, max_memory_mb: 512, max_cpus: 0.5, max_workspace_mb: 32 },
   ],
   limits: { default_timeout_s: 600, max_timeout_s: 1200, run_max_requests: 50, run_max_tokens: 1000 },
+  sandbox: { memory_mb: 2048, cpus: 2, workspace_mb: 256, pids_limit: 300, tmp_mb: 100, home_mb: 50 },
 });
+const refusal = (tenant: string, options: RunOptions) => {
+  try {
+    planRun(policy, tenant, options);
+  } catch (err) {
+    return err;
+  }
+  throw new Error('planned');
+};
 const policy: PlanPolicy = { ...config, providerProblems: {} };
 
 describe('planRun', () => {
@@ -35,8 +45,37 @@ describe('planRun', () => {
     expect(() => planRun(policy, 'ci', { provider: 'local', model: 'gpt-5-codex' })).toThrow(/not allowed for provider local; allowed: qwen3-coder/);
   });
 
-  it('refuses a timeout over the maximum', () => {
-    expect(() => planRun(policy, 'ci', { timeoutS: 1201 })).toThrow(/exceeds the maximum of 1200/);
+  it('refuses a timeout over the maximum, naming the limit', () => {
+    expect(refusal('ci', { timeoutS: 1201 })).toMatchObject({ reason: 'invalid_options', message: 'timeout_s 1201 exceeds the maximum of 1200 (limits.max_timeout_s)' });
+    expect(planRun(policy, 'ci', { timeoutS: 1200 }).timeoutS).toBe(1200);
+  });
+
+  it('gives a run the server\'s sandbox limits when neither it nor its tenant asks for less', () => {
+    expect(planRun(policy, 'ci', {}).limits).toEqual({ memoryMb: 2048, cpus: 2, workspaceMb: 256, pidsLimit: 300, tmpMb: 100, homeMb: 50 });
+  });
+
+  it('gives a run what it asks for within its tenant\'s ceilings, and the ceilings when it asks for nothing', () => {
+    const asked = planRun(policy, 'small', { timeoutS: 60, memoryMb: 256, cpus: 0.25, workspaceMb: 8 });
+    expect(asked.timeoutS).toBe(60);
+    expect(asked.limits).toMatchObject({ memoryMb: 256, cpus: 0.25, workspaceMb: 8, pidsLimit: 300 });
+    const fallback = planRun(policy, 'small', {});
+    // The default timeout (600) is over this tenant's ceiling: the ceiling it is.
+    expect(fallback.timeoutS).toBe(300);
+    expect(fallback.limits).toMatchObject({ memoryMb: 512, cpus: 0.5, workspaceMb: 32 });
+  });
+
+  it('refuses each option over the tenant\'s ceiling, naming the tenant\'s key', () => {
+    expect(refusal('small', { timeoutS: 301 })).toMatchObject({ reason: 'invalid_options', message: "timeout_s 301 exceeds the maximum of 300 (the tenant's max_timeout_s)" });
+    expect(refusal('small', { memoryMb: 513 })).toMatchObject({ reason: 'invalid_options', message: "memory_mb 513 exceeds the maximum of 512 (the tenant's max_memory_mb)" });
+    expect(refusal('small', { cpus: 0.6 })).toMatchObject({ reason: 'invalid_options', message: "cpus 0.6 exceeds the maximum of 0.5 (the tenant's max_cpus)" });
+    expect(refusal('small', { workspaceMb: 33 })).toMatchObject({ reason: 'invalid_options', message: "workspace_mb 33 exceeds the maximum of 32 (the tenant's max_workspace_mb)" });
+  });
+
+  it('holds a tenant without ceilings to the server\'s own maxima, naming the server\'s key', () => {
+    expect(refusal('ci', { memoryMb: 4096 })).toMatchObject({ message: 'memory_mb 4096 exceeds the maximum of 2048 (sandbox.memory_mb)' });
+    expect(refusal('ci', { cpus: 3 })).toMatchObject({ message: 'cpus 3 exceeds the maximum of 2 (sandbox.cpus)' });
+    expect(refusal('ci', { workspaceMb: 257 })).toMatchObject({ message: 'workspace_mb 257 exceeds the maximum of 256 (sandbox.workspace_mb)' });
+    expect(planRun(policy, 'ci', { memoryMb: 2048, cpus: 2, workspaceMb: 256 }).limits).toMatchObject({ memoryMb: 2048, cpus: 2, workspaceMb: 256 });
   });
 
   it('refuses a provider that cannot serve now, saying why', () => {

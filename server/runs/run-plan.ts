@@ -1,12 +1,17 @@
 import type { Config, ProviderConfig } from '../config/config.js';
 import type { RunBudget } from '../domain/provider-usage.js';
+import type { SandboxLimits } from '../sandbox/driver.js';
 import { RunRefusedError } from './run-refused.js';
+import { ceilingSource, tenantCeilings, type QuotaPolicy, type TenantCeilings } from './tenant-quota.js';
 
 /** What a client may choose for its run. */
 export interface RunOptions {
   provider?: string;
   model?: string;
   timeoutS?: number;
+  memoryMb?: number;
+  cpus?: number;
+  workspaceMb?: number;
 }
 
 /** Everything a run is given, decided once, before it is accepted. */
@@ -15,16 +20,19 @@ export interface RunPlan {
   model: string;
   timeoutS: number;
   budget: RunBudget;
+  /** The run's sandbox: what it asked for within its tenant's ceilings, the server's values for the rest. */
+  limits: SandboxLimits;
 }
 
-/** The rules plans are made by: the config's providers, tenants and limits, and which providers cannot serve now. */
+/** The rules plans are made by: the config's providers, tenants, limits and sandbox, and which providers cannot serve now. */
 export interface PlanPolicy extends Pick<Config, 'providers' | 'defaults' | 'tenants'> {
-  limits: Pick<Config['limits'], 'defaultTimeoutS' | 'maxTimeoutS' | 'runMaxRequests' | 'runMaxTokens'>;
+  limits: Pick<Config['limits'], 'defaultTimeoutS' | 'maxTimeoutS' | 'runMaxRequests' | 'runMaxTokens'> & QuotaPolicy['limits'];
+  sandbox: Pick<Config['sandbox'], 'memoryMb' | 'cpus' | 'pidsLimit' | 'workspaceMb' | 'tmpMb' | 'homeMb'>;
   /** Providers that cannot serve runs, with the reason (e.g. their key variable is unset). */
   providerProblems: Record<string, string>;
 }
 
-/** Picks provider, model, timeout and budget for a tenant's run; RunRefusedError says what is not allowed. */
+/** Picks provider, model, timeout, budget and sandbox limits for a tenant's run; RunRefusedError says what is not allowed. */
 export function planRun(policy: PlanPolicy, tenantName: string, options: RunOptions): RunPlan {
   const tenant = policy.tenants.find((t) => t.name === tenantName);
   const allowed = tenant?.providers ?? Object.keys(policy.providers);
@@ -37,8 +45,23 @@ export function planRun(policy: PlanPolicy, tenantName: string, options: RunOpti
   if (provider.models && !provider.models.includes(model)) {
     throw new RunRefusedError('invalid_options', `model "${model}" is not allowed for provider ${name}; allowed: ${provider.models.join(', ')}`);
   }
-  const timeoutS = options.timeoutS ?? policy.limits.defaultTimeoutS;
-  if (timeoutS > policy.limits.maxTimeoutS) throw new RunRefusedError('invalid_options', `timeout_s exceeds the maximum of ${policy.limits.maxTimeoutS}`);
+  const ceilings = tenantCeilings(policy, tenantName);
+  const within = (key: keyof TenantCeilings, option: string, asked: number | undefined, fallback = ceilings[key]): number => {
+    if (asked === undefined) return Math.min(fallback, ceilings[key]);
+    if (asked > ceilings[key]) {
+      throw new RunRefusedError('invalid_options', `${option} ${asked} exceeds the maximum of ${ceilings[key]} (${ceilingSource(policy, tenantName, key)})`);
+    }
+    return asked;
+  };
+  const timeoutS = within('timeoutS', 'timeout_s', options.timeoutS, policy.limits.defaultTimeoutS);
+  const limits: SandboxLimits = {
+    memoryMb: within('memoryMb', 'memory_mb', options.memoryMb),
+    cpus: within('cpus', 'cpus', options.cpus),
+    workspaceMb: within('workspaceMb', 'workspace_mb', options.workspaceMb),
+    pidsLimit: policy.sandbox.pidsLimit,
+    tmpMb: policy.sandbox.tmpMb,
+    homeMb: policy.sandbox.homeMb,
+  };
   const problem = policy.providerProblems[name];
   if (problem) throw new RunRefusedError('provider_not_ready', `provider ${name} cannot serve runs: ${problem}`);
   return {
@@ -46,5 +69,6 @@ export function planRun(policy: PlanPolicy, tenantName: string, options: RunOpti
     model,
     timeoutS,
     budget: { maxRequests: tenant?.runMaxRequests ?? policy.limits.runMaxRequests, maxTokens: tenant?.runMaxTokens ?? policy.limits.runMaxTokens },
+    limits,
   };
 }

@@ -5,6 +5,8 @@ export class RunRefusedError extends Error {
   constructor(
     readonly reason: RefusalReason,
     message: string,
+    /** When asking again may succeed (queue_full): the client's Retry-After. */
+    readonly retryAfterS?: number,
   ) {
     super(message);
   }

@@ -11,7 +11,8 @@ import type { ProviderAccess, ProviderAccessOpener, ProviderAccessRequest } from
 import { RecordingTelemetry } from '../telemetry/telemetry.js';
 import { FileRunArtifacts } from './run-artifacts.js';
 import { planRun } from './run-plan.js';
-import { RunQueue } from './run-queue.js';
+import { FairQueue } from './fair-queue.js';
+import { tenantQuota } from './tenant-quota.js';
 import { RunService } from './run-service.js';
 import { MemoryRunStore } from './run-store.js';
 import type { Run } from './run.js';
@@ -67,7 +68,7 @@ function build(script: FakeSandboxScript = {}, configOverrides: Record<string, o
   const service = new RunService({
     executor: { driver, access, config },
     plan: (tenant, options) => planRun({ ...config, providerProblems: {} }, tenant, options),
-    admission: new RunQueue(config.limits.maxConcurrentRuns, config.limits.maxQueuedRuns),
+    admission: new FairQueue(config.limits, (tenant) => tenantQuota(config, tenant)),
     store: new MemoryRunStore(),
     artifacts: new FileRunArtifacts(config.server.dataDir),
     telemetry,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { rename } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
+import { WorkspaceRejectedError } from '../archive/workspace-rejected-error.js';
 import type { Config } from '../config/config.js';
 import { RunStop } from '../domain/run-error.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
@@ -17,12 +18,16 @@ import type { RunStatusEvent, RunStreamEvent } from './run-wire.js';
 import type { HeldStream } from './stream-slots.js';
 import { runView, type Run } from './run.js';
 
+const MiB = 1024 * 1024;
+
 export interface CreateRunInput {
   tenant: string;
   prompt: string;
   options: RunOptions;
   /** A validated tar spooled by the caller; the service takes it over (moves it) once the run is accepted. */
   workspaceTar: string | null;
+  /** Its bytes in the sandbox: more than the run's workspace_mb is refused (the upload may have come before the options). */
+  workspaceBytes?: number;
 }
 
 export interface RunServiceDeps {
@@ -60,13 +65,16 @@ export class RunService {
     const engine = this.deps.engineProblem?.();
     if (engine) throw new RunRefusedError('engine_unavailable', `${engine}; retry later`);
     const full = this.deps.admission.refusal(tenant);
-    if (full) throw new RunRefusedError('queue_full', `${full}; retry later`);
+    if (full) throw new RunRefusedError('queue_full', `${full.message}; retry later`, full.retryAfterS);
     return options && this.deps.plan(tenant, options);
   }
 
   async create(input: CreateRunInput): Promise<Run> {
     if (!this.accepting) throw new RunRefusedError('shutting_down', 'the server is shutting down');
     const plan = this.deps.plan(input.tenant, input.options);
+    if ((input.workspaceBytes ?? 0) > plan.limits.workspaceMb * MiB) {
+      throw new WorkspaceRejectedError('too_large', `the workspace's ${input.workspaceBytes} bytes exceed the run's workspace_mb of ${plan.limits.workspaceMb}`);
+    }
     const id = `run_${randomBytes(10).toString('hex')}`;
     const files = await this.deps.artifacts.create(id);
     try {
@@ -91,7 +99,7 @@ export class RunService {
         this.live.delete(id);
         this.deps.store.delete(id);
         await events.close();
-        if (err instanceof AdmissionFullError) throw new RunRefusedError('queue_full', 'too many runs are waiting; retry later');
+        if (err instanceof AdmissionFullError) throw new RunRefusedError('queue_full', `${err.message}; retry later`, err.retryAfterS);
         throw err;
       }
       this.deps.telemetry.runQueued(input.tenant);

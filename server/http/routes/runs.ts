@@ -7,11 +7,14 @@ import type { RunService } from '../../runs/run-service.js';
 import type { RunOptions as PlanOptions } from '../../runs/run-plan.js';
 import type { RunStreamEvent } from '../../runs/run-wire.js';
 import type { HeldStream } from '../../runs/stream-slots.js';
+import { tenantCeilings } from '../../runs/tenant-quota.js';
 import { isTerminal, runView, type Run } from '../../runs/run.js';
 import { ApiError } from '../api-error.js';
 import type { AuthEnv } from '../auth.js';
 import { discardRestOfBody, requestBody } from '../node-body.js';
 import { readRunRequest, runRequestLimits, type RunOptions, type RunRequest } from '../run-request.js';
+
+const MiB = 1024 * 1024;
 
 export function runRoutes(config: Config, service: RunService): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
@@ -25,9 +28,11 @@ export function runRoutes(config: Config, service: RunService): Hono<AuthEnv> {
 
   app.post('/', async (c) => {
     const tenant = c.get('tenant');
-    // Refused before a byte of the upload is read: a full queue is not worth a 256 MiB spool.
+    // Refused before a byte of the upload is read: a full queue is not worth a 256 MiB spool. The
+    // upload may then be as large as the run's workspace, or, its options not known yet, the tenant's ceiling.
     const admit = (options: RunOptions | undefined) => {
-      service.checkAdmission(tenant, options && runOptions(options));
+      const plan = service.checkAdmission(tenant, options && runOptions(options));
+      return (plan?.limits.workspaceMb ?? tenantCeilings(config, tenant).workspaceMb) * MiB;
     };
     const body = requestBody(c);
     let request: RunRequest;
@@ -43,7 +48,13 @@ export function runRoutes(config: Config, service: RunService): Hono<AuthEnv> {
     }
     let run: Run;
     try {
-      run = await service.create({ tenant, prompt: request.prompt, options: runOptions(request.options), workspaceTar: request.workspaceTar });
+      run = await service.create({
+        tenant,
+        prompt: request.prompt,
+        options: runOptions(request.options),
+        workspaceTar: request.workspaceTar,
+        workspaceBytes: request.workspaceBytes,
+      });
     } finally {
       if (request.workspaceTar) await rm(request.workspaceTar, { force: true });
     }
@@ -107,7 +118,14 @@ function artifact(run: Run, kind: 'diff' | 'workspace', service: RunService): Re
 
 /** The wire's options (snake_case) as the planner takes them. */
 function runOptions(options: RunOptions): PlanOptions {
-  return { provider: options.provider, model: options.model, timeoutS: options.timeout_s };
+  return {
+    provider: options.provider,
+    model: options.model,
+    timeoutS: options.timeout_s,
+    memoryMb: options.memory_mb,
+    cpus: options.cpus,
+    workspaceMb: options.workspace_mb,
+  };
 }
 
 function isWaitRequested(value: string | undefined): boolean {
