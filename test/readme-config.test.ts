@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../server/config/config.js';
 
 const README = fileURLToPath(new URL('../README.md', import.meta.url));
-const DEFAULT_SECTIONS = ['server', 'sandbox', 'limits', 'gateway', 'defaults'] as const;
+const DEFAULT_SECTIONS = ['server', 'sandbox', 'limits', 'gateway', 'store', 'defaults'] as const;
 
 async function tomlBlocks(): Promise<{ text: string; marker: string | null }[]> {
   const readme = await readFile(README, 'utf8');

@@ -16,6 +16,7 @@ const configSchema = configFileSchema.transform(({ server: { listen, ...server }
     sandbox: camelKeys(f.sandbox),
     limits: camelKeys(f.limits),
     gateway: { ...camelKeys(f.gateway), socketDir: f.gateway.socket_dir ?? path.join(server.data_dir, 'gateway') },
+    store: { path: f.store.path ?? path.join(server.data_dir, 'runs.db') },
     defaults: camelKeys(f.defaults),
     providers: Object.fromEntries(
       Object.entries(f.providers).map(([name, p]) => [name, { name, ...camelKeys(p), baseUrl: p.base_url.replace(/\/+$/, '') }]),
@@ -31,6 +32,7 @@ export type SandboxConfig = Config['sandbox'];
 export type LimitsConfig = Config['limits'];
 export type GatewayConfig = Config['gateway'];
 export type DefaultsConfig = Config['defaults'];
+export type StoreConfig = Config['store'];
 export type ProviderConfig = Config['providers'][string];
 export type TenantConfig = Config['tenants'][number];
 
@@ -55,6 +57,7 @@ export function parseConfig(source: string | object, baseDir = process.cwd()): C
     ...cfg,
     server: { ...cfg.server, dataDir: path.resolve(baseDir, cfg.server.dataDir) },
     gateway: { ...cfg.gateway, socketDir: path.resolve(baseDir, cfg.gateway.socketDir) },
+    store: { path: path.resolve(baseDir, cfg.store.path) },
   };
 }
 
