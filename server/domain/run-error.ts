@@ -13,6 +13,7 @@ export type RunErrorCode =
   | 'timeout'
   | 'cancelled'
   | 'shutdown'
+  | 'interrupted'
   | 'provider_auth'
   | 'provider_unreachable'
   | 'budget_exceeded'
