@@ -17,8 +17,8 @@ import { providerAccessOpener } from './provider-access/index.js';
 import { FileRunArtifacts } from './runs/run-artifacts.js';
 import { planRun } from './runs/run-plan.js';
 import { RunQueue } from './runs/run-queue.js';
-import { MemoryRunStore } from './runs/run-store.js';
 import { RunService } from './runs/run-service.js';
+import { SqliteRunStore } from './runs/sqlite-run-store.js';
 import { DockerSandboxDriver } from './sandbox/docker-driver.js';
 import { EngineHealth } from './sandbox/engine-health.js';
 import { OrphanSweeper } from './sandbox/orphan-sweeper.js';
@@ -62,6 +62,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const uploadDir = path.join(config.server.dataDir, 'uploads');
   await rm(uploadDir, { recursive: true, force: true });
   await mkdir(uploadDir, { recursive: true });
+  // Opened first, so that a file it cannot use stops startup before anything else is started. Its
+  // one owner: closed by close(), once the last run has recorded its end.
+  const store = SqliteRunStore.open(config.store.path);
 
   let tenants = config.tenants;
   if (tenants.length === 0) {
@@ -110,13 +113,15 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     executor: { driver, access: providerAccessOpener({ tokens, sockets: gateway, sandboxNetwork: config.sandbox.network, env }), config },
     plan: (tenant, runOptions) => planRun({ ...config, providerProblems }, tenant, runOptions),
     admission: new RunQueue(config.limits.maxConcurrentRuns, config.limits.maxQueuedRuns),
-    store: new MemoryRunStore(),
+    store,
     artifacts: new FileRunArtifacts(config.server.dataDir),
     telemetry: options.telemetry ?? noTelemetry,
     limits: config.limits,
     engineProblem: () => engine.problem,
     log,
   });
+  // After the startup sweep (an interrupted run's sandbox is gone first), before the first request.
+  await service.recover();
   const sweeper = new OrphanSweeper({
     driver,
     liveRunIds: () => service.liveRunIds(),
@@ -162,6 +167,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       await engine.stop();
       await driver.sweep().catch((err) => log.error({ err }, 'final sweep failed'));
       await gateway.close();
+      store.close();
     })());
   return { url, service, driver, close, [Symbol.asyncDispose]: close };
 }

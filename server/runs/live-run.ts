@@ -64,7 +64,7 @@ export async function runToEnd(deps: LifecycleDeps, entry: LiveRun): Promise<voi
   try {
     transition(run, 'running');
     run.startedAt = new Date();
-    deps.store.update(run);
+    await deps.store.update(run);
     deps.telemetry.runStarted(run.tenant, run.startedAt.getTime() - run.createdAt.getTime());
     entry.events.append('run', { type: 'run.started', run: runView(run) } satisfies RunStatusEvent);
     const timeout = setTimeout(
@@ -96,7 +96,7 @@ export async function runToEnd(deps: LifecycleDeps, entry: LiveRun): Promise<voi
 }
 
 /** Records how the run ended, closes its event log, drops the files it will never serve, and lets waiters go. */
-export async function finishRun(deps: LifecycleDeps, entry: LiveRun, result: RunResult): Promise<void> {
+export async function finishRun(deps: LifecycleDeps, entry: Pick<LiveRun, 'run' | 'events' | 'markEnded'>, result: RunResult): Promise<void> {
   const { run } = entry;
   transition(run, result.status);
   Object.assign(run, {
@@ -112,7 +112,8 @@ export async function finishRun(deps: LifecycleDeps, entry: LiveRun, result: Run
     leftOut: result.leftOut,
     artifactProblem: result.artifactProblem,
   });
-  deps.store.update(run);
+  // A store that cannot write must not keep waiters from the end: a restart will call the run interrupted.
+  await deps.store.update(run).catch((err) => deps.log.error({ err, runId: run.id }, 'could not record the end of the run'));
   deps.telemetry.runEnded(run.tenant, run.status, run.error?.code ?? null, run.finishedAt!.getTime() - run.createdAt.getTime());
   entry.events.append('run', { type: `run.${run.status}` as RunStatusEvent['type'], run: runView(run) } satisfies RunStatusEvent);
   await entry.events.close().catch((err) => deps.log.error({ err, runId: run.id }, 'could not close the event log'));
