@@ -26,20 +26,29 @@ RUN fetch() { \
  && cd /tmp \
  && fetch "$NODE_TARBALL_URL" node.tgz "$NODE_TARBALL_INTEGRITY" \
  && fetch "$NPM_TARBALL_URL" npm.tgz "$NPM_TARBALL_INTEGRITY" \
- && tar -xzf node.tgz package/bin/node && install -m 0755 package/bin/node /usr/local/bin/node \
+ && tar -xzf node.tgz package/bin/node package/include/node && install -m 0755 package/bin/node /usr/local/bin/node \
+ && mkdir -p /usr/local/include && mv package/include/node /usr/local/include/node \
  && rm -rf package && tar -xzf npm.tgz \
  && mkdir -p /usr/local/lib/node_modules && mv package /usr/local/lib/node_modules/npm \
  && ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \
  && rm -f node.tgz npm.tgz && node --version && npm --version
 
 FROM node AS build
+# A compiler for better-sqlite3, the one native module the server needs.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
 # Node trusts only its own CA bundle unless told; this one includes the extra CAs.
 ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
 WORKDIR /app
 COPY package.json package-lock.json ./
-# No install scripts: nothing the server needs builds at install time (ssh2's optional cpu-features
-# would want a compiler).
-RUN npm ci --ignore-scripts --no-audit --no-fund
+# No install scripts but better-sqlite3's (ssh2's optional cpu-features would want a compiler too, and
+# is not needed). It is compiled against the headers of this Node: from source, as its prebuilt
+# binaries are on a host other than the npm registry, and with the headers the node stage kept, as
+# node-gyp would otherwise download them.
+RUN npm ci --ignore-scripts --no-audit --no-fund \
+ && npm_config_build_from_source=better-sqlite3 npm rebuild better-sqlite3 --nodedir=/usr/local --no-audit --no-fund \
+ && node -e "new (require('better-sqlite3'))(':memory:').close()"
 COPY tsconfig.json tsconfig.build.json ./
 COPY server/ ./server/
 RUN npm run build && npm prune --omit=dev --ignore-scripts --no-audit --no-fund

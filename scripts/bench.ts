@@ -15,20 +15,23 @@ import { FLOOR_LABEL, startFloor } from './bench/floor.js';
 import { assertNoLeftovers, holdings, runSandboxLabels } from './bench/leaks.js';
 import { floorOnce, latencyPrompt, measureLatency, serviceOnce } from './bench/latency.js';
 import { ATTACK_PEAK_RSS_BOUND_BYTES, measureAttackMemory, measureRunAttackMemory, RUN_ATTACK_PEAK_RSS_BOUND_BYTES } from './bench/attack-memory.js';
-import { printAttacks, printLatency, printLeaks, printUpload } from './bench/report.js';
+import { printAttacks, printLatency, printLeaks, printStore, printUpload } from './bench/report.js';
 import { startServerChild } from './bench/server-child.js';
+import { measureStore } from './bench/store.js';
 import { measureUploadMemory } from './bench/upload-memory.js';
 
 const { values: args } = parseArgs({
   options: {
     runs: { type: 'string', default: '8' },
     'upload-mb': { type: 'string', default: '200' },
+    // Only the run store's section: no Docker, a few seconds.
+    'store-only': { type: 'boolean', default: false },
   },
 });
 const runs = Number(args.runs);
 const uploadMb = Number(args['upload-mb']);
 if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(uploadMb) || uploadMb < 32 || uploadMb > 480) {
-  console.error('usage: npm run bench -- [--runs N (>= 1, default 8)] [--upload-mb M (32..480, default 200)]');
+  console.error('usage: npm run bench -- [--runs N (>= 1, default 8)] [--upload-mb M (32..480, default 200)] [--store-only]');
   process.exit(2);
 }
 
@@ -54,6 +57,12 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 async function main(): Promise<void> {
+  if (args['store-only']) {
+    const dir = await mkdtemp(path.join(tmpdir(), 'codex-runner-bench-'));
+    cleanups.push({ what: 'temp dir', release: () => rm(dir, { recursive: true, force: true }) });
+    printStore('6. the run store', await measureStore(dir));
+    return;
+  }
   const docker = new Dockerode();
   await docker.ping().catch((err) => {
     throw new Error(`Docker is not reachable: ${(err as Error).message}`);
@@ -111,6 +120,8 @@ async function main(): Promise<void> {
   const runAttacked = await measureRunAttackMemory(dir, `${benchId}-run-attacks`, token);
   await assertNoLeftovers(docker, 'after the run attacks', [`${INSTANCE_LABEL}=${benchId}-run-attacks`]);
   printAttacks('5. attacks from inside a sandbox', runAttacked, RUN_ATTACK_PEAK_RSS_BOUND_BYTES);
+
+  printStore('6. the run store', await measureStore(dir));
 }
 
 /** Removes containers and volumes carrying a label; the bench's safety net, not the service's sweep. */

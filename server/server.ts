@@ -17,8 +17,8 @@ import { RetentionSweeper } from './runs/retention-sweeper.js';
 import { FileRunArtifacts } from './runs/run-artifacts.js';
 import { FairQueue } from './runs/fair-queue.js';
 import { planRun } from './runs/run-plan.js';
-import { MemoryRunStore } from './runs/run-store.js';
 import { RunService } from './runs/run-service.js';
+import { SqliteRunStore } from './runs/sqlite-run-store.js';
 import { tenantQuota } from './runs/tenant-quota.js';
 import { DockerSandboxDriver } from './sandbox/docker-driver.js';
 import { EngineHealth } from './sandbox/engine-health.js';
@@ -65,6 +65,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const uploadDir = path.join(config.server.dataDir, 'uploads');
   await rm(uploadDir, { recursive: true, force: true });
   await mkdir(uploadDir, { recursive: true });
+  // Opened first, so that a file it cannot use stops startup before anything else is started. Its
+  // one owner: closed by close(), once the last run has recorded its end.
+  const store = SqliteRunStore.open(config.store.path);
 
   let tenants = config.tenants;
   if (tenants.length === 0) {
@@ -114,7 +117,6 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     log.warn({ dir: gateway.dir }, `the gateway sockets are open to every local user: the server could not give them to group ${config.sandbox.gid} (run it as root)`);
   }
   warnIfHostAccount(config.sandbox.uid, log);
-  const store = new MemoryRunStore();
   const artifacts = new FileRunArtifacts(config.server.dataDir);
   const service = new RunService({
     executor: { driver, access: providerAccessOpener({ tokens, sockets: gateway, sandboxNetwork: config.sandbox.network, env }), config },
@@ -127,6 +129,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     engineProblem: () => engine.problem,
     log,
   });
+  // After the startup sweep (an interrupted run's sandbox is gone first), before the first request.
+  await service.recover();
   const sweeper = new OrphanSweeper({
     driver,
     liveRunIds: () => service.liveRunIds(),
@@ -181,6 +185,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       await engine.stop();
       await driver.sweep().catch((err) => log.error({ err }, 'final sweep failed'));
       await gateway.close();
+      store.close();
     })());
   return { url, service, driver, close, [Symbol.asyncDispose]: close };
 }

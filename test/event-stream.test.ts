@@ -135,7 +135,7 @@ describe('a live run', () => {
       socket.destroy();
     }
     await until('the stream to be released', () => streams() === 0);
-    expect(h.server.service.get('default', created.id)?.status).toMatch(/queued|running/);
+    expect((await h.server.service.get('default', created.id))?.status).toMatch(/queued|running/);
     expect((await h.waitForEnd(created.id)).status).toBe('succeeded');
   });
 });

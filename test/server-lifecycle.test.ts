@@ -1,7 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { docker, leftovers } from './fixtures/docker.js';
 import { startHarness } from './fixtures/harness.js';
+import { SqliteRunStore } from '../server/runs/sqlite-run-store.js';
+
+async function storedRun(dataDir: string, id: string) {
+  using store = SqliteRunStore.open(path.join(dataDir, 'runs.db'));
+  return store.get(id);
+}
 
 describe('server lifecycle', () => {
   it('removes the sandboxes a crashed server of the same instance left behind, and only those', async () => {
@@ -31,7 +38,8 @@ describe('server lifecycle', () => {
     const before = Date.now();
     await h.server.close();
     expect(Date.now() - before).toBeLessThan(15_000);
-    const run = h.server.service.get('default', created.id)!;
+    // The server is closed: the record is read from the store file it left.
+    const run = (await storedRun(h.dataDir, created.id))!;
     expect(run.status).toBe('cancelled');
     expect(run.error).toEqual({ code: 'shutdown', message: 'the server shut down before the run ended' });
     expect(await leftovers(`codex-runner.run-id=${created.id}`)).toEqual({ containers: 0, volumes: 0 });
@@ -45,7 +53,7 @@ describe('server lifecycle', () => {
     await expect(h.server.service.create({ tenant: 'default', prompt: 'x', options: { provider: 'standin', model: 'm', timeoutS: 10 }, workspaceTar: null })).rejects.toThrow(/shutting down/);
     await closing;
     // A run that finishes within the grace period ends normally.
-    expect(h.server.service.get('default', created.id)!.status).toBe('succeeded');
+    expect((await storedRun(h.dataDir, created.id))!.status).toBe('succeeded');
     await h.close();
   });
 });

@@ -2,6 +2,7 @@
 import type { LatencyResult } from './latency.js';
 import type { Holdings } from './leaks.js';
 import type { AttackMemoryResult } from './attack-memory.js';
+import type { StoreResult } from './store.js';
 import type { UploadMemoryResult } from './upload-memory.js';
 import { mib, ms, ratio, summarize, table } from './stats.js';
 
@@ -105,4 +106,24 @@ export function printAttacks(title: string, r: AttackMemoryResult, boundBytes: n
     `   idle ${mib(r.idleRss)}, peak ${mib(r.peakRss)} (bound held by the tests: ${mib(boundBytes)}), after GC ${mib(r.afterRss)}; ` +
       `the server answered every attack and is still serving\n`,
   );
+}
+
+/** The run store (SQLite, synchronous = FULL) on its own, on this machine's disk. */
+export function printStore(title: string, r: StoreResult): void {
+  const fine = (v: number) => `${v.toFixed(2)} ms`;
+  console.log(`${title}: SQLite on this disk, every commit fsynced; ${r.storedRuns} runs stored, ${r.storedRuns - 10_000} of them other tenants'`);
+  console.log(
+    table([
+      ['', 'min', 'median', 'max'],
+      ...(
+        [
+          [`per run: insert + 2 updates (${r.perRunSamples} runs)`, r.perRunMs],
+          [`a page of ${r.pageSize}, newest first`, r.firstPageMs],
+          [`a page of ${r.pageSize} from a cursor halfway down`, r.deepPageMs],
+          [`a page of ${r.pageSize} with a status filter`, r.statusPageMs],
+        ] as const
+      ).map(([what, s]) => [what, fine(s.min), fine(s.median), fine(s.max)]),
+    ]),
+  );
+  console.log('');
 }

@@ -18,6 +18,7 @@ const configSchema = configFileSchema.transform(({ server: { listen, ...server }
     gateway: { ...camelKeys(f.gateway), socketDir: f.gateway.socket_dir ?? path.join(server.data_dir, 'gateway') },
     metrics: camelKeys(f.metrics),
     retention: camelKeys(f.retention),
+    store: { path: f.store.path ?? path.join(server.data_dir, 'runs.db') },
     defaults: camelKeys(f.defaults),
     providers: Object.fromEntries(
       Object.entries(f.providers).map(([name, p]) => [name, { name, ...camelKeys(p), baseUrl: p.base_url.replace(/\/+$/, '') }]),
@@ -33,6 +34,7 @@ export type SandboxConfig = Config['sandbox'];
 export type LimitsConfig = Config['limits'];
 export type GatewayConfig = Config['gateway'];
 export type DefaultsConfig = Config['defaults'];
+export type StoreConfig = Config['store'];
 export type ProviderConfig = Config['providers'][string];
 export type TenantConfig = Config['tenants'][number];
 
@@ -57,6 +59,7 @@ export function parseConfig(source: string | object, baseDir = process.cwd()): C
     ...cfg,
     server: { ...cfg.server, dataDir: path.resolve(baseDir, cfg.server.dataDir) },
     gateway: { ...cfg.gateway, socketDir: path.resolve(baseDir, cfg.gateway.socketDir) },
+    store: { path: path.resolve(baseDir, cfg.store.path) },
   };
 }
 

@@ -195,6 +195,15 @@ export const configFileSchema = z
       })
       .strict()
       .prefault({}),
+    store: z
+      .object({
+        // The SQLite file holding run records, prompts and options, so runs outlive a restart; on
+        // local disk (WAL needs shared memory, which network filesystems do not give). Default
+        // <data_dir>/runs.db.
+        path: z.string().min(1).optional(),
+      })
+      .strict()
+      .prefault({}),
     defaults: z
       .object({
         provider: z.string().min(1).default('openai'),

@@ -14,6 +14,7 @@ export type RunErrorCode =
   | 'idle_timeout'
   | 'cancelled'
   | 'shutdown'
+  | 'interrupted'
   | 'provider_auth'
   | 'provider_unreachable'
   | 'budget_exceeded'

@@ -1,6 +1,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { finishedExtent, readEvents, type EventFileExtent, type RunEvent, type RunEventKind } from './event-file-reader.js';
+import type { EventLogStart } from './event-log-resume.js';
 
 export type { RunEvent, RunEventKind } from './event-file-reader.js';
 
@@ -43,7 +44,16 @@ export class EventLog implements EventFileExtent {
     private readonly limits: EventLogLimits,
     /** Told the new total each time a Codex event is dropped. */
     private readonly onDropped?: (dropped: number) => void,
+    /** Where the file left off, when the log goes on writing one from before a restart. */
+    start?: EventLogStart,
   ) {
+    if (start) {
+      this.nextSeq = start.nextSeq;
+      this.codexEvents = start.codexEvents;
+      this.appendedBytes = this.written = start.bytes;
+      // Its mark is written once: the dropped count before the restart is not in the file.
+      if (start.truncated) this.droppedCount = 1;
+    }
     this.file = createWriteStream(path, { flags: 'a' });
     // Without a listener an I/O error would end the process; the run goes on without more events.
     this.file.on('error', (err) => {

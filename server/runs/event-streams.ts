@@ -1,4 +1,5 @@
 import type { Config } from '../config/config.js';
+import { resumeEventFile } from './event-log-resume.js';
 import { EventLog, replayEventFile, type EventLogLimits, type RunEvent } from './event-log.js';
 import type { Run } from './run.js';
 import { holdWhileOpen, StreamSlots, type HeldStream } from './stream-slots.js';
@@ -21,6 +22,11 @@ export class EventStreams {
   /** A new run's log; `onDropped` is told each new count of Codex events not stored. */
   createLog(path: string, onDropped: (dropped: number) => void): EventLog {
     return new EventLog(path, this.limits, onDropped);
+  }
+
+  /** The log of a run accepted before a restart, going on where its file left off. */
+  async resumeLog(path: string, onDropped: (dropped: number) => void): Promise<EventLog> {
+    return new EventLog(path, this.limits, onDropped, (await resumeEventFile(path)) ?? undefined);
   }
 
   /** Follows the live log when there is one, else replays the ended run's file; holds one of the tenant's slots. */

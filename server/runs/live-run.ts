@@ -57,7 +57,7 @@ export async function runToEnd(deps: LifecycleDeps, entry: LiveRun): Promise<voi
   try {
     transition(run, 'running');
     run.startedAt = new Date();
-    deps.store.update(run);
+    await deps.store.update(run);
     deps.telemetry.runStarted(run.tenant, run.startedAt.getTime() - run.createdAt.getTime());
     entry.events.append('run', { type: 'run.started', run: runView(run) } satisfies RunStatusEvent);
     const timeout = setTimeout(
@@ -90,7 +90,7 @@ export async function runToEnd(deps: LifecycleDeps, entry: LiveRun): Promise<voi
 }
 
 /** Records how the run ended, closes its event log, drops the files it will never serve, and lets waiters go. */
-export async function finishRun(deps: LifecycleDeps, entry: LiveRun, result: RunResult): Promise<void> {
+export async function finishRun(deps: LifecycleDeps, entry: Pick<LiveRun, 'run' | 'events' | 'markEnded'>, result: RunResult): Promise<void> {
   const { run } = entry;
   transition(run, result.status);
   Object.assign(run, {
@@ -106,7 +106,8 @@ export async function finishRun(deps: LifecycleDeps, entry: LiveRun, result: Run
     leftOut: result.leftOut,
     artifactProblem: result.artifactProblem,
   });
-  deps.store.update(run);
+  // A store that cannot write must not keep waiters from the end: a restart will call the run interrupted.
+  await deps.store.update(run).catch((err) => deps.log.error({ err, runId: run.id }, 'could not record the end of the run'));
   deps.telemetry.runEnded({
     tenant: run.tenant,
     provider: run.provider,

@@ -30,7 +30,7 @@ describe('RetentionSweeper', () => {
 
   async function endedRun(id: string, daysAgo: number, bytes: number, status: Run['status'] = 'succeeded'): Promise<void> {
     const run = { ...newRunRecord(id, 'ci', plan), status, finishedAt: status === 'running' ? null : new Date(NOW - daysAgo * DAY_MS), hasDiff: true, hasWorkspace: true };
-    store.insert(run);
+    await store.insert(run, { prompt: 'p', options: {}, hasInput: false });
     const files = await artifacts.create(id);
     await writeFile(files.diff, Buffer.alloc(bytes));
     await writeFile(files.events, 'x');
@@ -44,11 +44,11 @@ describe('RetentionSweeper', () => {
     await endedRun('new', 1, 10);
     await endedRun('live', 90, 10, 'running');
     expect(await sweeper(30, 1e9).sweep()).toBe(1);
-    expect(store.get('old')).toMatchObject({ artifactsExpired: true, status: 'succeeded' });
+    expect((await store.get('old'))).toMatchObject({ artifactsExpired: true, status: 'succeeded' });
     expect(await artifacts.size('old')).toBe(0);
-    expect(store.get('new')!.artifactsExpired).toBe(false);
+    expect((await store.get('new'))!.artifactsExpired).toBe(false);
     expect(await artifacts.size('new')).toBe(11);
-    expect(store.get('live')!.artifactsExpired).toBe(false);
+    expect((await store.get('live'))!.artifactsExpired).toBe(false);
     // A second pass finds nothing more to do.
     expect(await sweeper(30, 1e9).sweep()).toBe(0);
   });
@@ -58,8 +58,8 @@ describe('RetentionSweeper', () => {
     await endedRun('b', 4, 1000);
     await endedRun('c', 3, 1000);
     expect(await sweeper(30, 2100).sweep()).toBe(1);
-    expect(['a', 'b', 'c'].map((id) => store.get(id)!.artifactsExpired)).toEqual([true, false, false]);
+    expect(await Promise.all(['a', 'b', 'c'].map(async (id) => (await store.get(id))!.artifactsExpired))).toEqual([true, false, false]);
     expect(await sweeper(30, 500).sweep()).toBe(2);
-    expect(['a', 'b', 'c'].map((id) => store.get(id)!.artifactsExpired)).toEqual([true, true, true]);
+    expect(await Promise.all(['a', 'b', 'c'].map(async (id) => (await store.get(id))!.artifactsExpired))).toEqual([true, true, true]);
   });
 });

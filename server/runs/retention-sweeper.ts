@@ -55,9 +55,9 @@ export class RetentionSweeper {
     const { store, policy } = this.deps;
     const now = this.deps.now?.() ?? Date.now();
     let expired = 0;
-    for (const run of store.endedBefore(new Date(now - policy.maxAgeMs), SIZE_SCAN_LIMIT)) expired += await this.expire(run, 'max_age');
+    for (const run of await store.endedBefore(new Date(now - policy.maxAgeMs), SIZE_SCAN_LIMIT)) expired += await this.expire(run, 'max_age');
     // Oldest first, so what goes past the cap is what is least likely to be fetched.
-    const ended = store.endedBefore(new Date(now + 1), SIZE_SCAN_LIMIT);
+    const ended = await store.endedBefore(new Date(now + 1), SIZE_SCAN_LIMIT);
     const sizes = await Promise.all(ended.map((run) => this.deps.artifacts.size(run.id)));
     let total = sizes.reduce((a, b) => a + b, 0);
     for (let i = 0; i < ended.length && total > policy.maxBytes; i++) {
@@ -70,7 +70,7 @@ export class RetentionSweeper {
 
   private async expire(run: Run, why: 'max_age' | 'max_bytes'): Promise<number> {
     // Marked first: a reader that sees the mark answers 410 rather than find half the files gone.
-    this.deps.store.update({ ...run, artifactsExpired: true });
+    await this.deps.store.update({ ...run, artifactsExpired: true });
     await this.deps.artifacts.remove(run.id);
     this.deps.log.debug({ runId: run.id, why }, 'artifacts expired');
     return 1;

@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { runFiles, type RunFiles } from './run-files.js';
 
@@ -10,8 +11,10 @@ export type ArtifactKind = 'diff' | 'workspace';
  * server's disk today; an object store can take their place behind this surface.
  */
 export interface RunArtifacts {
-  /** A new run's place, made now. */
+  /** A new run's place, made now and durable (it survives a crash once this resolves). */
   create(runId: string): Promise<RunFiles>;
+  /** Moves a spooled upload in as the run's input, durable once this resolves. */
+  takeInput(runId: string, spooledTar: string): Promise<void>;
   files(runId: string): RunFiles;
   open(runId: string, kind: ArtifactKind): Readable;
   /** Once a run has ended: drops what it needed only while it ran, and what it will never serve. */
@@ -28,7 +31,18 @@ export class FileRunArtifacts implements RunArtifacts {
   async create(runId: string): Promise<RunFiles> {
     const files = this.files(runId);
     await mkdir(files.dir, { recursive: true });
+    // The new directory's entry is durable once its parent is synced.
+    await syncPath(path.dirname(files.dir));
+    await syncPath(files.dir);
     return files;
+  }
+
+  async takeInput(runId: string, spooledTar: string): Promise<void> {
+    const { inputTar, dir } = this.files(runId);
+    // The spool was written without fsync: its data, then its new name.
+    await syncPath(spooledTar);
+    await rename(spooledTar, inputTar);
+    await syncPath(dir);
   }
 
   files(runId: string): RunFiles {
@@ -43,6 +57,8 @@ export class FileRunArtifacts implements RunArtifacts {
   async settle(runId: string, kept: Record<ArtifactKind, boolean>): Promise<void> {
     const files = this.files(runId);
     await rm(files.inputTar, { force: true });
+    // The executor removes the baseline once the diff is made; a run ended by a restart still has it.
+    await rm(files.baselineDir, { recursive: true, force: true });
     // What a run could not finish is never served: a half-written diff or workspace goes.
     if (!kept.diff) await rm(files.diff, { force: true });
     if (!kept.workspace) await rm(files.workspace, { force: true });
@@ -57,5 +73,15 @@ export class FileRunArtifacts implements RunArtifacts {
     let bytes = 0;
     for (const file of [files.events, files.diff, files.workspace]) bytes += (await stat(file).catch(() => null))?.size ?? 0;
     return bytes;
+  }
+}
+
+/** fsync of a file or a directory (Linux opens a directory read-only for it). */
+async function syncPath(p: string): Promise<void> {
+  const handle = await open(p, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }

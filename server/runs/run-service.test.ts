@@ -79,7 +79,7 @@ function build(script: FakeSandboxScript = {}, configOverrides: Record<string, o
   const create = (timeoutS?: number) => service.create({ tenant: TENANT, prompt: 'do the task', options: timeoutS ? { timeoutS } : {}, workspaceTar: null });
   const ended = async (id: string): Promise<Run> => {
     await service.waitForEnd(id);
-    return service.get(TENANT, id)!;
+    return (await service.get(TENANT, id))!;
   };
   return { service, driver, access, telemetry, create, ended };
 }

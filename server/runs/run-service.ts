@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { rename } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { WorkspaceRejectedError } from '../archive/workspace-rejected-error.js';
@@ -7,16 +6,19 @@ import type { Config } from '../config/config.js';
 import { RunStop } from '../domain/run-error.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { AdmissionFullError, type Admission } from './admission.js';
+import type { EventLog } from './event-log.js';
 import { EventStreams } from './event-streams.js';
 import type { ExecutorDeps } from './executor.js';
 import { finishRun, newRunRecord, notRun, runToEnd, type LifecycleDeps, type LiveRun } from './live-run.js';
 import type { ArtifactKind, RunArtifacts } from './run-artifacts.js';
+import type { RunFiles } from './run-files.js';
 import type { RunOptions, RunPlan } from './run-plan.js';
+import { recoverRuns, type RecoveryReport } from './run-recovery.js';
 import { RunRefusedError } from './run-refused.js';
-import type { RunStore } from './run-store.js';
+import type { RunCursor, RunStore } from './run-store.js';
 import type { RunStatusEvent, RunStreamEvent } from './run-wire.js';
 import type { HeldStream } from './stream-slots.js';
-import { runView, type Run } from './run.js';
+import { runView, type Run, type RunStatus } from './run.js';
 
 const MiB = 1024 * 1024;
 
@@ -69,6 +71,7 @@ export class RunService {
     return options && this.deps.plan(tenant, options);
   }
 
+  /** Resolves once the run, its prompt and its upload are durable: a crash from then on loses none of them. */
   async create(input: CreateRunInput): Promise<Run> {
     if (!this.accepting) throw new RunRefusedError('shutting_down', 'the server is shutting down');
     const plan = this.deps.plan(input.tenant, input.options);
@@ -78,27 +81,16 @@ export class RunService {
     const id = `run_${randomBytes(10).toString('hex')}`;
     const files = await this.deps.artifacts.create(id);
     try {
-      if (input.workspaceTar) await rename(input.workspaceTar, files.inputTar);
+      if (input.workspaceTar) await this.deps.artifacts.takeInput(id, input.workspaceTar);
       const run = newRunRecord(id, input.tenant, plan);
-      let markEnded!: () => void;
-      const ended = new Promise<void>((resolve) => {
-        markEnded = () => {
-          this.live.delete(id);
-          resolve();
-        };
-      });
+      await this.deps.store.insert(run, { prompt: input.prompt, options: input.options, hasInput: Boolean(input.workspaceTar) });
       const events = this.streams.createLog(files.events, (n) => (run.eventsDropped = n));
-      const entry: LiveRun = { run, prompt: input.prompt, plan, files, hasInput: Boolean(input.workspaceTar), events, controller: new AbortController(), ended, markEnded };
       events.append('run', { type: 'run.queued', run: runView(run) } satisfies RunStatusEvent);
-      this.deps.store.insert(run);
-      this.live.set(id, entry);
       try {
-        // Admission must get a job that never rejects: an unhandled rejection would end the process.
-        this.deps.admission.submit(input.tenant, id, () => runToEnd(this.lifecycle, entry).catch((err) => this.deps.log.error({ err, runId: id }, 'run bookkeeping failed')));
+        this.enqueue(run, input.prompt, plan, files, Boolean(input.workspaceTar), events);
       } catch (err) {
-        this.live.delete(id);
-        this.deps.store.delete(id);
         await events.close();
+        await this.deps.store.delete(id);
         if (err instanceof AdmissionFullError) throw new RunRefusedError('queue_full', `${err.message}; retry later`, err.retryAfterS);
         throw err;
       }
@@ -110,9 +102,63 @@ export class RunService {
     }
   }
 
-  get(tenant: string, id: string): Run | undefined {
-    const run = this.live.get(id)?.run ?? this.deps.store.get(id);
+  /**
+   * At startup, before serving: ends the runs an earlier process left running (`interrupted`) and
+   * queues again, in their order, the ones it left waiting.
+   */
+  async recover(): Promise<RecoveryReport> {
+    const report = await recoverRuns({
+      store: this.deps.store,
+      artifacts: this.deps.artifacts,
+      lifecycle: this.lifecycle,
+      plan: this.deps.plan,
+      resumeLog: (run, file) => this.streams.resumeLog(file, (n) => (run.eventsDropped = n)),
+      requeue: ({ run, submission, plan, files, events }) => {
+        this.enqueue(run, submission.prompt, plan, files, submission.hasInput, events);
+        this.deps.telemetry.runQueued(run.tenant);
+      },
+    });
+    if (report.interrupted || report.requeued || report.refused) this.deps.log.warn(report, 'recovered the runs an earlier process left unfinished');
+    return report;
+  }
+
+  /** Makes the run live and hands it to admission; undone (and rethrown) if admission refuses it. */
+  private enqueue(run: Run, prompt: string, plan: RunPlan, files: RunFiles, hasInput: boolean, events: EventLog): void {
+    let markEnded!: () => void;
+    const ended = new Promise<void>((resolve) => {
+      markEnded = () => {
+        this.live.delete(run.id);
+        resolve();
+      };
+    });
+    const entry: LiveRun = { run, prompt, plan, files, hasInput, events, controller: new AbortController(), ended, markEnded };
+    this.live.set(run.id, entry);
+    try {
+      // Admission must get a job that never rejects: an unhandled rejection would end the process.
+      this.deps.admission.submit(run.tenant, run.id, () => runToEnd(this.lifecycle, entry).catch((err) => this.deps.log.error({ err, runId: run.id }, 'run bookkeeping failed')));
+    } catch (err) {
+      this.live.delete(run.id);
+      throw err;
+    }
+  }
+
+  async get(tenant: string, id: string): Promise<Run | undefined> {
+    const run = this.live.get(id)?.run ?? (await this.deps.store.get(id));
     return run && run.tenant === tenant ? { ...run } : undefined;
+  }
+
+  /** A page of the tenant's runs, newest first, and where the next page starts (null on the last). */
+  async list(tenant: string, query: { status?: RunStatus; limit: number; after?: RunCursor }): Promise<{ runs: Run[]; next: RunCursor | null }> {
+    const found = await this.deps.store.list({ tenant, ...query, limit: query.limit + 1 });
+    // A live run's record is the one in memory (its dropped-events count is saved only at its end).
+    const runs = found.slice(0, query.limit).map((r) => ({ ...(this.live.get(r.id)?.run ?? r) }));
+    const last = runs.at(-1);
+    return { runs, next: found.length > query.limit && last ? { createdAt: last.createdAt, id: last.id } : null };
+  }
+
+  /** A waiting run's place in line (1 starts next); null when it is not waiting. */
+  queuePosition(id: string): number | null {
+    return this.deps.admission.position(id);
   }
 
   /** An ended run's diff or workspace; the caller has checked that the run has it. */

@@ -59,6 +59,8 @@ export const runViewSchema = z.object({
   events_truncated: z.boolean(),
   events_dropped: z.number().int(),
   artifacts_expired: z.boolean(),
+  /** A waiting run's place in line (1 starts next), on GET and list answers; null once it is not waiting. */
+  queue_position: z.number().int().min(1).nullable().optional(),
 });
 
 export type RunView = z.output<typeof runViewSchema>;

@@ -12,6 +12,7 @@ import { isTerminal, runView, type Run } from '../../runs/run.js';
 import { ApiError } from '../api-error.js';
 import type { AuthEnv } from '../auth.js';
 import { discardRestOfBody, requestBody } from '../node-body.js';
+import { encodeCursor, parseRunListQuery } from '../run-list-query.js';
 import { readRunRequest, runRequestLimits, type RunOptions, type RunRequest } from '../run-request.js';
 
 const MiB = 1024 * 1024;
@@ -20,11 +21,18 @@ export function runRoutes(config: Config, service: RunService): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   const limits = runRequestLimits(config);
 
-  const findRun = (tenant: string, id: string): Run => {
-    const run = service.get(tenant, id);
+  const findRun = async (tenant: string, id: string): Promise<Run> => {
+    const run = await service.get(tenant, id);
     if (!run) throw new ApiError('not_found', `no run ${id}`);
     return run;
   };
+  /** The run as a GET shows it: with its place in line while it waits. */
+  const view = (run: Run) => ({ ...runView(run), queue_position: run.status === 'queued' ? service.queuePosition(run.id) : null });
+
+  app.get('/', async (c) => {
+    const { runs, next } = await service.list(c.get('tenant'), parseRunListQuery(c.req.query()));
+    return c.json({ runs: runs.map(view), next_cursor: next && encodeCursor(next) });
+  });
 
   app.post('/', async (c) => {
     const tenant = c.get('tenant');
@@ -58,12 +66,12 @@ export function runRoutes(config: Config, service: RunService): Hono<AuthEnv> {
     } finally {
       if (request.workspaceTar) await rm(request.workspaceTar, { force: true });
     }
-    if (!isWaitRequested(c.req.query('wait'))) return c.json(runView(run), 202);
+    if (!isWaitRequested(c.req.query('wait'))) return c.json(view(run), 202);
     await service.waitForEnd(run.id, c.req.raw.signal);
-    return c.json(runView(findRun(c.get('tenant'), run.id)), 200);
+    return c.json(view(await findRun(c.get('tenant'), run.id)), 200);
   });
 
-  app.get('/:id', (c) => c.json(runView(findRun(c.get('tenant'), c.req.param('id')))));
+  app.get('/:id', async (c) => c.json(view(await findRun(c.get('tenant'), c.req.param('id')))));
 
   app.post('/:id/cancel', async (c) => {
     const run = await service.cancel(c.get('tenant'), c.req.param('id'));
@@ -71,8 +79,8 @@ export function runRoutes(config: Config, service: RunService): Hono<AuthEnv> {
     return c.json(runView(run));
   });
 
-  app.get('/:id/events', (c) => {
-    const run = findRun(c.get('tenant'), c.req.param('id'));
+  app.get('/:id/events', async (c) => {
+    const run = await findRun(c.get('tenant'), c.req.param('id'));
     if (run.artifactsExpired) throw expired(run, 'events');
     const after = Number(c.req.header('last-event-id') ?? c.req.query('after') ?? 0) || 0;
     const abort = new AbortController();
@@ -92,8 +100,8 @@ export function runRoutes(config: Config, service: RunService): Hono<AuthEnv> {
     });
   });
 
-  app.get('/:id/diff', (c) => artifact(findRun(c.get('tenant'), c.req.param('id')), 'diff', service));
-  app.get('/:id/workspace', (c) => artifact(findRun(c.get('tenant'), c.req.param('id')), 'workspace', service));
+  app.get('/:id/diff', async (c) => artifact(await findRun(c.get('tenant'), c.req.param('id')), 'diff', service));
+  app.get('/:id/workspace', async (c) => artifact(await findRun(c.get('tenant'), c.req.param('id')), 'workspace', service));
 
   return app;
 }
