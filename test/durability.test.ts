@@ -153,11 +153,12 @@ describe('GET /v1/runs', () => {
     const q1 = await a.create([{ message: 'one' }]);
     const bRun = await b.create([{ message: 'b' }]);
     const q2 = await a.create([{ message: 'two' }]);
+    // Fair admission: b, whose first run it is, goes before a's waiting runs (a holds the slot).
     try {
       const page1 = await a.json('/v1/runs?limit=2');
       expect(page1.runs.map((r: any) => [r.id, r.status, r.queue_position])).toEqual([
         [q2.id, 'queued', 3],
-        [q1.id, 'queued', 1],
+        [q1.id, 'queued', 2],
       ]);
       expect(page1.next_cursor).toEqual(expect.any(String));
       const page2 = await a.json(`/v1/runs?limit=2&cursor=${page1.next_cursor}`);
@@ -169,7 +170,7 @@ describe('GET /v1/runs', () => {
       expect((await a.json('/v1/runs?status=succeeded')).runs).toEqual([]);
 
       const bList = await b.json('/v1/runs');
-      expect(bList).toEqual({ runs: [expect.objectContaining({ id: bRun.id, status: 'queued', queue_position: 2 })], next_cursor: null });
+      expect(bList).toEqual({ runs: [expect.objectContaining({ id: bRun.id, status: 'queued', queue_position: 1 })], next_cursor: null });
       expect((await a.json('/v1/runs?limit=100')).runs.map((r: any) => r.id)).not.toContain(bRun.id);
       expect((await b.api(`/v1/runs/${q1.id}`)).status).toBe(404);
 
