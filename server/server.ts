@@ -21,6 +21,8 @@ import { RunService } from './runs/run-service.js';
 import { SqliteRunStore } from './runs/sqlite-run-store.js';
 import { tenantQuota } from './runs/tenant-quota.js';
 import { DockerSandboxDriver } from './sandbox/docker-driver.js';
+import { RunWebhooks } from './webhooks/run-webhooks.js';
+import { WebhookSender } from './webhooks/webhook-sender.js';
 import { EngineHealth } from './sandbox/engine-health.js';
 import { OrphanSweeper } from './sandbox/orphan-sweeper.js';
 import type { SandboxDriver } from './sandbox/driver.js';
@@ -118,9 +120,25 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   }
   warnIfHostAccount(config.sandbox.uid, log);
   const artifacts = new FileRunArtifacts(config.server.dataDir);
+  const webhookSender = new WebhookSender({
+    maxAttempts: config.webhooks.maxAttempts,
+    firstBackoffMs: config.webhooks.firstBackoffMs,
+    timeoutMs: config.webhooks.timeoutS * 1000,
+    log: log.child({ part: 'webhooks' }),
+  });
+  const webhookSecrets = new Map(tenants.flatMap((t) => (t.webhookSecretEnv && env[t.webhookSecretEnv] ? [[t.name, env[t.webhookSecretEnv]!]] : [])));
+  const webhookProblems: Record<string, string> = {};
+  for (const t of tenants) {
+    if (t.webhookPrefixes?.length && !webhookSecrets.has(t.name)) {
+      webhookProblems[t.name] = t.webhookSecretEnv ? `environment variable ${t.webhookSecretEnv} is not set` : 'no webhook_secret_env';
+      log.warn({ tenant: t.name }, `tenant ${t.name}: its webhooks cannot be signed (${webhookProblems[t.name]}); runs asking for one are refused`);
+    }
+  }
+  const webhooks = new RunWebhooks({ sender: webhookSender, secretFor: (tenant) => webhookSecrets.get(tenant), store, log: log.child({ part: 'webhooks' }) });
   const service = new RunService({
     executor: { driver, access: providerAccessOpener({ tokens, sockets: gateway, sandboxNetwork: config.sandbox.network, env }), config },
-    plan: (tenant, runOptions) => planRun({ ...config, providerProblems }, tenant, runOptions),
+    plan: (tenant, runOptions) => planRun({ ...config, providerProblems, webhookProblems }, tenant, runOptions),
+    onEnded: (run) => webhooks.runEnded(run),
     admission: queue,
     store,
     artifacts,
@@ -185,6 +203,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       await engine.stop();
       await driver.sweep().catch((err) => log.error({ err }, 'final sweep failed'));
       await gateway.close();
+      await webhookSender.close();
       store.close();
     })());
   return { url, service, driver, close, [Symbol.asyncDispose]: close };

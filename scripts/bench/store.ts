@@ -91,5 +91,6 @@ function sampleRun(n: number, tenant: string): Run {
     artifactProblem: null,
     eventsDropped: 0,
     artifactsExpired: false,
+    webhook: null,
   };
 }

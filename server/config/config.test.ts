@@ -132,6 +132,8 @@ max_timeout_s = 60
 max_memory_mb = 512
 max_cpus = 0.5
 max_workspace_mb = 16
+webhook_prefixes = ["https://ci.example.org/hooks/"]
+webhook_secret_env = "CI_HOOKS"
 `);
     const provider = fileSchema.providers.unwrap().valueType.shape;
     expect(Object.keys(cfg.providers.my_local!).sort()).toEqual(['name', ...Object.keys(provider).map(camelCase)].sort());
@@ -167,6 +169,8 @@ max_workspace_mb = 16
         maxMemoryMb: 512,
         maxCpus: 0.5,
         maxWorkspaceMb: 16,
+        webhookPrefixes: ['https://ci.example.org/hooks/'],
+        webhookSecretEnv: 'CI_HOOKS',
       },
     ]);
   });

@@ -18,6 +18,7 @@ const configSchema = configFileSchema.transform(({ server: { listen, ...server }
     gateway: { ...camelKeys(f.gateway), socketDir: f.gateway.socket_dir ?? path.join(server.data_dir, 'gateway') },
     metrics: camelKeys(f.metrics),
     retention: camelKeys(f.retention),
+    webhooks: camelKeys(f.webhooks),
     store: { path: f.store.path ?? path.join(server.data_dir, 'runs.db') },
     defaults: camelKeys(f.defaults),
     providers: Object.fromEntries(

@@ -55,6 +55,11 @@ const tenantSchema = z
     max_memory_mb: z.number().int().min(64).optional(),
     max_cpus: z.number().positive().max(64).optional(),
     max_workspace_mb: z.number().int().min(1).optional(),
+    // Where this tenant's runs may send their completion webhook (`webhook_url`): http(s) URL
+    // prefixes, origin matched exactly, path by prefix. None: no webhooks.
+    webhook_prefixes: z.array(z.url({ protocol: /^https?$/ })).optional(),
+    // The server's environment variable holding the secret the webhooks are signed with (HMAC).
+    webhook_secret_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
   })
   .strict();
 
@@ -180,6 +185,18 @@ export const configFileSchema = z
       .object({
         // GET /metrics wants this token (hex sha256 of it); empty: any tenant's token will do.
         token_sha256: z.union([z.literal(''), z.string().regex(/^[0-9a-f]{64}$/, 'hex sha256 of the bearer token')]).default(''),
+      })
+      .strict()
+      .prefault({}),
+    webhooks: z
+      .object({
+        // Deliveries of one run's webhook before it is given up (a network error, a 5xx or a 429
+        // is retried; another answer is not).
+        max_attempts: z.number().int().min(1).max(20).default(5),
+        // The wait before the second attempt; doubled after each failure (1, 2, 4, 8 s).
+        first_backoff_ms: z.number().int().min(1).default(1000),
+        // One attempt's deadline.
+        timeout_s: z.number().int().min(1).max(300).default(10),
       })
       .strict()
       .prefault({}),

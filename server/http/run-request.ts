@@ -22,6 +22,8 @@ const optionsSchema = z
     // Docker takes CPUs in hundredths at the least.
     cpus: z.number().min(0.01).optional(),
     workspace_mb: z.number().int().min(1).optional(),
+    // Under one of the tenant's webhook_prefixes (planRun).
+    webhook_url: z.string().max(2048).optional(),
   })
   .strict();
 

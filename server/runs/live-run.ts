@@ -28,6 +28,8 @@ export interface LifecycleDeps {
   store: RunStore;
   artifacts: RunArtifacts;
   telemetry: Telemetry;
+  /** Told of each run once its end is recorded (completion webhooks). */
+  onEnded?: (run: Run) => void;
   log: Logger;
 }
 
@@ -46,6 +48,7 @@ export function newRunRecord(id: string, tenant: string, plan: RunPlan): Run {
     error: null,
     eventsDropped: 0,
     artifactsExpired: false,
+    webhook: plan.webhookUrl ? { url: plan.webhookUrl, state: 'pending', attempts: 0, last_error: null } : null,
   };
 }
 
@@ -117,6 +120,7 @@ export async function finishRun(deps: LifecycleDeps, entry: Pick<LiveRun, 'run' 
     providerTokens: run.providerUsage?.total_tokens ?? null,
   });
   entry.events.append('run', { type: `run.${run.status}` as RunStatusEvent['type'], run: runView(run) } satisfies RunStatusEvent);
+  deps.onEnded?.({ ...run });
   await entry.events.close().catch((err) => deps.log.error({ err, runId: run.id }, 'could not close the event log'));
   await deps.artifacts.settle(run.id, { diff: result.hasDiff, workspace: result.hasWorkspace });
   entry.markEnded();

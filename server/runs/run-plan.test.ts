@@ -89,4 +89,19 @@ describe('planRun', () => {
     expect(refused).toBeInstanceOf(RunRefusedError);
     expect(refused).toMatchObject({ reason: 'provider_not_ready', message: 'provider openai cannot serve runs: environment variable OPENAI_API_KEY is not set' });
   });
+
+  it('takes a webhook_url under the tenant\'s prefixes, and refuses one outside them or for a tenant that cannot sign', () => {
+    const hooks = parseConfig({
+      providers: { openai: { base_url: 'https://api.openai.com/v1' } },
+      tenants: [{ name: 'ci', token_sha256: 'a'.repeat(64), webhook_prefixes: ['https://ci.example.org/hooks/'], webhook_secret_env: 'S' }],
+    });
+    const hookPolicy: PlanPolicy = { ...hooks, providerProblems: {} };
+    expect(planRun(hookPolicy, 'ci', { webhookUrl: 'https://ci.example.org/hooks/1' }).webhookUrl).toBe('https://ci.example.org/hooks/1');
+    expect(planRun(hookPolicy, 'ci', {}).webhookUrl).toBeNull();
+    expect(() => planRun(hookPolicy, 'ci', { webhookUrl: 'https://ci.example.org.evil.net/hooks/1' })).toThrow(/not under an allowed prefix/);
+    expect(() => planRun(hookPolicy, 'other', { webhookUrl: 'https://ci.example.org/hooks/1' })).toThrow(/not enabled/);
+    expect(() => planRun({ ...hookPolicy, webhookProblems: { ci: 'environment variable S is not set' } }, 'ci', { webhookUrl: 'https://ci.example.org/hooks/1' })).toThrow(
+      /cannot be sent for this tenant: environment variable S is not set/,
+    );
+  });
 });

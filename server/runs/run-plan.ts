@@ -1,6 +1,7 @@
 import type { Config, ProviderConfig } from '../config/config.js';
 import type { RunBudget } from '../domain/provider-usage.js';
 import type { SandboxLimits } from '../sandbox/driver.js';
+import { webhookTargetProblem } from '../webhooks/webhook-target.js';
 import { RunRefusedError } from './run-refused.js';
 import { ceilingSource, tenantCeilings, type QuotaPolicy, type TenantCeilings } from './tenant-quota.js';
 
@@ -12,6 +13,7 @@ export interface RunOptions {
   memoryMb?: number;
   cpus?: number;
   workspaceMb?: number;
+  webhookUrl?: string;
 }
 
 /** Everything a run is given, decided once, before it is accepted. */
@@ -22,6 +24,8 @@ export interface RunPlan {
   budget: RunBudget;
   /** The run's sandbox: what it asked for within its tenant's ceilings, the server's values for the rest. */
   limits: SandboxLimits;
+  /** Where the run's end is posted, or null. */
+  webhookUrl: string | null;
 }
 
 /** The rules plans are made by: the config's providers, tenants, limits and sandbox, and which providers cannot serve now. */
@@ -30,6 +34,8 @@ export interface PlanPolicy extends Pick<Config, 'providers' | 'defaults' | 'ten
   sandbox: Pick<Config['sandbox'], 'memoryMb' | 'cpus' | 'pidsLimit' | 'workspaceMb' | 'tmpMb' | 'homeMb'>;
   /** Providers that cannot serve runs, with the reason (e.g. their key variable is unset). */
   providerProblems: Record<string, string>;
+  /** Tenants whose webhooks cannot be signed, with the reason (their secret variable is unset). */
+  webhookProblems?: Record<string, string>;
 }
 
 /** Picks provider, model, timeout, budget and sandbox limits for a tenant's run; RunRefusedError says what is not allowed. */
@@ -62,6 +68,13 @@ export function planRun(policy: PlanPolicy, tenantName: string, options: RunOpti
     tmpMb: policy.sandbox.tmpMb,
     homeMb: policy.sandbox.homeMb,
   };
+  const webhookUrl = options.webhookUrl ?? null;
+  if (webhookUrl !== null) {
+    const target = webhookTargetProblem(webhookUrl, tenant?.webhookPrefixes ?? []);
+    if (target) throw new RunRefusedError('invalid_options', target);
+    const unsigned = policy.webhookProblems?.[tenantName];
+    if (unsigned) throw new RunRefusedError('invalid_options', `webhooks cannot be sent for this tenant: ${unsigned}`);
+  }
   const problem = policy.providerProblems[name];
   if (problem) throw new RunRefusedError('provider_not_ready', `provider ${name} cannot serve runs: ${problem}`);
   return {
@@ -70,5 +83,6 @@ export function planRun(policy: PlanPolicy, tenantName: string, options: RunOpti
     timeoutS,
     budget: { maxRequests: tenant?.runMaxRequests ?? policy.limits.runMaxRequests, maxTokens: tenant?.runMaxTokens ?? policy.limits.runMaxTokens },
     limits,
+    webhookUrl,
   };
 }

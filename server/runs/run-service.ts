@@ -40,6 +40,8 @@ export interface RunServiceDeps {
   store: RunStore;
   artifacts: RunArtifacts;
   telemetry: Telemetry;
+  /** Told of each run once its end is recorded (completion webhooks). */
+  onEnded?: (run: Run) => void;
   limits: Pick<Config['limits'], 'runMaxEvents' | 'runMaxEventLogMb' | 'eventLineMaxKb' | 'maxEventStreamsPerTenant'>;
   /** Why the container engine cannot take runs now, if it cannot. */
   engineProblem?: () => string | null;
@@ -55,7 +57,7 @@ export class RunService {
 
   constructor(private readonly deps: RunServiceDeps) {
     this.streams = new EventStreams(deps.limits);
-    this.lifecycle = { executor: deps.executor, store: deps.store, artifacts: deps.artifacts, telemetry: deps.telemetry, log: deps.log };
+    this.lifecycle = { executor: deps.executor, store: deps.store, artifacts: deps.artifacts, telemetry: deps.telemetry, onEnded: deps.onEnded, log: deps.log };
   }
 
   /**

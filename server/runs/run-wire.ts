@@ -39,6 +39,14 @@ export const leftOutSchema = z.object({
   reason: z.enum(['over_workspace_cap', 'fifo', 'character-device', 'block-device', 'unknown_type', 'unrepresentable', 'link_target_missing']),
 });
 
+/** A run's completion webhook and how its delivery went. */
+export const runWebhookSchema = z.object({
+  url: z.string(),
+  state: z.enum(['pending', 'delivered', 'failed']),
+  attempts: z.number().int(),
+  last_error: z.string().nullable(),
+});
+
 export const runViewSchema = z.object({
   id: z.string(),
   status: z.enum(runStatuses),
@@ -59,6 +67,7 @@ export const runViewSchema = z.object({
   events_truncated: z.boolean(),
   events_dropped: z.number().int(),
   artifacts_expired: z.boolean(),
+  webhook: runWebhookSchema.nullable(),
   /** A waiting run's place in line (1 starts next), on GET and list answers; null once it is not waiting. */
   queue_position: z.number().int().min(1).nullable().optional(),
 });

@@ -2,7 +2,7 @@ import type { LeftOut } from '../archive/export-workspace.js';
 import type { ProviderUsage } from '../domain/provider-usage.js';
 import type { RunError } from '../domain/run-error.js';
 import type { RunStatus } from './run-status.js';
-import type { changeSummarySchema, fileChangeSchema, leftOutSchema, providerUsageSchema, runUsageSchema, RunView } from './run-wire.js';
+import type { changeSummarySchema, runWebhookSchema, fileChangeSchema, leftOutSchema, providerUsageSchema, runUsageSchema, RunView } from './run-wire.js';
 import type { z } from 'zod';
 
 export { canTransition, isTerminal, runStatuses, type RunStatus } from './run-status.js';
@@ -11,6 +11,7 @@ export { canTransition, isTerminal, runStatuses, type RunStatus } from './run-st
 export type RunUsage = z.output<typeof runUsageSchema>;
 export type FileChange = z.output<typeof fileChangeSchema>;
 export type ChangeSummary = z.output<typeof changeSummarySchema>;
+export type RunWebhook = z.output<typeof runWebhookSchema>;
 
 // The run's figures and the wire's schemas must stay one shape.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
@@ -47,6 +48,8 @@ export interface Run {
   eventsDropped: number;
   /** Retention removed the run's diff, workspace and events; the record stays. */
   artifactsExpired: boolean;
+  /** The completion webhook it asked for, and how its delivery went; null when none. */
+  webhook: RunWebhook | null;
 }
 
 /** The run as the API shows it. */
@@ -71,5 +74,6 @@ export function runView(run: Run): RunView {
     events_truncated: run.eventsDropped > 0,
     events_dropped: run.eventsDropped,
     artifacts_expired: run.artifactsExpired,
+    webhook: run.webhook,
   };
 }

@@ -37,6 +37,7 @@ function sampleRun(over: Partial<Run> = {}): Run {
     artifactProblem: null,
     eventsDropped: 0,
     artifactsExpired: false,
+    webhook: null,
     ...over,
   };
 }

@@ -133,6 +133,7 @@ function runOptions(options: RunOptions): PlanOptions {
     memoryMb: options.memory_mb,
     cpus: options.cpus,
     workspaceMb: options.workspace_mb,
+    webhookUrl: options.webhook_url,
   };
 }
 

@@ -1,0 +1,44 @@
+import type { Logger } from 'pino';
+import type { RunStore } from '../runs/run-store.js';
+import { runView, type Run } from '../runs/run.js';
+import type { WebhookSender } from './webhook-sender.js';
+
+/**
+ * Posts an ended run that named a webhook to it, signed with its tenant's secret, and records how
+ * the delivery went in the run (`webhook.state`). Deliveries still pending when the server stops
+ * are not made (they are not durable).
+ */
+export class RunWebhooks {
+  constructor(
+    private readonly deps: {
+      sender: WebhookSender;
+      /** The tenant's signing secret, or undefined when it has none (planRun refuses such runs). */
+      secretFor: (tenant: string) => string | undefined;
+      store: RunStore;
+      log: Logger;
+    },
+  ) {}
+
+  runEnded(run: Run): void {
+    if (!run.webhook) return;
+    const secret = this.deps.secretFor(run.tenant);
+    if (!secret) {
+      void this.record(run.id, { state: 'failed', attempts: 0, lastError: 'the tenant has no webhook secret' });
+      return;
+    }
+    const body = JSON.stringify(runView(run));
+    this.deps.sender.send({ runId: run.id, url: run.webhook.url, secret, event: `run.${run.status}`, body }, (outcome) => void this.record(run.id, outcome));
+  }
+
+  private async record(runId: string, outcome: { state: 'delivered' | 'failed'; attempts: number; lastError: string | null }): Promise<void> {
+    try {
+      // Read again: retention may have changed the record while the delivery was retried.
+      const run = await this.deps.store.get(runId);
+      if (!run?.webhook) return;
+      await this.deps.store.update({ ...run, webhook: { ...run.webhook, state: outcome.state, attempts: outcome.attempts, last_error: outcome.lastError } });
+      this.deps.log.info({ runId, ...outcome }, 'webhook delivery ended');
+    } catch (err) {
+      this.deps.log.error({ err, runId }, 'could not record the webhook delivery');
+    }
+  }
+}
