@@ -17,7 +17,8 @@ afterAll(async () => {
 describe('retention', () => {
   it('removes an ended run\'s artifacts, keeps its record marked expired, and answers 410 for them', async () => {
     const run: any = await (await h.createRun({ prompt: h.prompt([{ exec: 'echo x > x.txt' }, { message: 'ok' }]), wait: true })).json();
-    expect(run).toMatchObject({ status: 'succeeded', artifacts_expired: false });
+    // (The sweep runs every second: the answer may already show the run expired.)
+    expect(run.status).toBe('succeeded');
     await expect.poll(async () => ((await (await h.api(`/v1/runs/${run.id}`)).json()) as any).artifacts_expired, { timeout: 10_000 }).toBe(true);
     const record: any = await (await h.api(`/v1/runs/${run.id}`)).json();
     expect(record).toMatchObject({ status: 'succeeded', final_message: 'ok', changes: { files_changed: 1 } });
