@@ -15,7 +15,8 @@ import { FLOOR_LABEL, startFloor } from './bench/floor.js';
 import { assertNoLeftovers, holdings, runSandboxLabels } from './bench/leaks.js';
 import { floorOnce, latencyPrompt, measureLatency, serviceOnce } from './bench/latency.js';
 import { ATTACK_PEAK_RSS_BOUND_BYTES, measureAttackMemory, measureRunAttackMemory, RUN_ATTACK_PEAK_RSS_BOUND_BYTES } from './bench/attack-memory.js';
-import { printAttacks, printLatency, printLeaks, printStore, printUpload } from './bench/report.js';
+import { measureAdmissionRate } from './bench/admission-rate.js';
+import { printAdmissionRate, printAttacks, printLatency, printLeaks, printStore, printUpload } from './bench/report.js';
 import { startServerChild } from './bench/server-child.js';
 import { measureStore } from './bench/store.js';
 import { measureUploadMemory } from './bench/upload-memory.js';
@@ -26,12 +27,14 @@ const { values: args } = parseArgs({
     'upload-mb': { type: 'string', default: '200' },
     // Only the run store's section: no Docker, a few seconds.
     'store-only': { type: 'boolean', default: false },
+    // Only the admission burst (section 7): Docker, about a minute.
+    'admission-only': { type: 'boolean', default: false },
   },
 });
 const runs = Number(args.runs);
 const uploadMb = Number(args['upload-mb']);
 if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(uploadMb) || uploadMb < 32 || uploadMb > 480) {
-  console.error('usage: npm run bench -- [--runs N (>= 1, default 8)] [--upload-mb M (32..480, default 200)] [--store-only]');
+  console.error('usage: npm run bench -- [--runs N (>= 1, default 8)] [--upload-mb M (32..480, default 200)] [--store-only] [--admission-only]');
   process.exit(2);
 }
 
@@ -70,6 +73,13 @@ async function main(): Promise<void> {
   // One id names this bench's server instance and labels its floor containers: the Docker engine may
   // be shared, so every check and sweep is limited to what this bench started.
   const benchId = `bench-${randomBytes(4).toString('hex')}`;
+  if (args['admission-only']) {
+    const dir = await mkdtemp(path.join(tmpdir(), 'codex-runner-bench-'));
+    cleanups.push({ what: 'temp dir', release: () => rm(dir, { recursive: true, force: true }) });
+    cleanups.push({ what: 'admission sandboxes', release: () => sweep(docker, `${INSTANCE_LABEL}=${benchId}-admission`) });
+    printAdmissionRate('7. admission', await measureAdmissionRate(dir, `${benchId}-admission`));
+    return;
+  }
   const floorLabel = `${FLOOR_LABEL}=${benchId}`;
   cleanups.push({ what: 'floor containers', release: () => sweep(docker, floorLabel) });
 
@@ -122,6 +132,10 @@ async function main(): Promise<void> {
   printAttacks('5. attacks from inside a sandbox', runAttacked, RUN_ATTACK_PEAK_RSS_BOUND_BYTES);
 
   printStore('6. the run store', await measureStore(dir));
+
+  const admission = await measureAdmissionRate(dir, `${benchId}-admission`);
+  await assertNoLeftovers(docker, 'after the admission burst', [`${INSTANCE_LABEL}=${benchId}-admission`]);
+  printAdmissionRate('7. admission', admission);
 }
 
 /** Removes containers and volumes carrying a label; the bench's safety net, not the service's sweep. */

@@ -2,6 +2,7 @@
 import type { LatencyResult } from './latency.js';
 import type { Holdings } from './leaks.js';
 import type { AttackMemoryResult } from './attack-memory.js';
+import type { AdmissionRateResult } from './admission-rate.js';
 import type { StoreResult } from './store.js';
 import type { UploadMemoryResult } from './upload-memory.js';
 import { mib, ms, ratio, summarize, table } from './stats.js';
@@ -126,4 +127,9 @@ export function printStore(title: string, r: StoreResult): void {
     ]),
   );
   console.log('');
+}
+
+export function printAdmissionRate(title: string, r: AdmissionRateResult): void {
+  console.log(`${title}: ${r.submissions} POST /v1/runs from ${r.tenants} tenants, ${r.concurrency} at a time, while the one slot is held`);
+  console.log(`   ${r.perSecond.toFixed(0)} submissions per second (${r.seconds.toFixed(2)} s in all), ${r.refused} refused (target: 200 per second, none refused)\n`);
 }
