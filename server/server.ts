@@ -21,7 +21,7 @@ import { RunService } from './runs/run-service.js';
 import { SqliteRunStore } from './runs/sqlite-run-store.js';
 import { tenantQuota } from './runs/tenant-quota.js';
 import { DockerSandboxDriver } from './sandbox/docker-driver.js';
-import { RunWebhooks } from './webhooks/run-webhooks.js';
+import { RunWebhooks } from './runs/run-webhooks.js';
 import { WebhookSender } from './webhooks/webhook-sender.js';
 import { EngineHealth } from './sandbox/engine-health.js';
 import { OrphanSweeper } from './sandbox/orphan-sweeper.js';

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import type { RunStore } from '../runs/run-store.js';
-import { runView, type Run } from '../runs/run.js';
-import type { WebhookSender } from './webhook-sender.js';
+import type { WebhookSender } from '../webhooks/webhook-sender.js';
+import type { RunStore } from './run-store.js';
+import { runView, type Run } from './run.js';
 
 /**
  * Posts an ended run that named a webhook to it, signed with its tenant's secret, and records how
