@@ -214,9 +214,11 @@ async function collectPartial(
   log: Logger,
 ): Promise<Partial<RunResult> | null> {
   const deadline = AbortSignal.timeout(limits.timeoutMs);
+  const beforeDeadline = <T>(work: Promise<T>) =>
+    Promise.race([work, new Promise<never>((_, reject) => deadline.addEventListener('abort', () => reject(deadline.reason), { once: true }))]);
   try {
-    await sandbox.freeze();
-    const baseline = await Promise.race([baselineWork, new Promise<never>((_, reject) => deadline.addEventListener('abort', () => reject(deadline.reason), { once: true }))]);
+    await beforeDeadline(sandbox.freeze());
+    const baseline = await beforeDeadline(baselineWork);
     const collected = await collectArtifacts(sandbox, baseline, files, limits, deadline, log);
     const stopped = 'the run was stopped before it ended: its diff and workspace are what the sandbox held then';
     return {
