@@ -28,6 +28,13 @@ type Env = { Variables: RequestIdVariables & AuthEnv['Variables'] };
 export function createApp(deps: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
   app.use(requestId());
+  // One debug line per request when it is answered: what an operator (or a hung test) needs to see.
+  app.use(async (c, next) => {
+    const started = performance.now();
+    deps.log.debug({ requestId: c.get('requestId'), method: c.req.method, path: c.req.path }, 'request');
+    await next();
+    deps.log.debug({ requestId: c.get('requestId'), status: c.res.status, ms: Math.round(performance.now() - started) }, 'answered');
+  });
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
