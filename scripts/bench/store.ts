@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Run } from '../../server/runs/run.js';
 import { SqliteRunStore } from '../../server/runs/sqlite-run-store.js';
+import { sampleRun } from '../../server/runs/test-runs.js';
 import { summarize, type Summary } from './stats.js';
 
 export interface StoreResult {
@@ -31,7 +32,7 @@ export async function measureStore(dir: string, perRunSamples = 300): Promise<St
     // Every tenant's runs are in the one table; the listed tenant holds all 10,000 of them, its own
     // worst case, beside the other tenants' runs.
     const fill = async (tenant: string, timed: boolean) => {
-      const run = sampleRun(n++, tenant);
+      const run = sampleRunN(n++, tenant);
       const start = performance.now();
       await store.insert(run, submission);
       await store.update({ ...run, status: 'running', startedAt: new Date() });
@@ -68,29 +69,12 @@ export async function measureStore(dir: string, perRunSamples = 300): Promise<St
   }
 }
 
-function sampleRun(n: number, tenant: string): Run {
-  return {
+function sampleRunN(n: number, tenant: string): Run {
+  return sampleRun({
     id: `run_${n.toString(16).padStart(20, '0')}`,
     tenant,
-    status: 'queued',
     createdAt: new Date(Date.UTC(2025, 0, 1) + n * 1000),
-    startedAt: null,
-    finishedAt: null,
-    provider: 'standin',
     model: 'stand-in-model',
     timeoutS: 900,
-    exitCode: null,
-    finalMessage: null,
-    usage: null,
-    error: null,
-    changes: null,
-    providerUsage: null,
-    hasDiff: false,
-    hasWorkspace: false,
-    leftOut: [],
-    artifactProblem: null,
-    eventsDropped: 0,
-    artifactsExpired: false,
-    webhook: null,
-  };
+  });
 }

@@ -7,40 +7,13 @@ import { MIGRATIONS } from './run-store-sql.js';
 import { MemoryRunStore, type RunStore } from './run-store.js';
 import type { Run } from './run.js';
 import { SqliteRunStore } from './sqlite-run-store.js';
+import { sampleRun } from './test-runs.js';
 
 let dir: string;
 beforeEach(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'run-store-test-'));
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
-function sampleRun(over: Partial<Run> = {}): Run {
-  return {
-    id: 'run_00000000000000000001',
-    tenant: 'a',
-    status: 'queued',
-    createdAt: new Date('2025-01-01T00:00:00.000Z'),
-    startedAt: null,
-    finishedAt: null,
-    provider: 'standin',
-    model: 'm',
-    timeoutS: 60,
-    exitCode: null,
-    finalMessage: null,
-    usage: null,
-    error: null,
-    changes: null,
-    providerUsage: null,
-    hasDiff: false,
-    hasWorkspace: false,
-    leftOut: [],
-    artifactProblem: null,
-    eventsDropped: 0,
-    artifactsExpired: false,
-    webhook: null,
-    ...over,
-  };
-}
 
 const id = (n: number) => `run_${String(n).padStart(20, '0')}`;
 const at = (s: number) => new Date(Date.UTC(2025, 0, 1, 0, 0, s));
