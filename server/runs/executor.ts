@@ -66,11 +66,13 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
   const timings: Record<string, number> = {};
   const time = async <T>(phase: string, work: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();
+    log.debug({ phase }, 'phase started');
     try {
       return await work();
     } finally {
       timings[phase] = Math.round(performance.now() - t0);
       job.telemetry?.runPhase(phase, timings[phase]);
+      log.debug({ phase, ms: timings[phase] }, 'phase ended');
     }
   };
 
@@ -184,7 +186,9 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
     if (sandbox) {
       await time('remove', () => sandbox!.remove()).catch((err) => log.error({ err }, 'could not remove the sandbox'));
     }
+    log.debug('closing the provider access');
     await access?.close().catch((err) => log.error({ err }, 'could not close the run\'s provider access'));
+    log.debug('removing the baseline');
     baselineStop.abort();
     await baselineWork.then(
       (baseline) => baseline.dispose(),
