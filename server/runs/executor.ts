@@ -25,6 +25,8 @@ const PATCH_BYTES_PER_WORKSPACE_BYTE = 4;
 
 /** How long a failing sandbox is given to finish stopping before the run says why it failed. */
 const SETTLE_MS = 1_000;
+/** How long a run waits for its sandbox's removal before leaving it to the orphan sweep: a stuck engine must not hold the run's slot. */
+const REMOVE_WAIT_MS = 60_000;
 /** Added to a sandbox's expiry past its run's own deadlines: removal and bookkeeping take a moment. */
 const EXPIRY_MARGIN_S = 300;
 
@@ -184,7 +186,9 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
     }
   } finally {
     if (sandbox) {
-      await time('remove', () => sandbox!.remove()).catch((err) => log.error({ err }, 'could not remove the sandbox'));
+      await time('remove', () => withinDeadline(sandbox!.remove(), REMOVE_WAIT_MS, 'the sandbox removal')).catch((err) =>
+        log.error({ err }, 'could not remove the sandbox: the orphan sweep will'),
+      );
     }
     log.debug('closing the provider access');
     await access?.close().catch((err) => log.error({ err }, 'could not close the run\'s provider access'));
@@ -199,6 +203,15 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
   result.providerUsage = providerUsage;
   log.info({ status: result.status, exitCode: result.exitCode, error: result.error?.code, providerUsage, timingsMs: timings }, 'run ended');
   return result;
+}
+
+/** `work`, or a rejection once `ms` have passed without it settling (the work itself goes on). */
+function withinDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 
 function collectLimits(workspaceMb: number, timeoutS: number): CollectLimits {

@@ -79,6 +79,12 @@ export class DockerSandboxDriver implements SandboxDriver {
 
 class DockerSandbox implements Sandbox {
   private removal: Promise<void> | null = null;
+  /**
+   * Execs started whose process the engine has not yet reported running or exited. Freezing the
+   * sandbox while one of them starts deadlocks the engine on cgroup v1: the exec's init is frozen
+   * half-joined, and every later kill, unpause or removal of the container waits on it for ever.
+   */
+  private readonly starting = new Set<Dockerode.Exec>();
 
   constructor(
     private readonly docker: Dockerode,
@@ -129,12 +135,14 @@ class DockerSandbox implements Sandbox {
     let stream: Duplex;
     try {
       exec = await container.exec({ Cmd: argv, Env: options.env, AttachStdin: withStdin, AttachStdout: true, AttachStderr: true, Tty: false });
+      this.starting.add(exec);
       stream = (await exec.start({ hijack: true, stdin: withStdin })) as unknown as Duplex;
     } catch (err) {
       throw await this.explain(err, signal);
     }
     const stop = new AbortController();
     const onAbort = () => stream.destroy();
+    if (signal?.aborted) onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       if (withStdin) {
@@ -177,15 +185,35 @@ class DockerSandbox implements Sandbox {
     if (info.ExitCode === null || info.ExitCode === undefined) {
       throw new SandboxError(`exec ${argv[0]} ended without an exit code`);
     }
+    this.starting.delete(exec);
     return info.ExitCode;
   }
 
   async freeze(): Promise<void> {
+    await this.untilExecsStarted();
     try {
       await this.requireContainer().pause();
     } catch (err) {
       if (statusOf(err) === 409 && /already paused/i.test((err as Error).message)) return;
       throw await this.explain(err);
+    }
+  }
+
+  /** Waits until no exec of ours is still starting; a SandboxError when one is still starting after EXEC_START_WAIT_MS. */
+  private async untilExecsStarted(): Promise<void> {
+    const deadline = Date.now() + EXEC_START_WAIT_MS;
+    for (const exec of this.starting) {
+      for (;;) {
+        const info = await exec.inspect().catch((err: unknown) => {
+          if (statusOf(err) === 404) return null;
+          throw err;
+        });
+        // The engine says Running before the process exists; its Pid comes once the start is done.
+        if (!info || info.Pid > 0 || (info.ExitCode !== null && info.ExitCode !== undefined)) break;
+        if (Date.now() > deadline) throw new SandboxError('could not freeze the sandbox: a command is still starting in it');
+        await delay(EXEC_START_POLL_MS);
+      }
+      this.starting.delete(exec);
     }
   }
 
@@ -311,6 +339,9 @@ async function removeVolume(volume: Dockerode.Volume): Promise<void> {
 
 /** How long an exec's output may go on after its process exited (dockerd's own wait is 2 s). */
 const OUTPUT_AFTER_EXIT_MS = 2_500;
+/** How long a freeze waits for the sandbox's starting execs: the engine starts one in milliseconds. */
+const EXEC_START_WAIT_MS = 5_000;
+const EXEC_START_POLL_MS = 25;
 /** How often a running exec is asked whether its process is still there. */
 const EXIT_POLL_MS = 200;
 
