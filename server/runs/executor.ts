@@ -187,7 +187,7 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
   } finally {
     if (sandbox) {
       await time('remove', () => withinDeadline(sandbox!.remove(), REMOVE_WAIT_MS, 'the sandbox removal')).catch((err) =>
-        log.error({ err }, 'could not remove the sandbox: the orphan sweep will'),
+        log.error({ err }, 'could not remove the sandbox'),
       );
     }
     log.debug('closing the provider access');
