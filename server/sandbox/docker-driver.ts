@@ -191,11 +191,21 @@ class DockerSandbox implements Sandbox {
 
   async freeze(): Promise<void> {
     await this.untilExecsStarted();
-    try {
-      await this.requireContainer().pause();
-    } catch (err) {
-      if (statusOf(err) === 409 && /already paused/i.test((err as Error).message)) return;
-      throw await this.explain(err);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.requireContainer().pause();
+        return;
+      } catch (err) {
+        if (statusOf(err) === 409 && /already paused/i.test((err as Error).message)) return;
+        // runc gives up when the cgroup does not settle FROZEN at once (processes forking or exiting
+        // under load), thaws it and says so; a moment later it usually settles.
+        if (attempt < FREEZE_ATTEMPTS && /unable to freeze/i.test((err as Error).message)) {
+          this.log.debug({ containerId: this.id, attempt }, 'the sandbox did not freeze at once; trying again');
+          await delay(FREEZE_RETRY_MS * attempt);
+          continue;
+        }
+        throw await this.explain(err);
+      }
     }
   }
 
@@ -339,6 +349,9 @@ async function removeVolume(volume: Dockerode.Volume): Promise<void> {
 
 /** How long an exec's output may go on after its process exited (dockerd's own wait is 2 s). */
 const OUTPUT_AFTER_EXIT_MS = 2_500;
+/** Tries at freezing a sandbox whose cgroup would not settle, FREEZE_RETRY_MS x attempt apart. */
+const FREEZE_ATTEMPTS = 6;
+const FREEZE_RETRY_MS = 100;
 /** How long a freeze waits for the sandbox's starting execs: the engine starts one in milliseconds. */
 const EXEC_START_WAIT_MS = 5_000;
 const EXEC_START_POLL_MS = 25;
