@@ -104,7 +104,10 @@ describe('a run spending what its sandbox has', () => {
 setsid bash -c '${holder}' holder $cg $max >/dev/null 2>&1 &
 while read -r n < $cg/pids.current && ((n < max)); do :; done; echo held`;
     const { run, elapsedMs, health } = await runWhileProbingHealth([{ exec: holdEveryPid }, { exec: 'echo unreachable' }, { message: 'unreachable' }], { timeout_s: 30 });
-    expect(await commandOutputs(run.id)).toEqual(['held\n']);
+    // Under load a call may still slip through before the holder takes the last pid; the next one cannot.
+    const outputs = await commandOutputs(run.id);
+    expect(outputs[0]).toBe('held\n');
+    expect(outputs.slice(1).every((o) => o === 'unreachable\n')).toBe(true);
     // The socat relay forks per connection: a failed fork ends it, and with it the sandbox.
     expect(run.status).toBe('failed');
     expect(run.error).toEqual({ code: 'sandbox_stopped', message: 'the sandbox stopped: its main process (the gateway relay) exited with code 1' });
