@@ -6,6 +6,7 @@ import type Dockerode from 'dockerode';
 import { soakCaseFor, type SoakTarget } from '../../test/fixtures/soak-mix.js';
 import { holdings } from '../bench/leaks.js';
 import type { ServerChild } from '../bench/server-child.js';
+import { runFiles } from '../../server/runs/run-files.js';
 import { INSTANCE_LABEL } from '../../server/sandbox/container-spec.js';
 
 export interface SoakCount {
@@ -97,8 +98,10 @@ async function countTempFiles(dataDir: string): Promise<number> {
   const runDirs = await readdir(path.join(dataDir, 'runs')).catch(() => []);
   let transient = 0;
   for (const run of runDirs) {
-    const names = await readdir(path.join(dataDir, 'runs', run)).catch(() => []);
-    transient += names.filter((n) => n === 'input.tar' || n === 'baseline' || n.includes('.tmp')).length;
+    const files = runFiles(dataDir, run);
+    const live = new Set([path.basename(files.inputTar), path.basename(files.baselineDir)]);
+    const names = await readdir(files.dir).catch(() => []);
+    transient += names.filter((n) => live.has(n) || n.includes('.tmp')).length;
   }
   return uploads.length + transient;
 }

@@ -186,7 +186,7 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
     }
   } finally {
     if (sandbox) {
-      await time('remove', () => withinDeadline(sandbox!.remove(), REMOVE_WAIT_MS, 'the sandbox removal')).catch((err) =>
+      await time('remove', () => beforeAbort(sandbox!.remove(), AbortSignal.timeout(REMOVE_WAIT_MS))).catch((err) =>
         log.error({ err }, 'could not remove the sandbox'),
       );
     }
@@ -205,13 +205,9 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
   return result;
 }
 
-/** `work`, or a rejection once `ms` have passed without it settling (the work itself goes on). */
-function withinDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms / 1000} s`)), ms);
-  });
-  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+/** `work`, or the signal's reason once it aborts first (the work itself goes on). */
+function beforeAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return Promise.race([work, new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))]);
 }
 
 function collectLimits(workspaceMb: number, timeoutS: number): CollectLimits {
@@ -231,8 +227,7 @@ async function collectPartial(
   log: Logger,
 ): Promise<Partial<RunResult> | null> {
   const deadline = AbortSignal.timeout(limits.timeoutMs);
-  const beforeDeadline = <T>(work: Promise<T>) =>
-    Promise.race([work, new Promise<never>((_, reject) => deadline.addEventListener('abort', () => reject(deadline.reason), { once: true }))]);
+  const beforeDeadline = <T>(work: Promise<T>) => beforeAbort(work, deadline);
   try {
     await beforeDeadline(sandbox.freeze());
     const baseline = await beforeDeadline(baselineWork);
