@@ -17,12 +17,13 @@ export const FLOOR_LABEL = 'codex-runner-bench.floor';
 const MiB = 1024 * 1024;
 
 // Starts the relay, waits until it listens (bash's /dev/tcp; the image has no nc), writes the
-// config, then execs the argv given as positional parameters, exactly the service's Codex argv.
+// config, then execs the argv given as positional parameters, exactly the service's Codex argv,
+// whose last argument `-` reads the prompt from stdin, as the service writes it to the exec's stdin.
 const SHELL = [
   `socat TCP-LISTEN:${GATEWAY_LOOPBACK_PORT},bind=127.0.0.1,reuseaddr,fork UNIX-CONNECT:${GATEWAY_MOUNT_DIR}/${GATEWAY_SOCKET_NAME} &`,
   `until (exec 3<>/dev/tcp/127.0.0.1/${GATEWAY_LOOPBACK_PORT}) 2>/dev/null; do sleep 0.01; done`,
   'mkdir -p "$CODEX_HOME" && printf %s "$BENCH_CODEX_CONFIG" > "$CODEX_HOME/config.toml"',
-  'exec "$@"',
+  'exec "$@" < <(printf %s "$BENCH_PROMPT")',
 ].join('\n');
 
 export interface Floor extends AsyncDisposable {
@@ -48,10 +49,10 @@ export async function startFloor(docker: Dockerode, config: Config, upstreamUrl:
   const run = async (prompt: string): Promise<string> => {
     const container = await docker.createContainer({
       Image: config.sandbox.image,
-      Cmd: ['bash', '-c', SHELL, 'floor', ...buildCodexArgv(prompt)],
+      Cmd: ['bash', '-c', SHELL, 'floor', ...buildCodexArgv()],
       User: `${config.sandbox.uid}:${config.sandbox.gid}`,
       WorkingDir: WORKSPACE_DIR,
-      Env: [`HOME=${HOME_DIR}`, `CODEX_HOME=${CODEX_HOME}`, `BENCH_CODEX_CONFIG=${codexConfig}`, `${GATEWAY_TOKEN_ENV}=floor`],
+      Env: [`HOME=${HOME_DIR}`, `CODEX_HOME=${CODEX_HOME}`, `BENCH_CODEX_CONFIG=${codexConfig}`, `BENCH_PROMPT=${prompt}`, `${GATEWAY_TOKEN_ENV}=floor`],
       Labels: { [FLOOR_LABEL]: benchId },
       NetworkDisabled: true,
       HostConfig: {

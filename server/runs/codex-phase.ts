@@ -34,8 +34,12 @@ export class CodexPhase {
     return this.stderr.text();
   }
 
-  /** Runs Codex; resolves with its exit code once it exited or, its turn over, the sandbox is frozen. */
-  async run(sandbox: Sandbox, argv: string[], env: string[], signal: AbortSignal): Promise<number> {
+  /**
+   * Runs Codex; resolves with its exit code once it exited or, its turn over, the sandbox is frozen.
+   * `prompt` goes to Codex's stdin (its argv ends with `-`), never into its argv.
+   */
+  async run(sandbox: Sandbox, codex: { argv: string[]; env: string[]; prompt: string }, signal: AbortSignal): Promise<number> {
+    const { argv, env, prompt } = codex;
     let idleTimer: NodeJS.Timeout | undefined;
     const active = () => {
       clearTimeout(idleTimer);
@@ -58,6 +62,7 @@ export class CodexPhase {
     const stopExec = new AbortController();
     const exec = sandbox.exec(argv, {
       env,
+      stdin: prompt,
       stdout,
       stderr: this.stderr,
       signal: AbortSignal.any([signal, stopExec.signal]),

@@ -134,9 +134,13 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
     exitCode = await time('codex', () =>
       codex.run(
         started,
-        buildCodexArgv(job.prompt),
-        // Added here, at the last moment, so the key is in no spec or log line.
-        opened.codexEnv(),
+        {
+          argv: buildCodexArgv(),
+          // Added here, at the last moment, so the key is in no spec or log line.
+          env: opened.codexEnv(),
+          // On stdin, not in the argv: an argv is visible in the host's `ps` and in the exec's inspect.
+          prompt: job.prompt,
+        },
         signal,
       ),
     );

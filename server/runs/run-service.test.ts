@@ -126,6 +126,17 @@ describe('RunService on a scripted sandbox driver', () => {
     expect(telemetry.of('runEnded')).toEqual([{ kind: 'runEnded', labels: { tenant: TENANT, provider: 'standin', status: 'succeeded', error: '' }, value: expect.any(Number) }]);
   });
 
+  it('gives Codex the prompt on its stdin, never in its argv, even one that starts with "-"', async () => {
+    const { service, driver, ended } = build({ codex: completingCodex() });
+    const prompt = '--version; -rf do the task';
+    await ended((await service.create({ tenant: TENANT, prompt, options: {}, workspaceTar: null })).id);
+    const codexExecs = driver.sandboxes[0]!.execs.filter((e) => e.argv[0] === 'codex');
+    expect(codexExecs).toHaveLength(1);
+    expect(codexExecs[0]!.stdin).toBe(prompt);
+    expect(codexExecs[0]!.argv.at(-1)).toBe('-');
+    expect(codexExecs[0]!.argv.join('\0')).not.toContain('do the task');
+  });
+
   it('cancels a running run: it ends cancelled, its sandbox is removed and its access closed', async () => {
     const { script, started } = codexStarted();
     const { service, driver, access, telemetry, create } = build(script);

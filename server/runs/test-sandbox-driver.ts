@@ -6,7 +6,7 @@ import { buildTar, dir, file } from '../archive/test-tarballs.js';
 import type { BoundedTree, ExecOptions, Sandbox, SandboxDriver, SandboxRequest, SweepResult } from '../sandbox/driver.js';
 
 /** What `codex exec` does in a fake sandbox: writes its JSONL to `stdout`, returns its exit code. */
-export type FakeCodex = (io: { stdout: Writable; signal: AbortSignal; sandbox: FakeSandbox }) => Promise<number>;
+export type FakeCodex = (io: { stdout: Writable; signal: AbortSignal; sandbox: FakeSandbox; stdin: string | undefined }) => Promise<number>;
 
 export interface FakeSandboxScript {
   codex?: FakeCodex;
@@ -72,7 +72,8 @@ export class FakeSandboxDriver implements SandboxDriver {
 }
 
 export class FakeSandbox implements Sandbox {
-  readonly execs: string[][] = [];
+  /** Every exec, in order: its argv and what was written to its stdin. */
+  readonly execs: { argv: string[]; stdin: string | undefined }[] = [];
   frozen = false;
   removed = false;
   removeCalls = 0;
@@ -97,11 +98,11 @@ export class FakeSandbox implements Sandbox {
   }
 
   async exec(argv: string[], options: ExecOptions = {}): Promise<number> {
-    this.execs.push(argv);
+    this.execs.push({ argv, stdin: options.stdin });
     options.signal?.throwIfAborted();
     if (argv[0] !== 'codex') return 0; // codex-runner-prepare and other helpers succeed
     const codex = this.script.codex ?? completingCodex();
-    const code = await codex({ stdout: options.stdout!, signal: options.signal ?? new AbortController().signal, sandbox: this });
+    const code = await codex({ stdout: options.stdout!, signal: options.signal ?? new AbortController().signal, sandbox: this, stdin: options.stdin });
     await options.onExit?.();
     return code;
   }

@@ -40,12 +40,14 @@ describe('buildCodexConfigToml', () => {
 });
 
 describe('buildCodexArgv', () => {
-  it('runs exec in JSON mode without approvals or analytics, prompt last after --', () => {
-    const argv = buildCodexArgv('-rf fix it');
+  it('runs exec in JSON mode without approvals or analytics, and reads the prompt from stdin (last argument -)', () => {
+    const argv = buildCodexArgv();
     expect(argv.slice(0, 2)).toEqual(['codex', 'exec']);
     expect(argv).toContain('--json');
     expect(argv).toContain('--dangerously-bypass-approvals-and-sandbox');
     expect(argv).toContain('analytics.enabled=false');
-    expect(argv.slice(-2)).toEqual(['--', '-rf fix it']);
+    expect(argv.at(-1)).toBe('-');
+    // `-` is Codex's only positional argument: nothing after it, and no `--` that would make a later word a prompt.
+    expect(argv).not.toContain('--');
   });
 });

@@ -17,6 +17,9 @@ export interface CodexProvider {
   streamMaxRetries?: number;
 }
 
+/** Codex's positional prompt that means "read the prompt from stdin" (`codex exec --help`). */
+const PROMPT_FROM_STDIN = '-';
+
 /** Codex's config.toml for a run. */
 export function buildCodexConfigToml(input: { model: string; provider: CodexProvider }): string {
   const { provider } = input;
@@ -38,7 +41,12 @@ export function buildCodexConfigToml(input: { model: string; provider: CodexProv
   });
 }
 
-export function buildCodexArgv(prompt: string): string[] {
+/**
+ * Codex's argv. The prompt is not in it: an argv is readable by anyone on the host (`ps`,
+ * /proc/PID/cmdline) and stays in the engine's exec record (`docker exec` inspect). The last
+ * argument `-` makes Codex read the whole prompt from its stdin, which the caller writes and closes.
+ */
+export function buildCodexArgv(): string[] {
   return [
     'codex',
     'exec',
@@ -58,8 +66,7 @@ export function buildCodexArgv(prompt: string): string[] {
     '--ephemeral',
     '-C',
     WORKSPACE_DIR,
-    // Ends option parsing so a prompt starting with "-" stays a prompt.
-    '--',
-    prompt,
+    // The prompt comes on stdin, so one starting with "-" is never taken for an option.
+    PROMPT_FROM_STDIN,
   ];
 }
