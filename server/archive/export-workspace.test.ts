@@ -70,6 +70,28 @@ describe('exportWorkspace', () => {
     expect((await readTar(await readFile(destPath))).map((e) => e.header.name)).toEqual(['a']);
   });
 
+  it('leaves out a hard link to a FIFO it left out, so the tarball still extracts', async () => {
+    const dockerTar = await buildTar([
+      dir('workspace/'),
+      device('workspace/pipe', 'fifo'),
+      hardlink('workspace/pipe2', 'workspace/pipe'),
+      hardlink('workspace/pipe3', 'workspace/pipe2'),
+      file('workspace/a', 'x'),
+      hardlink('workspace/b', 'workspace/a'),
+    ]);
+    const result = await exportWorkspace(streamOf(dockerTar), destPath, { stripPrefix: 'workspace/' });
+    expect(result.leftOut).toEqual([
+      { path: 'pipe', reason: 'fifo' },
+      { path: 'pipe2', reason: 'fifo' },
+      { path: 'pipe3', reason: 'fifo' },
+    ]);
+    expect((await readTar(await readFile(destPath))).map((e) => [e.header.name, e.header.type])).toEqual([['a', 'file'], ['b', 'link']]);
+    const out = join(workDir, 'out');
+    await mkdir(out);
+    execFileSync('tar', ['-xzf', destPath, '-C', out]);
+    expect((await readdir(out)).sort()).toEqual(['a', 'b']);
+  });
+
   it('stops at a file over the cap without reading it, and keeps what came before', async () => {
     // A 50 GB sparse file's header, and no body: reading it would wait for bytes that never come.
     const head = await buildTar([dir('workspace/'), file('workspace/a', 'abc')]);

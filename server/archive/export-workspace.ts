@@ -82,12 +82,17 @@ export async function exportWorkspace(
 }
 
 async function* repack(reader: TarReader, prefix: PathKey, result: ExportResult, maxBytes: number): AsyncGenerator<Buffer> {
+  // What was left out by type, by name: a hard link to one of them (`ln fifo fifo2`, which the tar
+  // writes as a link to the first name) is left out too, or the tarball would not extract.
+  const droppedTypes = new Map<PathKey, LeftOut['reason']>();
   for (let entry = await reader.next(); entry !== null; entry = await reader.next()) {
     const name = stripPrefix(entry.path, prefix);
     if (name === null) continue;
     // Only Codex could have made a FIFO or device in the sandbox; a client has no use for one.
     if (!KEPT_TYPES.has(entry.type)) {
-      result.leftOut.push({ path: name.toString('utf8'), reason: leftOutReason(entry.type) });
+      const reason = leftOutReason(entry.type);
+      result.leftOut.push({ path: name.toString('utf8'), reason });
+      droppedTypes.set(keyOf(name), reason);
       continue;
     }
     if (entry.type === 'file' && result.bytes + entry.size > maxBytes) {
@@ -96,7 +101,15 @@ async function* repack(reader: TarReader, prefix: PathKey, result: ExportResult,
       break;
     }
     let linkPath = entry.linkPath;
-    if (entry.type === 'link' && linkPath !== null) linkPath = stripPrefix(linkPath, prefix, false) ?? linkPath;
+    if (entry.type === 'link' && linkPath !== null) {
+      linkPath = stripPrefix(linkPath, prefix, false) ?? linkPath;
+      const targetReason = droppedTypes.get(keyOf(linkPath));
+      if (targetReason) {
+        result.leftOut.push({ path: name.toString('utf8'), reason: targetReason });
+        droppedTypes.set(keyOf(name), targetReason);
+        continue;
+      }
+    }
     const out: RawTarEntry = { ...entry, type: entry.type as RawTarEntry['type'], path: name, linkPath };
     result.entries += 1;
     yield rawEntryHeader(out);
