@@ -120,8 +120,9 @@ export const configFileSchema = z
       .object({
         upload_max_mb: z.number().int().min(1).default(256),
         workspace_max_entries: z.number().int().min(1).default(50_000),
-        // Passed to Codex as one argv string; Linux caps a single argument at 128 KiB.
-        prompt_max_bytes: z.number().int().min(1).max(120_000).default(100_000),
+        // Written to Codex's stdin (not its argv, which Linux caps at 128 KiB an argument). At most
+        // 1 MiB: Codex 0.169 fails a turn whose input passes 1,048,576 characters (input_too_large).
+        prompt_max_bytes: z.number().int().min(1).max(1024 * 1024).default(100_000),
         // The slots: runs in sandboxes at once, whatever their tenant. Size it for the machine: each
         // run holds up to memory_mb + workspace_mb + tmp_mb + home_mb of RAM and cpus of CPU.
         max_concurrent_runs: z.number().int().min(1).default(4),
