@@ -29,6 +29,10 @@ const MAKE_ODD_FILES = [
   'ln -s ../../../../etc/shadow climb-link',
   'echo hard > hard-a && ln hard-a hard-b',
   'ln base.txt base-hard',
+  // A hard link into a nested repository's .git, and a name git refuses (NTFS's 8.3 name of .git):
+  // the workspace holds both, the diff cannot.
+  'mkdir -p repo/.git && echo "[core]" > repo/.git/config && ln repo/.git/config zz-cfg-link',
+  'mkdir GIT~1 && echo refused > GIT~1/f',
   'mkfifo fifo && ln fifo fifo-link',
   'setsid socat UNIX-LISTEN:sock,fork /dev/null </dev/null >/dev/null 2>&1 &',
   `truncate -s ${SPARSE_BYTES} sparse.img`,
@@ -112,13 +116,19 @@ async function tree(root: string): Promise<Map<string, { type: string; content?:
 }
 
 describe('odd files a run leaves in its workspace', () => {
-  it('made every one of them in the sandbox, and the run succeeds naming only the FIFO and its hard link as left out', () => {
+  it('made every one of them in the sandbox, and the run succeeds naming in left_out the FIFO, its hard link and what git cannot carry', () => {
     expect(run.status).toBe('succeeded');
     expect(commandOutput).toContain('socket-made');
     expect(commandOutput).toContain('fifo-made');
     // The sparse file holds almost no blocks in the tmpfs.
     expect(Number(/sparse_kb=(\d+)/.exec(commandOutput)?.[1])).toBeLessThan(1024);
-    expect(run.left_out).toEqual([{ path: 'fifo', reason: 'fifo' }, { path: 'fifo-link', reason: 'fifo' }]);
+    expect(run.left_out).toEqual([
+      { path: 'fifo', reason: 'fifo' },
+      { path: 'fifo-link', reason: 'fifo' },
+      // From the diff's side: in the workspace, not in the diff.
+      { path: 'GIT~1/f', reason: 'unrepresentable' },
+      { path: 'zz-cfg-link', reason: 'link_target_missing' },
+    ]);
     expect(run.artifact_problem).toBeNull();
   });
 
@@ -177,8 +187,14 @@ describe('odd files a run leaves in its workspace', () => {
     );
   });
 
-  it('gives a diff that, applied to the uploaded tree with git apply, makes the returned workspace', async () => {
-    const want = await tree(returned);
+  it('returns what the diff cannot carry in the workspace: a hard link into .git and a name git refuses', async () => {
+    expect((await lstat(path.join(returned, 'zz-cfg-link'))).ino).toBe((await lstat(path.join(returned, 'repo/.git/config'))).ino);
+    expect(await readFile(path.join(returned, 'GIT~1/f'), 'utf8')).toBe('refused\n');
+  });
+
+  it('gives a diff that, applied to the uploaded tree with git apply, makes the returned workspace but for what left_out names', async () => {
+    const notInDiff = new Set([...run.left_out.map((l: any) => l.path), 'repo/.git/config']);
+    const want = new Map([...(await tree(returned))].filter(([name]) => !notInDiff.has(name)));
     const got = await tree(applied);
     expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
     for (const [name, entry] of want) {
