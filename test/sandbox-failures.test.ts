@@ -66,7 +66,7 @@ describe('the engine and what a failed removal leaves', () => {
       await docker.createVolume({ Name: `codex-runner-ws-orphan-${swept.instance}`, Labels: { [INSTANCE_LABEL]: swept.instance, [RUN_ID_LABEL]: 'run_orphan' } });
       const res = await swept.createRun({ prompt: swept.prompt([{ exec: 'sleep 2' }, { message: 'survived the sweeps' }]) });
       const { id } = (await res.json()) as any;
-      await expect.poll(() => leftovers(`codex-runner.run-id=run_orphan`), { timeout: 10_000 }).toEqual({ containers: 0, volumes: 0 });
+      await expect.poll(() => leftovers([`${RUN_ID_LABEL}=run_orphan`, `${INSTANCE_LABEL}=${swept.instance}`]), { timeout: 10_000 }).toEqual({ containers: 0, volumes: 0 });
       const run = await swept.waitForEnd(id);
       expect(run).toMatchObject({ status: 'succeeded', final_message: 'survived the sweeps' });
     } finally {
