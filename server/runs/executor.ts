@@ -10,6 +10,7 @@ import type { ProviderAccess, ProviderAccessOpener } from '../provider-access/in
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { buildCodexArgv, buildCodexConfigToml } from '../sandbox/codex-invocation.js';
 import { SandboxError, WORKSPACE_DIR, type Sandbox, type SandboxDriver, type SandboxLimits } from '../sandbox/driver.js';
+import type { WarmPool } from '../sandbox/warm-pool.js';
 import { indexBaseline, type BaselineIndex } from '../tree-diff/index.js';
 import { collectArtifacts, CollectTimeoutError, type CollectLimits } from './collect-artifacts.js';
 import type { CodexOutcome } from './codex-outcome.js';
@@ -35,6 +36,8 @@ export interface ExecutorDeps {
   /** Each run's way to its provider: the gateway's token and socket, or the key in the environment. */
   access: ProviderAccessOpener;
   config: Pick<Config, 'sandbox' | 'limits'>;
+  /** Sandboxes started ahead; a run whose shape one has takes it instead of starting its own. */
+  pool?: Pick<WarmPool, 'claim'>;
 }
 
 export interface RunJob {
@@ -94,29 +97,34 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
   const baselineWork = indexBaseline(job.hasInput ? job.files.inputTar : null, job.files.baselineDir, { signal: baselineStop.signal });
   baselineWork.catch(() => {}); // awaited when collecting; a failure before then is not unhandled
   try {
-    // Opened before the sandbox starts: its gateway socket is the only one the sandbox can reach.
-    const opened = await time('access', () => deps.access.open({ runId: run.id, provider: job.provider, model: run.model, budget: job.budget, stop: job.stop }));
-    access = opened;
-    const started = await time('start', () =>
-      deps.driver.start(
-        {
-          runId: run.id,
-          tenant: run.tenant,
-          image: config.sandbox.image,
-          runtime: config.sandbox.runtime,
-          limits: job.limits,
-          ids: config.sandbox,
-          network: opened.network,
-          gateway: opened.gateway,
-          // The run's own timeout, its collection's and a margin: what outlives that belongs to nobody.
-          expiresAt: new Date(Date.now() + (run.timeoutS + config.limits.collectTimeoutS + EXPIRY_MARGIN_S) * 1000),
-        },
-        signal,
-      ).catch((err: unknown) => {
-        if (!signal.aborted) job.telemetry?.sandboxStartFailed(err instanceof SandboxError ? err.code : 'internal');
-        throw err;
-      }),
+    const shape = { image: config.sandbox.image, runtime: config.sandbox.runtime, limits: job.limits, ids: config.sandbox, network: config.sandbox.network };
+    const claimed = deps.pool && deps.access.usesGateway(job.provider) ? await time('claim', () => deps.pool!.claim(shape)) : null;
+    sandbox = claimed?.sandbox;
+    // Opened before a sandbox starts: its gateway socket is the only one the sandbox can reach. A
+    // sandbox made ahead already mounts the directory the socket is opened in.
+    const opened = await time('access', () =>
+      deps.access.open({ runId: run.id, provider: job.provider, model: run.model, budget: job.budget, stop: job.stop, reservedSocketDir: claimed?.socketDir }),
     );
+    access = opened;
+    const started = claimed
+      ? claimed.sandbox
+      : await time('start', () =>
+          deps.driver.start(
+            {
+              ...shape,
+              runId: run.id,
+              tenant: run.tenant,
+              network: opened.network,
+              gateway: opened.gateway,
+              // The run's own timeout, its collection's and a margin: what outlives that belongs to nobody.
+              expiresAt: new Date(Date.now() + (run.timeoutS + config.limits.collectTimeoutS + EXPIRY_MARGIN_S) * 1000),
+            },
+            signal,
+          ).catch((err: unknown) => {
+            if (!signal.aborted) job.telemetry?.sandboxStartFailed(err instanceof SandboxError ? err.code : 'internal');
+            throw err;
+          }),
+        );
     sandbox = started;
     log = log.child({ containerId: started.id.slice(0, 12) });
 
