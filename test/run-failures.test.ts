@@ -1,3 +1,4 @@
+import { expectRunReleased } from './fixtures/released.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SseDecoder } from '../server/gateway/sse-events.js';
 import { docker, leftovers } from './fixtures/docker.js';
@@ -18,7 +19,7 @@ async function runToEnd(steps: Parameters<Harness['prompt']>[0], options?: objec
   const res = await h.createRun({ prompt: h.prompt(steps), options, wait: true });
   expect(res.status).toBe(200);
   const run: any = await res.json();
-  expect(await leftovers(`codex-runner.run-id=${run.id}`)).toEqual({ containers: 0, volumes: 0 });
+  await expectRunReleased(run.id);
   return run;
 }
 
@@ -88,7 +89,7 @@ describe('timeouts and cancels', () => {
     const run: any = await res.json();
     expect(run.status).toBe('cancelled');
     expect(run.error.code).toBe('cancelled');
-    expect(await leftovers(`codex-runner.run-id=${created.id}`)).toEqual({ containers: 0, volumes: 0 });
+    await expectRunReleased(created.id);
     const events = await readSse(await h.api(`/v1/runs/${created.id}/events`));
     expect(events.at(-1)!.data.type).toBe('run.cancelled');
     // A cancelled run keeps its events and what its sandbox held (nothing changed here: an empty diff).
@@ -116,7 +117,7 @@ describe('crashes', () => {
     await docker.getContainer(container!.Id).remove({ force: true });
     const run = await h.waitForEnd(created.id, 30_000);
     expect(run.status).toBe('failed');
-    expect(await leftovers(`codex-runner.run-id=${created.id}`)).toEqual({ containers: 0, volumes: 0 });
+    await expectRunReleased(created.id);
   });
 });
 
@@ -137,7 +138,7 @@ describe('the idle timeout', () => {
     expect(run.status).toBe('timed_out');
     expect(run.error).toEqual({ code: 'idle_timeout', message: 'codex printed no event for 3 s' });
     expect(await (await idle.api(`/v1/runs/${run.id}/diff`)).text()).toContain('+before');
-    expect(await leftovers(`codex-runner.run-id=${run.id}`)).toEqual({ containers: 0, volumes: 0 });
+    await expectRunReleased(run.id);
   });
 
   it('lets a run that keeps printing go past idle_timeout_s', async () => {

@@ -1,5 +1,6 @@
 // What a run says when its sandbox fails under it: out of memory, its relay killed, files it never
 // serves. Real Docker, real Codex; the stand-in scripts the failure from inside the sandbox.
+import { expectRunReleased } from './fixtures/released.js';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -28,7 +29,7 @@ async function runToEnd(steps: Parameters<Harness['prompt']>[0]) {
   const res = await h.createRun({ prompt: h.prompt(steps), wait: true });
   expect(res.status).toBe(200);
   const run: any = await res.json();
-  expect(await leftovers(`codex-runner.run-id=${run.id}`)).toEqual({ containers: 0, volumes: 0 });
+  await expectRunReleased(run.id);
   return run;
 }
 

@@ -63,8 +63,18 @@ export type RunResult = Pick<Run, 'exitCode' | 'finalMessage' | 'usage' | 'error
   status: Exclude<RunStatus, 'queued' | 'running'>;
 };
 
-/** Runs one run in its own sandbox; the sandbox and the run's provider access never outlive this call. */
-export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunResult> {
+/** A run's outcome, and the removal of what it held, which goes on once the outcome is known. */
+export interface ExecutedRun {
+  result: RunResult;
+  /** Settles (never rejects) once the sandbox and the baseline are gone: whoever holds the run's slot awaits it. */
+  released: Promise<void>;
+}
+
+/**
+ * Runs one run in its own sandbox. The run's provider access never outlives this call; its sandbox
+ * never outlives `released`, so that the outcome is stored and answered before the removal's cost.
+ */
+export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<ExecutedRun> {
   const { config } = deps;
   const { run, signal } = job;
   let log = job.log;
@@ -89,7 +99,8 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
     onIdle: () => job.stop(new RunStop('timed_out', { code: 'idle_timeout', message: `codex printed no event for ${idleS} s` })),
   });
   let exitCode: number | null = null;
-  let result: RunResult;
+  let result: RunResult | undefined;
+  let released: Promise<void>;
   // Indexed on the server while the sandbox starts and Codex works: the diff's baseline is what the
   // server spooled and checked, out of the run's reach.
   // Not stopped with the run: a stopped run's partial diff needs it. Stopped when this call ends.
@@ -193,24 +204,28 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
       result = ended('failed', { code: 'internal', message: 'internal error while running' }, exitCode, codex.outcome);
     }
   } finally {
+    // The token dies with the run's result; what the sandbox holds is removed after it is answered.
+    log.debug('closing the provider access');
+    await access?.close().catch((err) => log.error({ err }, 'could not close the run\'s provider access'));
+    baselineStop.abort();
+    released = release();
+  }
+  result.providerUsage = access?.usage() ?? null;
+  return { result, released };
+
+  async function release(): Promise<void> {
     if (sandbox) {
       await time('remove', () => beforeAbort(sandbox!.remove(), AbortSignal.timeout(REMOVE_WAIT_MS))).catch((err) =>
         log.error({ err }, 'could not remove the sandbox'),
       );
     }
-    log.debug('closing the provider access');
-    await access?.close().catch((err) => log.error({ err }, 'could not close the run\'s provider access'));
     log.debug('removing the baseline');
-    baselineStop.abort();
     await baselineWork.then(
       (baseline) => baseline.dispose(),
       () => rm(job.files.baselineDir, { recursive: true, force: true }),
     ).catch((err) => log.error({ err }, 'could not remove the baseline'));
+    log.info({ status: result?.status, exitCode: result?.exitCode, error: result?.error?.code, providerUsage: result?.providerUsage, timingsMs: timings }, 'run ended');
   }
-  const providerUsage = access?.usage() ?? null;
-  result.providerUsage = providerUsage;
-  log.info({ status: result.status, exitCode: result.exitCode, error: result.error?.code, providerUsage, timingsMs: timings }, 'run ended');
-  return result;
 }
 
 /** `work`, or the signal's reason once it aborts first (the work itself goes on). */
