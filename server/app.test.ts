@@ -33,7 +33,7 @@ function appWith(
   const log = pino({ level: 'silent' });
   const driver = fakeDriver(state);
   const service = new RunService({
-    executor: { driver, access: { open: async () => { throw new Error('not in unit tests'); } }, config },
+    executor: { driver, access: { open: async () => { throw new Error('not in unit tests'); }, usesGateway: () => true }, config },
     plan: (tenant, options) => planRun({ ...config, providerProblems }, tenant, options),
     admission,
     store: new MemoryRunStore(),

@@ -25,6 +25,7 @@ import { RunWebhooks } from './runs/run-webhooks.js';
 import { WebhookSender } from './webhooks/webhook-sender.js';
 import { EngineHealth } from './sandbox/engine-health.js';
 import { OrphanSweeper } from './sandbox/orphan-sweeper.js';
+import { WarmPool, type SandboxShape } from './sandbox/warm-pool.js';
 import type { SandboxDriver } from './sandbox/driver.js';
 import { PrometheusTelemetry } from './telemetry/prometheus-telemetry.js';
 import { fanOut, type Telemetry } from './telemetry/telemetry.js';
@@ -44,6 +45,7 @@ export interface RunningServer extends AsyncDisposable {
   url: string;
   service: RunService;
   driver: SandboxDriver;
+  pool: WarmPool;
   close(): Promise<void>;
 }
 
@@ -135,8 +137,21 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     }
   }
   const webhooks = new RunWebhooks({ sender: webhookSender, secretFor: (tenant) => webhookSecrets.get(tenant), store, log: log.child({ part: 'webhooks' }) });
+  const pool = new WarmPool({
+    driver,
+    sockets: gateway,
+    shape: defaultSandboxShape(config),
+    options: {
+      size: config.pool.size,
+      minAvailableMb: config.pool.minAvailableMb,
+      maxIdleS: config.pool.maxIdleS,
+      refillIntervalMs: config.pool.refillIntervalMs,
+      maxRunLifetimeS: config.limits.maxTimeoutS + config.limits.collectTimeoutS + 300,
+    },
+    log: log.child({ part: 'pool' }),
+  });
   const service = new RunService({
-    executor: { driver, access: providerAccessOpener({ tokens, sockets: gateway, sandboxNetwork: config.sandbox.network, env }), config },
+    executor: { driver, pool, access: providerAccessOpener({ tokens, sockets: gateway, sandboxNetwork: config.sandbox.network, env }), config },
     plan: (tenant, runOptions) => planRun({ ...config, providerProblems, webhookProblems }, tenant, runOptions),
     onEnded: (run) => webhooks.runEnded(run),
     admission: queue,
@@ -151,12 +166,16 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   await service.recover();
   const sweeper = new OrphanSweeper({
     driver,
-    liveRunIds: () => service.liveRunIds(),
+    liveRunIds: () => {
+      const live = service.liveRunIds();
+      return { has: (runId: string) => live.has(runId) || pool.owns(runId) };
+    },
     engineProblem: () => engine.problem,
     intervalMs: config.server.sweepIntervalS * 1000,
     log: log.child({ part: 'sweeper' }),
   });
   sweeper.start();
+  pool.start();
   const retention = new RetentionSweeper({
     store,
     artifacts,
@@ -196,6 +215,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     (closing ??= (async () => {
       const stopped = new Promise<void>((r) => http.close(() => r()));
       await service.shutdown(config.server.shutdownGraceS);
+      await pool.close();
       http.closeAllConnections();
       await stopped;
       await sweeper.stop();
@@ -206,5 +226,11 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       await webhookSender.close();
       store.close();
     })());
-  return { url, service, driver, close, [Symbol.asyncDispose]: close };
+  return { url, service, driver, pool, close, [Symbol.asyncDispose]: close };
+}
+
+/** The sandbox of a run that asks for nothing, of a tenant with no ceilings: the one the pool makes ahead. */
+function defaultSandboxShape(config: Config): SandboxShape {
+  const { image, runtime, network, memoryMb, cpus, workspaceMb, pidsLimit, tmpMb, homeMb, uid, gid } = config.sandbox;
+  return { image, runtime, network, ids: { uid, gid }, limits: { memoryMb, cpus, workspaceMb, pidsLimit, tmpMb, homeMb } };
 }

@@ -1,3 +1,4 @@
+import { expectRunReleased } from './fixtures/released.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leftovers } from './fixtures/docker.js';
 import { startHarness, type Harness } from './fixtures/harness.js';
@@ -25,6 +26,6 @@ describe('cancelling a run at any moment of its start', () => {
     expect(res.status).toBe(200);
     const run: any = await res.json();
     expect(run).toMatchObject({ status: 'cancelled', error: { code: 'cancelled' } });
-    expect(await leftovers(`codex-runner.run-id=${created.id}`)).toEqual({ containers: 0, volumes: 0 });
+    await expectRunReleased(created.id);
   });
 });

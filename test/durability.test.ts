@@ -1,6 +1,7 @@
 // Runs outlive the server process: `kill -9` during a run with another queued behind it, then a
 // restart on the same data dir; and the listing of a tenant's runs. The real server as a child
 // process, real Docker, the real Codex against the stand-in, the real SQLite file.
+import { expectRunReleased } from './fixtures/released.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { docker, leftovers } from './fixtures/docker.js';
@@ -100,7 +101,7 @@ describe('a server killed with SIGKILL and started again on the same data dir', 
       second = await startServerProcess(config(), ENV, first.resume);
       first = undefined;
       const again = client(second, 'a');
-      expect(await leftovers(`codex-runner.run-id=${long.id}`)).toEqual({ containers: 0, volumes: 0 });
+      await expectRunReleased(long.id);
 
       const interrupted = await again.json(`/v1/runs/${long.id}`);
       expect(interrupted).toMatchObject({ status: 'failed', error: { code: 'interrupted', message: 'interrupted by a server restart' } });

@@ -8,7 +8,7 @@ import { parseConfig } from '../server/config/config.js';
 import { configFileSchema } from '../server/config/schema.js';
 
 const README = fileURLToPath(new URL('../README.md', import.meta.url));
-const DEFAULT_SECTIONS = ['server', 'sandbox', 'limits', 'gateway', 'store', 'metrics', 'webhooks', 'retention', 'defaults'] as const;
+const DEFAULT_SECTIONS = ['server', 'sandbox', 'limits', 'gateway', 'pool', 'store', 'metrics', 'webhooks', 'retention', 'defaults'] as const;
 
 async function tomlBlocks(): Promise<{ text: string; marker: string | null }[]> {
   const readme = await readFile(README, 'utf8');

@@ -1,3 +1,4 @@
+import { expectRunReleased } from './fixtures/released.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -82,7 +83,7 @@ describe('a run that edits and creates files', () => {
   });
 
   it('leaves no container or volume behind', async () => {
-    expect(await leftovers(`codex-runner.run-id=${run.id}`)).toEqual({ containers: 0, volumes: 0 });
+    await expectRunReleased(run.id);
   });
 });
 

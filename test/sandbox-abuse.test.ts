@@ -3,6 +3,7 @@
 // on a command's stdout). Each run ends with a clear status while the server answers and other runs
 // carry on, and leaves nothing behind. Real Docker, real Codex. (Codex itself killed by the OOM
 // killer is sandbox-failures.test.ts; writes into Codex's own stdout are run-attacks.ts.)
+import { expectRunReleased } from './fixtures/released.js';
 import { stat } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTar, readTarContents } from '../server/archive/test-tarballs.js';
@@ -53,7 +54,7 @@ async function runWhileProbingHealth(steps: StandInStep[], options?: object, wor
     expect(res.status).toBe(200);
     const run: any = await res.json();
     const elapsedMs = Date.now() - started;
-    expect(await leftovers(`codex-runner.run-id=${run.id}`)).toEqual({ containers: 0, volumes: 0 });
+    await expectRunReleased(run.id);
     return { run, elapsedMs, health };
   } finally {
     live = false;
@@ -141,7 +142,7 @@ while read -r n < $cg/pids.current && ((n < max)); do :; done; echo held`;
     expectServerAnswered(health);
     const other: any = await (await beside).json();
     expect([other.status, other.final_message], JSON.stringify(other.error)).toEqual(['succeeded', 'beside']);
-    expect(await leftovers(`codex-runner.run-id=${other.id}`)).toEqual({ containers: 0, volumes: 0 });
+    await expectRunReleased(other.id);
   });
 
   it('a full $HOME (Codex\'s own state) and a full /tmp: Codex goes on, and the run keeps its outcome, diff and workspace', async () => {

@@ -2,6 +2,7 @@
 // probe command prints key=value facts (as in sandbox-hardening.test.ts, which checks the ids,
 // CapEff, NoNewPrivs, the read-only root, the interfaces and the limits; this file goes past them).
 // Real Docker, real Codex. No probe sends a packet anywhere: the network is read from /proc/net.
+import { expectRunReleased } from './fixtures/released.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../server/config/config.js';
 import { leftovers } from './fixtures/docker.js';
@@ -176,6 +177,6 @@ describe('from inside a run\'s sandbox', () => {
   });
 
   it('leaves nothing behind', async () => {
-    expect(await leftovers(`codex-runner.run-id=${runId}`)).toEqual({ containers: 0, volumes: 0 });
+    await expectRunReleased(runId);
   });
 });

@@ -1,5 +1,6 @@
 // What a run says when its sandbox fails under it: out of memory, its relay killed, files it never
 // serves. Real Docker, real Codex; the stand-in scripts the failure from inside the sandbox.
+import { expectRunReleased } from './fixtures/released.js';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -28,7 +29,7 @@ async function runToEnd(steps: Parameters<Harness['prompt']>[0]) {
   const res = await h.createRun({ prompt: h.prompt(steps), wait: true });
   expect(res.status).toBe(200);
   const run: any = await res.json();
-  expect(await leftovers(`codex-runner.run-id=${run.id}`)).toEqual({ containers: 0, volumes: 0 });
+  await expectRunReleased(run.id);
   return run;
 }
 
@@ -66,7 +67,7 @@ describe('the engine and what a failed removal leaves', () => {
       await docker.createVolume({ Name: `codex-runner-ws-orphan-${swept.instance}`, Labels: { [INSTANCE_LABEL]: swept.instance, [RUN_ID_LABEL]: 'run_orphan' } });
       const res = await swept.createRun({ prompt: swept.prompt([{ exec: 'sleep 2' }, { message: 'survived the sweeps' }]) });
       const { id } = (await res.json()) as any;
-      await expect.poll(() => leftovers(`codex-runner.run-id=run_orphan`), { timeout: 10_000 }).toEqual({ containers: 0, volumes: 0 });
+      await expect.poll(() => leftovers([`${RUN_ID_LABEL}=run_orphan`, `${INSTANCE_LABEL}=${swept.instance}`]), { timeout: 10_000 }).toEqual({ containers: 0, volumes: 0 });
       const run = await swept.waitForEnd(id);
       expect(run).toMatchObject({ status: 'succeeded', final_message: 'survived the sweeps' });
     } finally {

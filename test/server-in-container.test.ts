@@ -1,6 +1,7 @@
 // The deployment of docker-compose.yml: the server in a container beside its sibling sandboxes,
 // reaching them through the host's Docker socket, its gateway socket on a named volume that each
 // sandbox mounts read-only. Runs the real image (scripts/build-server-image.sh) over its real API.
+import { expectRunReleased } from './fixtures/released.js';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -100,7 +101,7 @@ describe('the server in a container, with sibling sandboxes', () => {
   });
 
   it('on SIGTERM exits 0 and leaves no container or volume of its instance', async () => {
-    expect(await leftovers(`codex-runner.run-id=${run.id}`)).toEqual({ containers: 0, volumes: 0 });
+    await expectRunReleased(run.id);
     const { exitCode } = await server.stop();
     expect(exitCode, await server.logs()).toBe(0);
     expect(await leftovers(`codex-runner.instance=${server.instance}`)).toEqual({ containers: 0, volumes: 0 });

@@ -1,3 +1,4 @@
+import { expectRunReleased } from './fixtures/released.js';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -42,7 +43,7 @@ describe('server lifecycle', () => {
     const run = (await storedRun(h.dataDir, created.id))!;
     expect(run.status).toBe('cancelled');
     expect(run.error).toEqual({ code: 'shutdown', message: 'the server shut down before the run ended' });
-    expect(await leftovers(`codex-runner.run-id=${created.id}`)).toEqual({ containers: 0, volumes: 0 });
+    await expectRunReleased(created.id);
     await h.close();
   });
 

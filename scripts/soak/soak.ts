@@ -3,15 +3,19 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type Dockerode from 'dockerode';
-import { soakCaseFor, type SoakTarget } from '../../test/fixtures/soak-mix.js';
+import { SOAK_SERVER_CONFIG, soakCaseFor, type SoakTarget } from '../../test/fixtures/soak-mix.js';
 import { holdings } from '../bench/leaks.js';
 import type { ServerChild } from '../bench/server-child.js';
 import { runFiles } from '../../server/runs/run-files.js';
-import { INSTANCE_LABEL } from '../../server/sandbox/container-spec.js';
+import { INSTANCE_LABEL, RUN_ID_LABEL } from '../../server/sandbox/container-spec.js';
+import { POOL_ID_PREFIX } from '../../server/sandbox/warm-pool.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface SoakCount {
+  /** The runs' sandboxes: the warm pool's are counted apart. */
   containers: number;
   volumes: number;
+  pooled: number;
   fds: number;
   rssBytes: number;
   heapUsedBytes: number;
@@ -79,17 +83,32 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
 
 async function count({ server, docker, instance, dataDir }: SoakOptions): Promise<SoakCount> {
   const label = { label: [`${INSTANCE_LABEL}=${instance}`] };
+  await untilPoolRefilled(docker, instance, SOAK_SERVER_CONFIG.pool.size);
+  const isPooled = (labels: Record<string, string> | null | undefined) => Boolean(labels?.[RUN_ID_LABEL]?.startsWith(POOL_ID_PREFIX));
   const containers = await docker.listContainers({ all: true, filters: label });
-  const { Volumes } = await docker.listVolumes({ filters: label });
+  const volumes = (await docker.listVolumes({ filters: label })).Volumes ?? [];
   const held = await holdings(server);
   return {
-    containers: containers.length,
-    volumes: Volumes?.length ?? 0,
+    containers: containers.filter((c) => !isPooled(c.Labels)).length,
+    volumes: volumes.filter((v) => !isPooled(v.Labels)).length,
+    pooled: containers.filter((c) => isPooled(c.Labels)).length,
     fds: held.fds,
     rssBytes: held.rss,
     heapUsedBytes: held.heapUsed,
     tempFiles: await countTempFiles(dataDir),
   };
+}
+
+const POOL_REFILL_WAIT_MS = 20_000;
+
+/** Waits, a while at most, until the warm pool holds its size again: its sandboxes are no leak. */
+async function untilPoolRefilled(docker: Dockerode, instance: string, size: number): Promise<void> {
+  const deadline = Date.now() + POOL_REFILL_WAIT_MS;
+  while (Date.now() < deadline) {
+    const running = await docker.listContainers({ filters: { label: [`${INSTANCE_LABEL}=${instance}`], status: ['running'] } });
+    if (running.filter((c) => c.Labels[RUN_ID_LABEL]?.startsWith(POOL_ID_PREFIX)).length >= size) return;
+    await sleep(200);
+  }
 }
 
 /** What only a live run or an upload in progress may hold under `dataDir`. */
@@ -126,8 +145,9 @@ export function formatSoakReport(report: SoakReport): string {
   }
   const row = (what: string, a: number, b: number, unit = '') => `| ${what} | ${a}${unit} | ${b}${unit} | ${b - a >= 0 ? '+' : ''}${b - a}${unit} |`;
   lines.push('', '| held by | before | after | change |', '|---|---|---|---|');
-  lines.push(row('labelled containers', before.containers, after.containers));
-  lines.push(row('labelled volumes', before.volumes, after.volumes));
+  lines.push(row('run containers', before.containers, after.containers));
+  lines.push(row('run volumes', before.volumes, after.volumes));
+  lines.push(row('warm pool sandboxes', before.pooled, after.pooled));
   lines.push(row('server fds', before.fds, after.fds));
   lines.push(row('temp files in data_dir', before.tempFiles, after.tempFiles));
   lines.push(row('server RSS', Math.round(before.rssBytes / MiB), Math.round(after.rssBytes / MiB), ' MiB'));
@@ -145,6 +165,7 @@ export function soakProblems(report: SoakReport): string[] {
   const { before, after } = report;
   const problems = report.outcomes.filter((o) => o.problem).map((o) => `run ${o.index} (${o.name}): ${o.problem}`);
   if (after.containers || after.volumes) problems.push(`sandboxes left: ${after.containers} containers, ${after.volumes} volumes`);
+  if (after.pooled > SOAK_SERVER_CONFIG.pool.size) problems.push(`the warm pool holds ${after.pooled} sandboxes, past its size of ${SOAK_SERVER_CONFIG.pool.size}`);
   if (after.tempFiles > before.tempFiles) problems.push(`temp files left in data_dir: ${after.tempFiles - before.tempFiles}`);
   if (after.fds - before.fds > SOAK_BOUNDS.fdGrowth) problems.push(`server fds grew by ${after.fds - before.fds}`);
   if (after.heapUsedBytes - before.heapUsedBytes > SOAK_BOUNDS.heapGrowthBytes) problems.push(`server heap grew by ${Math.round((after.heapUsedBytes - before.heapUsedBytes) / MiB)} MiB`);

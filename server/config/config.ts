@@ -16,6 +16,7 @@ const configSchema = configFileSchema.transform(({ server: { listen, ...server }
     sandbox: camelKeys(f.sandbox),
     limits: camelKeys(f.limits),
     gateway: { ...camelKeys(f.gateway), socketDir: f.gateway.socket_dir ?? path.join(server.data_dir, 'gateway') },
+    pool: camelKeys(f.pool),
     metrics: camelKeys(f.metrics),
     retention: camelKeys(f.retention),
     webhooks: camelKeys(f.webhooks),

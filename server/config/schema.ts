@@ -182,6 +182,22 @@ export const configFileSchema = z
       })
       .strict()
       .prefault({}),
+    pool: z
+      .object({
+        // Sandboxes started ahead, hardened and empty, for runs of the server's default shape
+        // (sandbox.* limits, a gateway provider): such a run skips the container start (~0.1-0.3 s).
+        // Each waits holding a container, a tmpfs volume and a few MB of RAM; one run uses one and it
+        // is removed after. 0 turns the pool off.
+        size: z.number().int().min(0).max(64).default(2),
+        // Below this much available host memory (MemAvailable) the pool holds nothing: runs need it more.
+        min_available_mb: z.number().int().min(0).default(1024),
+        // A sandbox that waited this long is replaced by a fresh one.
+        max_idle_s: z.number().int().min(1).default(600),
+        // How often the pool checks its size and the host's memory; it also refills after each claim.
+        refill_interval_ms: z.number().int().min(10).max(600_000).default(1000),
+      })
+      .strict()
+      .prefault({}),
     metrics: z
       .object({
         // GET /metrics wants this token (hex sha256 of it); empty: any tenant's token will do.

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import path from 'node:path';
@@ -25,12 +26,28 @@ export interface RunSocket extends AsyncDisposable {
   close(): Promise<void>;
 }
 
+/**
+ * A run directory made before its run is known, for a sandbox created ahead (the warm pool): the
+ * sandbox bind-mounts it, so a run that claims the sandbox listens in it, never in a new one.
+ */
+export interface ReservedSocketDir {
+  dir: string;
+  subdir: string;
+  /** Removes the directory if no run listens in it; idempotent. */
+  release(): Promise<void>;
+}
+
 export interface GatewaySockets extends AsyncDisposable {
   dir: string;
   /** False when the sockets could not be given to the sandboxes' group alone (the server is not root). */
   restricted: boolean;
-  /** Opens `runId`'s listener, on which only that run's token is accepted. The caller owns it. */
-  listen(runId: string): Promise<RunSocket>;
+  /**
+   * Opens `runId`'s listener, on which only that run's token is accepted, in a directory of its own
+   * or in `reserved` (which it then owns). The caller owns the socket.
+   */
+  listen(runId: string, reserved?: ReservedSocketDir): Promise<RunSocket>;
+  /** Makes an empty run directory for a sandbox whose run is not known yet. */
+  reserve(): Promise<ReservedSocketDir>;
   /** Closes every listener still open (a run that has not ended yet) and refuses new ones. */
   close(): Promise<void>;
 }
@@ -57,18 +74,42 @@ export async function openGatewaySockets(app: GatewayFetch, socketDir: string, s
   const open = new Map<string, RunSocket>();
   let closed = false;
 
-  async function listen(runId: string): Promise<RunSocket> {
+  const reserved = new Set<string>();
+
+  async function reserve(): Promise<ReservedSocketDir> {
+    if (closed) throw new Error('the gateway is closed');
+    const subdir = path.posix.join(GATEWAY_RUNS_DIR, `pool_${randomBytes(9).toString('base64url')}`);
+    const dir = path.join(socketDir, subdir);
+    reserved.add(subdir);
+    await runDir(dir);
+    let released: Promise<void> | null = null;
+    const release = () =>
+      (released ??= (async () => {
+        if (!reserved.delete(subdir)) return;
+        await rm(dir, { recursive: true, force: true });
+      })());
+    return { dir, subdir, release };
+  }
+
+  // 0750, not 0710: the sandbox may list its own directory, which holds its socket and nothing else.
+  const runDir = (dir: string) => prepareDir(dir, sandboxGid, 0o750);
+
+  async function listen(runId: string, inReserved?: ReservedSocketDir): Promise<RunSocket> {
     if (closed) throw new Error('the gateway is closed');
     if (!RUN_ID.test(runId)) throw new Error(`not a run id: ${JSON.stringify(runId).slice(0, 40)}`);
     if (open.has(runId)) throw new Error(`run ${runId} already has a gateway socket`);
-    const subdir = path.posix.join(GATEWAY_RUNS_DIR, runId);
+    // Taken from the reserved set at once: a release that comes later leaves the run's directory alone.
+    if (inReserved && !reserved.delete(inReserved.subdir)) throw new Error(`socket directory ${inReserved.subdir} is not reserved`);
+    const subdir = inReserved?.subdir ?? path.posix.join(GATEWAY_RUNS_DIR, runId);
     const dir = path.join(socketDir, subdir);
     const socketPath = path.join(dir, GATEWAY_SOCKET_NAME);
     const server = createAdaptorServer({ fetch: (request: Request) => app.fetch(request, { socketRunId: runId }) }) as Server;
     const ready = (async () => {
-      await rm(dir, { recursive: true, force: true });
-      // 0750, not 0710: the sandbox may list its own directory, which holds its socket and nothing else.
-      await prepareDir(dir, sandboxGid, 0o750);
+      // A reserved directory is kept: a sandbox has it bind-mounted, and a new one would be another inode.
+      if (!inReserved) {
+        await rm(dir, { recursive: true, force: true });
+        await runDir(dir);
+      }
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(socketPath, () => {
@@ -114,7 +155,7 @@ export async function openGatewaySockets(app: GatewayFetch, socketDir: string, s
       await Promise.all(left.map((s) => s.close()));
       await rm(runsDir, { recursive: true, force: true });
     })());
-  return { dir: socketDir, restricted, listen, close, [Symbol.asyncDispose]: close };
+  return { dir: socketDir, restricted, listen, reserve, close, [Symbol.asyncDispose]: close };
 }
 
 /** Gives `dir` to the sandboxes' group alone (traversable, not listable by default), or to all when not root; says which. */

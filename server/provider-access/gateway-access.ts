@@ -24,7 +24,7 @@ export async function openGatewayAccess(deps: GatewayAccessDeps, request: Provid
   const token = deps.tokens.issue({ runId: request.runId, provider, model: request.model, budget: request.budget, usage, stopRun: request.stop });
   let socket;
   try {
-    socket = await deps.sockets.listen(request.runId);
+    socket = await deps.sockets.listen(request.runId, request.reservedSocketDir);
   } catch (err) {
     token.revoke();
     throw err;

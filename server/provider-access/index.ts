@@ -10,5 +10,6 @@ export { GATEWAY_TOKEN_ENV } from './gateway-access.js';
 export function providerAccessOpener(deps: GatewayAccessDeps & { env: Record<string, string | undefined> }): ProviderAccessOpener {
   return {
     open: async (request) => (request.provider.keyDelivery === 'env' ? openDirectAccess(deps.env, request) : openGatewayAccess(deps, request)),
+    usesGateway: (provider) => provider.keyDelivery !== 'env',
   };
 }

@@ -2,6 +2,7 @@ import type { ProviderConfig } from '../config/config.js';
 import type { ProviderUsage, RunBudget } from '../domain/provider-usage.js';
 import type { StopRun } from '../domain/run-error.js';
 import type { CodexProvider } from '../sandbox/codex-invocation.js';
+import type { ReservedSocketDir } from '../gateway/gateway-server.js';
 import type { GatewayEndpoint } from '../sandbox/driver.js';
 
 /**
@@ -29,8 +30,12 @@ export interface ProviderAccessRequest {
   budget: RunBudget;
   /** How the gateway ends the run for failures Codex would only retry. */
   stop: StopRun;
+  /** The socket directory a sandbox made ahead of its run mounts: the run's gateway listens there. */
+  reservedSocketDir?: ReservedSocketDir;
 }
 
 export interface ProviderAccessOpener {
   open(request: ProviderAccessRequest): Promise<ProviderAccess>;
+  /** Whether `provider`'s runs reach it through the gateway (and so may take a sandbox made ahead). */
+  usesGateway(provider: ProviderConfig): boolean;
 }

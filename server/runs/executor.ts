@@ -10,6 +10,7 @@ import type { ProviderAccess, ProviderAccessOpener } from '../provider-access/in
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { buildCodexArgv, buildCodexConfigToml } from '../sandbox/codex-invocation.js';
 import { SandboxError, WORKSPACE_DIR, type Sandbox, type SandboxDriver, type SandboxLimits } from '../sandbox/driver.js';
+import type { WarmPool } from '../sandbox/warm-pool.js';
 import { indexBaseline, type BaselineIndex } from '../tree-diff/index.js';
 import { collectArtifacts, CollectTimeoutError, type CollectLimits } from './collect-artifacts.js';
 import type { CodexOutcome } from './codex-outcome.js';
@@ -35,6 +36,8 @@ export interface ExecutorDeps {
   /** Each run's way to its provider: the gateway's token and socket, or the key in the environment. */
   access: ProviderAccessOpener;
   config: Pick<Config, 'sandbox' | 'limits'>;
+  /** Sandboxes started ahead; a run whose shape one has takes it instead of starting its own. */
+  pool?: Pick<WarmPool, 'claim'>;
 }
 
 export interface RunJob {
@@ -60,8 +63,18 @@ export type RunResult = Pick<Run, 'exitCode' | 'finalMessage' | 'usage' | 'error
   status: Exclude<RunStatus, 'queued' | 'running'>;
 };
 
-/** Runs one run in its own sandbox; the sandbox and the run's provider access never outlive this call. */
-export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunResult> {
+/** A run's outcome, and the removal of what it held, which goes on once the outcome is known. */
+export interface ExecutedRun {
+  result: RunResult;
+  /** Settles (never rejects) once the sandbox and the baseline are gone: whoever holds the run's slot awaits it. */
+  released: Promise<void>;
+}
+
+/**
+ * Runs one run in its own sandbox. The run's provider access never outlives this call; its sandbox
+ * never outlives `released`, so that the outcome is stored and answered before the removal's cost.
+ */
+export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<ExecutedRun> {
   const { config } = deps;
   const { run, signal } = job;
   let log = job.log;
@@ -86,7 +99,8 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
     onIdle: () => job.stop(new RunStop('timed_out', { code: 'idle_timeout', message: `codex printed no event for ${idleS} s` })),
   });
   let exitCode: number | null = null;
-  let result: RunResult;
+  let result: RunResult | undefined;
+  let released: Promise<void>;
   // Indexed on the server while the sandbox starts and Codex works: the diff's baseline is what the
   // server spooled and checked, out of the run's reach.
   // Not stopped with the run: a stopped run's partial diff needs it. Stopped when this call ends.
@@ -94,29 +108,34 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
   const baselineWork = indexBaseline(job.hasInput ? job.files.inputTar : null, job.files.baselineDir, { signal: baselineStop.signal });
   baselineWork.catch(() => {}); // awaited when collecting; a failure before then is not unhandled
   try {
-    // Opened before the sandbox starts: its gateway socket is the only one the sandbox can reach.
-    const opened = await time('access', () => deps.access.open({ runId: run.id, provider: job.provider, model: run.model, budget: job.budget, stop: job.stop }));
-    access = opened;
-    const started = await time('start', () =>
-      deps.driver.start(
-        {
-          runId: run.id,
-          tenant: run.tenant,
-          image: config.sandbox.image,
-          runtime: config.sandbox.runtime,
-          limits: job.limits,
-          ids: config.sandbox,
-          network: opened.network,
-          gateway: opened.gateway,
-          // The run's own timeout, its collection's and a margin: what outlives that belongs to nobody.
-          expiresAt: new Date(Date.now() + (run.timeoutS + config.limits.collectTimeoutS + EXPIRY_MARGIN_S) * 1000),
-        },
-        signal,
-      ).catch((err: unknown) => {
-        if (!signal.aborted) job.telemetry?.sandboxStartFailed(err instanceof SandboxError ? err.code : 'internal');
-        throw err;
-      }),
+    const shape = { image: config.sandbox.image, runtime: config.sandbox.runtime, limits: job.limits, ids: config.sandbox, network: config.sandbox.network };
+    const claimed = deps.pool && deps.access.usesGateway(job.provider) ? await time('claim', () => deps.pool!.claim(shape)) : null;
+    sandbox = claimed?.sandbox;
+    // Opened before a sandbox starts: its gateway socket is the only one the sandbox can reach. A
+    // sandbox made ahead already mounts the directory the socket is opened in.
+    const opened = await time('access', () =>
+      deps.access.open({ runId: run.id, provider: job.provider, model: run.model, budget: job.budget, stop: job.stop, reservedSocketDir: claimed?.socketDir }),
     );
+    access = opened;
+    const started = claimed
+      ? claimed.sandbox
+      : await time('start', () =>
+          deps.driver.start(
+            {
+              ...shape,
+              runId: run.id,
+              tenant: run.tenant,
+              network: opened.network,
+              gateway: opened.gateway,
+              // The run's own timeout, its collection's and a margin: what outlives that belongs to nobody.
+              expiresAt: new Date(Date.now() + (run.timeoutS + config.limits.collectTimeoutS + EXPIRY_MARGIN_S) * 1000),
+            },
+            signal,
+          ).catch((err: unknown) => {
+            if (!signal.aborted) job.telemetry?.sandboxStartFailed(err instanceof SandboxError ? err.code : 'internal');
+            throw err;
+          }),
+        );
     sandbox = started;
     log = log.child({ containerId: started.id.slice(0, 12) });
 
@@ -189,24 +208,28 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<RunRe
       result = ended('failed', { code: 'internal', message: 'internal error while running' }, exitCode, codex.outcome);
     }
   } finally {
+    // The token dies with the run's result; what the sandbox holds is removed after it is answered.
+    log.debug('closing the provider access');
+    await access?.close().catch((err) => log.error({ err }, 'could not close the run\'s provider access'));
+    baselineStop.abort();
+    released = release();
+  }
+  result.providerUsage = access?.usage() ?? null;
+  return { result, released };
+
+  async function release(): Promise<void> {
     if (sandbox) {
       await time('remove', () => beforeAbort(sandbox!.remove(), AbortSignal.timeout(REMOVE_WAIT_MS))).catch((err) =>
         log.error({ err }, 'could not remove the sandbox'),
       );
     }
-    log.debug('closing the provider access');
-    await access?.close().catch((err) => log.error({ err }, 'could not close the run\'s provider access'));
     log.debug('removing the baseline');
-    baselineStop.abort();
     await baselineWork.then(
       (baseline) => baseline.dispose(),
       () => rm(job.files.baselineDir, { recursive: true, force: true }),
     ).catch((err) => log.error({ err }, 'could not remove the baseline'));
+    log.info({ status: result?.status, exitCode: result?.exitCode, error: result?.error?.code, providerUsage: result?.providerUsage, timingsMs: timings }, 'run ended');
   }
-  const providerUsage = access?.usage() ?? null;
-  result.providerUsage = providerUsage;
-  log.info({ status: result.status, exitCode: result.exitCode, error: result.error?.code, providerUsage, timingsMs: timings }, 'run ended');
-  return result;
 }
 
 /** `work`, or the signal's reason once it aborts first (the work itself goes on). */

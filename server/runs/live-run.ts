@@ -52,11 +52,12 @@ export function newRunRecord(id: string, tenant: string, plan: RunPlan): Run {
   };
 }
 
-/** Runs an accepted run whose turn has come, to its end; never rejects for the run's own failures. */
+/** Runs an accepted run whose turn has come, to its end and its sandbox's removal; never rejects for the run's own failures. */
 export async function runToEnd(deps: LifecycleDeps, entry: LiveRun): Promise<void> {
   const { run } = entry;
   const log = deps.log.child({ runId: run.id, tenant: run.tenant });
   let result: RunResult;
+  let released: Promise<void> = Promise.resolve();
   try {
     transition(run, 'running');
     run.startedAt = new Date();
@@ -68,7 +69,7 @@ export async function runToEnd(deps: LifecycleDeps, entry: LiveRun): Promise<voi
       run.timeoutS * 1000,
     );
     try {
-      result = await executeRun(deps.executor, {
+      ({ result, released } = await executeRun(deps.executor, {
         run,
         budget: entry.plan.budget,
         limits: entry.plan.limits,
@@ -81,7 +82,7 @@ export async function runToEnd(deps: LifecycleDeps, entry: LiveRun): Promise<voi
         signal: entry.controller.signal,
         log,
         telemetry: deps.telemetry,
-      });
+      }));
     } finally {
       clearTimeout(timeout);
     }
@@ -90,6 +91,8 @@ export async function runToEnd(deps: LifecycleDeps, entry: LiveRun): Promise<voi
     result = { ...notRun(), status: 'failed', error: { code: 'internal', message: 'internal error while running' } };
   }
   await finishRun(deps, entry, result);
+  // The run is answered; its slot stays taken until its sandbox is gone.
+  await released;
 }
 
 /** Records how the run ended, closes its event log, drops the files it will never serve, and lets waiters go. */

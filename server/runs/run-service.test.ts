@@ -25,6 +25,10 @@ class FakeAccessOpener implements ProviderAccessOpener {
   readonly requests: ProviderAccessRequest[] = [];
   readonly closed: string[] = [];
 
+  usesGateway(): boolean {
+    return true;
+  }
+
   async open(request: ProviderAccessRequest): Promise<ProviderAccess> {
     this.requests.push(request);
     const usage: ProviderUsage = { ...emptyProviderUsage(), requests: 1, input_tokens: 7, output_tokens: 3, total_tokens: 10 };

@@ -12,8 +12,8 @@ export class OrphanSweeper {
   constructor(
     private readonly deps: {
       driver: Pick<SandboxDriver, 'sweep'>;
-      /** Ids of the runs that own a sandbox now or may create one. */
-      liveRunIds: () => ReadonlySet<string>;
+      /** Ids of the runs that own a sandbox now or may create one (and of the warm pool's sandboxes). */
+      liveRunIds: () => Pick<ReadonlySet<string>, 'has'>;
       /** While this says why, the engine is skipped. */
       engineProblem: () => string | null;
       intervalMs: number;

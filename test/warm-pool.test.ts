@@ -1,0 +1,146 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTar } from '../server/archive/test-tarballs.js';
+import { INSTANCE_LABEL, RUN_ID_LABEL } from '../server/sandbox/container-spec.js';
+import { POOL_ID_PREFIX } from '../server/sandbox/warm-pool.js';
+import { docker } from './fixtures/docker.js';
+import { startHarness, type Harness } from './fixtures/harness.js';
+
+const POOL = { size: 2, refill_interval_ms: 100 };
+
+/** The pool's sandboxes of this harness: running, labelled with a pool id. */
+async function pooled(h: Harness): Promise<{ id: string; label: string }[]> {
+  const list = await docker.listContainers({ all: true, filters: { label: [`${INSTANCE_LABEL}=${h.instance}`] } });
+  return list.filter((c) => c.Labels[RUN_ID_LABEL]!.startsWith(POOL_ID_PREFIX)).map((c) => ({ id: c.Id, label: c.Labels[RUN_ID_LABEL]! }));
+}
+
+async function untilFull(h: Harness): Promise<string[]> {
+  await expect.poll(() => h.server.pool.ready, { timeout: 20_000 }).toBe(POOL.size);
+  return (await pooled(h)).map((c) => c.id).sort();
+}
+
+/** The phases the server timed for a run, from its 'run ended' log line. */
+function phasesOf(h: Harness, runId: string): string[] {
+  const line = h
+    .logText()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+    .find((entry) => entry.msg === 'run ended' && entry.runId === runId);
+  return Object.keys(line?.timingsMs ?? {});
+}
+
+async function execIn(containerId: string, cmd: string[]): Promise<string> {
+  const exec = await docker.getContainer(containerId).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const chunks: Buffer[] = [];
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  await new Promise((resolve) => stream.on('end', resolve));
+  // Strip the 8-byte multiplexing headers: the output here is short and on stdout.
+  const raw = Buffer.concat(chunks);
+  const out: Buffer[] = [];
+  for (let at = 0; at + 8 <= raw.length; ) {
+    const size = raw.readUInt32BE(at + 4);
+    out.push(raw.subarray(at + 8, at + 8 + size));
+    at += 8 + size;
+  }
+  return Buffer.concat(out).toString();
+}
+
+describe('the warm pool', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ pool: POOL, server: { sweep_interval_s: 0.3 } });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('keeps its size of started sandboxes that hold nothing of any run', async () => {
+    const ids = await untilFull(h);
+    for (const id of ids) {
+      const info = await docker.getContainer(id).inspect();
+      expect(info.State.Running).toBe(true);
+      expect(info.Config.Env.join('\n')).not.toMatch(/TOKEN|KEY/);
+      expect(info.Config.Labels['codex-runner.tenant']).toBe('');
+      expect(await execIn(id, ['ls', '-A', '/workspace', '/home/codex', '/run/codex-runner'])).toBe('/home/codex:\n\n/run/codex-runner:\n\n/workspace:\n');
+    }
+  });
+
+  it('hands a waiting sandbox to a run, which gets its workspace and token only then, and never gives it back', async () => {
+    const before = await untilFull(h);
+    const workspace = await makeTar([{ name: 'a.txt', content: 'one\n' }]);
+    const res = await h.createRun({ prompt: h.prompt([{ exec: 'echo two >> a.txt && env | grep -c CODEX_RUNNER_GATEWAY_TOKEN' }, { message: 'edited' }]), workspace, wait: true });
+    const run = (await res.json()) as any;
+    expect(run).toMatchObject({ status: 'succeeded', final_message: 'edited' });
+    expect(await (await h.api(`/v1/runs/${run.id}/diff`)).text()).toContain('+two');
+    const phases = phasesOf(h, run.id);
+    expect(phases).toContain('claim');
+    expect(phases).not.toContain('start');
+    // The run's sandbox was one of the waiting ones; it is gone, and the pool made a new one in its place.
+    const after = await untilFull(h);
+    const taken = before.filter((id) => !after.includes(id));
+    expect(taken).toHaveLength(1);
+    await expect(docker.getContainer(taken[0]!).inspect()).rejects.toMatchObject({ statusCode: 404 });
+  });
+
+  it('starts a sandbox of its own for a run of another shape', async () => {
+    const before = await untilFull(h);
+    const res = await h.createRun({ prompt: h.prompt([{ message: 'cold' }]), options: { memory_mb: 512 }, wait: true });
+    const run = (await res.json()) as any;
+    expect(run).toMatchObject({ status: 'succeeded', final_message: 'cold' });
+    expect(phasesOf(h, run.id)).toContain('start');
+    expect(await untilFull(h)).toEqual(before);
+  });
+
+  it('passes over a waiting sandbox removed from outside', async () => {
+    const [victim] = await untilFull(h);
+    await docker.getContainer(victim!).remove({ force: true });
+    const res = await h.createRun({ prompt: h.prompt([{ message: 'still served' }]), wait: true });
+    expect(await res.json()).toMatchObject({ status: 'succeeded', final_message: 'still served' });
+  });
+
+  it('keeps its sandboxes through the orphan sweeps', async () => {
+    const ids = await untilFull(h);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await pooled(h)).map((c) => c.id).sort()).toEqual(ids);
+  });
+
+  it('serves runs at once from a full pool, several at a time', async () => {
+    await untilFull(h);
+    const runs = await Promise.all(
+      [1, 2, 3].map(async (n) => (await (await h.createRun({ prompt: h.prompt([{ message: `run ${n}` }]), wait: true })).json()) as any),
+    );
+    expect(runs.map((r) => r.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    // Two found a waiting sandbox; the third found the pool empty or refilled.
+    expect(runs.filter((r) => phasesOf(h, r.id).includes('claim')).length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('the warm pool at its edges', () => {
+  it('holds nothing while the host has less memory available than min_available_mb, and runs still start', async () => {
+    const h = await startHarness({ pool: { ...POOL, min_available_mb: 100_000_000 } });
+    try {
+      await new Promise((r) => setTimeout(r, 800));
+      expect(await pooled(h)).toEqual([]);
+      const res = await h.createRun({ prompt: h.prompt([{ message: 'cold start' }]), wait: true });
+      const run = (await res.json()) as any;
+      expect(run).toMatchObject({ status: 'succeeded', final_message: 'cold start' });
+      expect(phasesOf(h, run.id)).toContain('start');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('removes its waiting sandboxes when the server shuts down', async () => {
+    const h = await startHarness({ pool: POOL });
+    const instance = h.instance;
+    try {
+      await untilFull(h);
+    } finally {
+      await h.close();
+    }
+    const left = await docker.listContainers({ all: true, filters: { label: [`${INSTANCE_LABEL}=${instance}`] } });
+    const volumes = (await docker.listVolumes({ filters: { label: [`${INSTANCE_LABEL}=${instance}`] } })).Volumes ?? [];
+    expect({ containers: left.length, volumes: volumes.length }).toEqual({ containers: 0, volumes: 0 });
+  });
+});
