@@ -123,6 +123,16 @@ async function hostProcessesWith(text: string): Promise<HostProcess[]> {
   return all.filter((p): p is HostProcess => p !== null && p.cmdline.includes(text));
 }
 
+/** Waits, as long as a removal may take, until the run's container and volume are gone. */
+async function untilReleased(runId: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const left = await leftovers(`codex-runner.run-id=${runId}`);
+    if (left.containers === 0 && left.volumes === 0) return;
+    await sleep(50);
+  }
+}
+
 /** What is left of a run on the host: its container and volume, and the processes the host saw in it. */
 async function whatRemains(seen: HostProcess[], containerId: string, runId: string) {
   // A pid may be reused by then; the same pid with the same start time is the same process.
@@ -149,6 +159,7 @@ describe('a run that leaves files and processes behind', () => {
   let liveInSandbox: HostProcess[];
   let probes: { tenant: Tenant; run: any; output: string }[];
   let afterEnd: Awaited<ReturnType<typeof whatRemains>>;
+  let atEnd: string | number | undefined;
 
   beforeAll(async () => {
     const created = await post('a', h.prompt([{ exec: PLANT }, { exec: 'sleep 10' }, { message: 'left things behind' }]));
@@ -167,7 +178,10 @@ describe('a run that leaves files and processes behind', () => {
       await sleep(200);
     }
     first = await waitForEnd('a', id);
-    // Looked at as soon as the run has ended, before any other run starts.
+    // As soon as the run has ended its sandbox is frozen, if not removed yet: nothing of it runs on.
+    atEnd = await docker.getContainer(firstContainerId).inspect().then((info) => (info.State.Paused ? 'paused' : info.State.Status), (err: { statusCode?: number }) => err.statusCode);
+    // It is removed just after the run's outcome is answered; looked at then, before any other run starts.
+    await untilReleased(id);
     afterEnd = await whatRemains(liveInSandbox, firstContainerId, id);
     firstOutput = (await commandOutputs('a', id))[0] ?? '';
 
@@ -194,7 +208,8 @@ describe('a run that leaves files and processes behind', () => {
     expect(commands.some((c) => c.includes(`ABSTRACT-LISTEN:abs-${MARK}`))).toBe(true);
   });
 
-  it('is gone with its sandbox when it ends: no container, no volume, none of its processes on the host', () => {
+  it('is gone with its sandbox when it ends: frozen at its end, then no container, no volume, none of its processes on the host', () => {
+    expect(['paused', 404]).toContain(atEnd);
     expect(afterEnd).toEqual({ leftovers: { containers: 0, volumes: 0 }, inspect: 404, survivors: [], withMark: [], inItsCgroup: [] });
   });
 
