@@ -3,6 +3,7 @@
 // on an abstract socket and on loopback TCP) die with its sandbox, and the next run, of the same
 // tenant or another, finds none of it. Real server (harness), real Docker, real Codex; the stand-in
 // scripts both runs. The host's /proc is read to see the first run's processes live and then gone.
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -51,41 +52,11 @@ const PROBE = [
   'echo "unix=$(grep -c "$M" /proc/net/unix)"',
   `echo "tcp=$(grep -c " ${TCP_LISTEN_ENTRY} 00000000:0000 0A " /proc/net/tcp)"`,
   'echo "ticker=$(test -e /tmp/ticker && echo yes || echo no)"',
+  // When pid 1 started (clock ticks since boot): a sandbox from the warm pool was started ahead.
+  'echo "pid1_start=$(cut -d" " -f22 /proc/1/stat)"',
   'echo "--- processes"',
   'for p in /proc/[0-9]*; do { tr "\\0" " " < $p/cmdline; echo; } 2>/dev/null; done',
 ].join('\n');
-
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness({
-    tenants: [
-      { name: 'a', token_sha256: sha(TOKENS.a) },
-      { name: 'b', token_sha256: sha(TOKENS.b) },
-    ],
-  });
-});
-afterAll(async () => {
-  await h?.close();
-});
-
-function post(tenant: Tenant, prompt: string): Promise<Response> {
-  return h.api('/v1/runs', { method: 'POST', token: TOKENS[tenant], headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt }) });
-}
-
-async function waitForEnd(tenant: Tenant, id: string, timeoutMs = 120_000): Promise<any> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const run: any = await (await h.api(`/v1/runs/${id}`, { token: TOKENS[tenant] })).json();
-    if (!['queued', 'running'].includes(run.status)) return run;
-    if (Date.now() > deadline) throw new Error(`run ${id} still ${run.status} after ${timeoutMs} ms`);
-    await sleep(100);
-  }
-}
-
-async function commandOutputs(tenant: Tenant, id: string): Promise<string[]> {
-  const events = await readSse(await h.api(`/v1/runs/${id}/events`, { token: TOKENS[tenant] }));
-  return events.filter((e) => e.data.type === 'item.completed' && e.data.item?.type === 'command_execution').map((e) => e.data.item.aggregated_output as string);
-}
 
 interface HostProcess {
   pid: string;
@@ -124,17 +95,17 @@ async function hostProcessesWith(text: string): Promise<HostProcess[]> {
 }
 
 /** Waits, as long as a removal may take, until the run's container and volume are gone. */
-async function untilReleased(runId: string, timeoutMs = 30_000): Promise<void> {
+async function untilReleased(labelRunId: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const left = await leftovers(`codex-runner.run-id=${runId}`);
+    const left = await leftovers(`codex-runner.run-id=${labelRunId}`);
     if (left.containers === 0 && left.volumes === 0) return;
     await sleep(50);
   }
 }
 
 /** What is left of a run on the host: its container and volume, and the processes the host saw in it. */
-async function whatRemains(seen: HostProcess[], containerId: string, runId: string) {
+async function whatRemains(seen: HostProcess[], containerId: string, labelRunId: string) {
   // A pid may be reused by then; the same pid with the same start time is the same process.
   const survivors: HostProcess[] = [];
   for (const p of seen) {
@@ -142,7 +113,7 @@ async function whatRemains(seen: HostProcess[], containerId: string, runId: stri
     if (now && now.startTime === p.startTime) survivors.push(now);
   }
   return {
-    leftovers: await leftovers(`codex-runner.run-id=${runId}`),
+    leftovers: await leftovers(`codex-runner.run-id=${labelRunId}`),
     inspect: await docker.getContainer(containerId).inspect().then(() => 200, (err: { statusCode?: number }) => err.statusCode),
     survivors,
     withMark: await hostProcessesWith(MARK),
@@ -152,83 +123,140 @@ async function whatRemains(seen: HostProcess[], containerId: string, runId: stri
 
 const field = (output: string, name: string) => new RegExp(`^${name}=(.*)$`, 'm').exec(output)?.[1]?.trim();
 
-describe('a run that leaves files and processes behind', () => {
-  let first: any;
-  let firstOutput: string;
-  let firstContainerId: string;
-  let liveInSandbox: HostProcess[];
-  let probes: { tenant: Tenant; run: any; output: string }[];
-  let afterEnd: Awaited<ReturnType<typeof whatRemains>>;
-  let atEnd: string | number | undefined;
+/** When a process that started `ticks` clock ticks after the host booted started, in ms since the epoch. */
+async function startedAtMs(ticks: number): Promise<number> {
+  const btime = Number(/^btime (\d+)$/m.exec(await readFile('/proc/stat', 'utf8'))![1]);
+  return (btime + ticks / Number(execFileSync('getconf', ['CLK_TCK']).toString())) * 1000;
+}
 
-  beforeAll(async () => {
-    const created = await post('a', h.prompt([{ exec: PLANT }, { exec: 'sleep 10' }, { message: 'left things behind' }]));
-    expect(created.status).toBe(202);
-    const { id } = (await created.json()) as { id: string };
-    // While its second command sleeps, the host sees what it started, as processes of its container.
-    const deadline = Date.now() + 90_000;
-    for (;;) {
-      const [container] = await docker.listContainers({ filters: { label: [`codex-runner.run-id=${id}`] } });
-      if (container) {
-        firstContainerId = container.Id;
-        liveInSandbox = await hostProcessesOf(container.Id);
-        if (liveInSandbox.some((p) => p.cmdline === 'sleep 1000') && liveInSandbox.some((p) => p.cmdline.includes(`LISTEN:${TCP_PORT}`))) break;
+function leftoversCase(title: string, overrides: Record<string, unknown>, pooled: boolean): void {
+  describe(title, () => {
+    let h: Harness;
+    let first: any;
+    let firstOutput: string;
+    let firstContainer: { id: string; labelRunId: string };
+    let liveInSandbox: HostProcess[];
+    let probes: { tenant: Tenant; run: any; output: string }[];
+    let afterEnd: Awaited<ReturnType<typeof whatRemains>>;
+    let atEnd: string | number | undefined;
+
+    const post = (tenant: Tenant, prompt: string) =>
+      h.api('/v1/runs', { method: 'POST', token: TOKENS[tenant], headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt }) });
+
+    async function waitForEnd(tenant: Tenant, id: string, timeoutMs = 120_000): Promise<any> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const run: any = await (await h.api(`/v1/runs/${id}`, { token: TOKENS[tenant] })).json();
+        if (!['queued', 'running'].includes(run.status)) return run;
+        if (Date.now() > deadline) throw new Error(`run ${id} still ${run.status} after ${timeoutMs} ms`);
+        await sleep(100);
       }
-      if (Date.now() > deadline) throw new Error(`the first run's leftovers never showed on the host: ${JSON.stringify(liveInSandbox ?? [])}`);
-      await sleep(200);
     }
-    first = await waitForEnd('a', id);
-    // As soon as the run has ended its sandbox is frozen, if not removed yet: nothing of it runs on.
-    atEnd = await docker.getContainer(firstContainerId).inspect().then((info) => (info.State.Paused ? 'paused' : info.State.Status), (err: { statusCode?: number }) => err.statusCode);
-    // It is removed just after the run's outcome is answered; looked at then, before any other run starts.
-    await untilReleased(id);
-    afterEnd = await whatRemains(liveInSandbox, firstContainerId, id);
-    firstOutput = (await commandOutputs('a', id))[0] ?? '';
 
-    // The next runs: one of the same tenant, one of another, side by side.
-    probes = await Promise.all(
-      (['a', 'b'] as const).map(async (tenant) => {
-        const res = await post(tenant, h.prompt([{ exec: PROBE }, { message: 'looked around' }]));
-        expect(res.status).toBe(202);
-        const run = await waitForEnd(tenant, ((await res.json()) as { id: string }).id);
-        return { tenant, run, output: (await commandOutputs(tenant, run.id))[0] ?? '' };
-      }),
-    );
-  }, 240_000);
+    async function commandOutputs(tenant: Tenant, id: string): Promise<string[]> {
+      const events = await readSse(await h.api(`/v1/runs/${id}/events`, { token: TOKENS[tenant] }));
+      return events.filter((e) => e.data.type === 'item.completed' && e.data.item?.type === 'command_execution').map((e) => e.data.item.aggregated_output as string);
+    }
 
-  it('did plant its files and processes, live on the host while it ran', () => {
-    expect(first.status).toBe('succeeded');
-    for (const dir of SCRATCH_DIRS) expect(firstOutput).toContain(`wrote ${dir}\n`);
-    // The same /proc/net lines the next runs look for, seen by the run that made them.
-    expect([field(firstOutput, 'unix'), field(firstOutput, 'tcp')]).toEqual(['1', '1']);
-    expect(firstOutput).toMatch(/^planted$/m);
-    const commands = liveInSandbox.map((p) => p.cmdline);
-    expect(commands).toContain('sleep 1000');
-    expect(commands.some((c) => c.includes(`keeper-${MARK}`))).toBe(true);
-    expect(commands.some((c) => c.includes(`ABSTRACT-LISTEN:abs-${MARK}`))).toBe(true);
-  });
+    beforeAll(async () => {
+      h = await startHarness({
+        ...overrides,
+        tenants: [
+          { name: 'a', token_sha256: sha(TOKENS.a) },
+          { name: 'b', token_sha256: sha(TOKENS.b) },
+        ],
+      });
+      const created = await post('a', h.prompt([{ exec: PLANT }, { exec: 'sleep 10' }, { message: 'left things behind' }]));
+      expect(created.status).toBe(202);
+      const { id } = (await created.json()) as { id: string };
+      // While its second command sleeps, the host sees what it started, as processes of its container
+      // (a pooled sandbox is labelled with its pool id: found among the instance's by its processes).
+      const deadline = Date.now() + 90_000;
+      search: for (;;) {
+        for (const container of await docker.listContainers({ filters: { label: [`codex-runner.instance=${h.instance}`] } })) {
+          const processes = await hostProcessesOf(container.Id);
+          if (processes.some((p) => p.cmdline === 'sleep 1000') && processes.some((p) => p.cmdline.includes(`LISTEN:${TCP_PORT}`))) {
+            firstContainer = { id: container.Id, labelRunId: container.Labels['codex-runner.run-id']! };
+            liveInSandbox = processes;
+            break search;
+          }
+        }
+        if (Date.now() > deadline) throw new Error("the first run's leftovers never showed on the host");
+        await sleep(200);
+      }
+      first = await waitForEnd('a', id);
+      // As soon as the run has ended its sandbox is frozen, if not removed yet: nothing of it runs on.
+      atEnd = await docker.getContainer(firstContainer.id).inspect().then((info) => (info.State.Paused ? 'paused' : info.State.Status), (err: { statusCode?: number }) => err.statusCode);
+      // It is removed just after the run's outcome is answered; looked at then, before any other run starts.
+      await untilReleased(firstContainer.labelRunId);
+      afterEnd = await whatRemains(liveInSandbox, firstContainer.id, firstContainer.labelRunId);
+      firstOutput = (await commandOutputs('a', id))[0] ?? '';
 
-  it('is gone with its sandbox when it ends: frozen at its end, then no container, no volume, none of its processes on the host', () => {
-    expect(['paused', 404]).toContain(atEnd);
-    expect(afterEnd).toEqual({ leftovers: { containers: 0, volumes: 0 }, inspect: 404, survivors: [], withMark: [], inItsCgroup: [] });
-  });
+      // The next runs: one of the same tenant, one of another, side by side.
+      probes = await Promise.all(
+        (['a', 'b'] as const).map(async (tenant) => {
+          const res = await post(tenant, h.prompt([{ exec: PROBE }, { message: 'looked around' }]));
+          expect(res.status).toBe(202);
+          const run = await waitForEnd(tenant, ((await res.json()) as { id: string }).id);
+          return { tenant, run, output: (await commandOutputs(tenant, run.id))[0] ?? '' };
+        }),
+      );
+    }, 240_000);
 
-  it('leaves the next run of the same tenant and of another no file, name, socket or process of its own', () => {
-    expect(probes.map((p) => [p.tenant, p.run.status])).toEqual([['a', 'succeeded'], ['b', 'succeeded']]);
-    for (const { output } of probes) {
-      expect(output).toContain('--- processes');
-      expect(field(output, 'control_names')).toBe(`/dev/shm/ctl${HEX}`);
-      expect(field(output, 'control_contents')).toBe(`/dev/shm/ctl${HEX}`);
-      expect(field(output, 'names')).toBe('');
-      expect(field(output, 'contents')).toBe('');
-      expect(field(output, 'scratch')).not.toContain(MARK);
-      expect(field(output, 'unix')).toBe('0');
-      expect(field(output, 'tcp')).toBe('0');
-      expect(field(output, 'ticker')).toBe('no');
-      const processes = output.slice(output.indexOf('--- processes')).split('\n').slice(1).filter(Boolean);
-      // The listing works (Codex itself is in it), and holds nothing the first run started.
-      expect(processes.some((p) => p.startsWith('codex exec '))).toBe(true);
-      expect(processes.filter((p) => p.includes('sleep 1000') || p.includes('keeper-') || p.includes('socat') && !p.includes('UNIX-CONNECT'))).toEqual([]);
+    afterAll(async () => {
+      await h?.close();
+    });
+
+    it('did plant its files and processes, live on the host while it ran', () => {
+      expect(first.status).toBe('succeeded');
+      for (const dir of SCRATCH_DIRS) expect(firstOutput).toContain(`wrote ${dir}\n`);
+      // The same /proc/net lines the next runs look for, seen by the run that made them.
+      expect([field(firstOutput, 'unix'), field(firstOutput, 'tcp')]).toEqual(['1', '1']);
+      expect(firstOutput).toMatch(/^planted$/m);
+      const commands = liveInSandbox.map((p) => p.cmdline);
+      expect(commands).toContain('sleep 1000');
+      expect(commands.some((c) => c.includes(`keeper-${MARK}`))).toBe(true);
+      expect(commands.some((c) => c.includes(`ABSTRACT-LISTEN:abs-${MARK}`))).toBe(true);
+    });
+
+    it('is gone with its sandbox when it ends: frozen at its end, then no container, no volume, none of its processes on the host', () => {
+      // Frozen, being removed, or gone: never running.
+      expect(['paused', 'removing', 404]).toContain(atEnd);
+      expect(afterEnd).toEqual({ leftovers: { containers: 0, volumes: 0 }, inspect: 404, survivors: [], withMark: [], inItsCgroup: [] });
+    });
+
+    it('leaves the next run of the same tenant and of another no file, name, socket or process of its own', () => {
+      expect(probes.map((p) => [p.tenant, p.run.status])).toEqual([['a', 'succeeded'], ['b', 'succeeded']]);
+      for (const { output } of probes) {
+        expect(output).toContain('--- processes');
+        expect(field(output, 'control_names')).toBe(`/dev/shm/ctl${HEX}`);
+        expect(field(output, 'control_contents')).toBe(`/dev/shm/ctl${HEX}`);
+        expect(field(output, 'names')).toBe('');
+        expect(field(output, 'contents')).toBe('');
+        expect(field(output, 'scratch')).not.toContain(MARK);
+        expect(field(output, 'unix')).toBe('0');
+        expect(field(output, 'tcp')).toBe('0');
+        expect(field(output, 'ticker')).toBe('no');
+        const processes = output.slice(output.indexOf('--- processes')).split('\n').slice(1).filter(Boolean);
+        // The listing works (Codex itself is in it), and holds nothing the first run started.
+        expect(processes.some((p) => p.startsWith('codex exec '))).toBe(true);
+        expect(processes.filter((p) => p.includes('sleep 1000') || p.includes('keeper-') || (p.includes('socat') && !p.includes('UNIX-CONNECT')))).toEqual([]);
+      }
+    });
+
+    if (pooled) {
+      it('gave a next run a sandbox from the warm pool, started while the first run was still live', async () => {
+        const ahead = [];
+        for (const { run, output } of probes) {
+          const started = await startedAtMs(Number(field(output, 'pid1_start')));
+          if (started < Date.parse(run.created_at) && started < Date.parse(first.finished_at)) ahead.push(run.id);
+        }
+        expect(ahead.length).toBeGreaterThan(0);
+      });
     }
   });
-});
+}
+
+leftoversCase('a run that leaves files and processes behind', {}, false);
+// The pool's sandboxes wait while other runs run; one started beside the first run serves the next.
+leftoversCase('a run that leaves files and processes behind, with a warm pool', { pool: { size: 1, min_available_mb: 0, refill_interval_ms: 100 } }, true);
