@@ -1,8 +1,9 @@
 // What one run leaves behind reaches no later run: files in /tmp, $HOME, /dev/shm, /dev/mqueue and
 // the workspace, detached processes (`setsid nohup sleep 1000 &`, one that ignores SIGTERM, listeners
 // on an abstract socket and on loopback TCP) die with its sandbox, and the next run, of the same
-// tenant or another, finds none of it. Real server (harness), real Docker, real Codex; the stand-in
-// scripts both runs. The host's /proc is read to see the first run's processes live and then gone.
+// tenant or another, finds none of it: from a fresh sandbox, and from a warm-pool sandbox started
+// while the first run ran. Real server (harness), real Docker, real Codex; the stand-in scripts the
+// runs. The host's /proc is read to see the first run's processes live and then gone.
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
