@@ -61,7 +61,6 @@ export async function measureBigWorkspace(
     const sampler = sampleRss(server.pid);
     const big = await timedRun(server, token, prompt, workspace.tarball).finally(sampler.stop);
     const peak = (await sampler.stop()).peak;
-    await new Promise((r) => setTimeout(r, 1000)); // the 'run ended' line comes once the sandbox is gone
     return {
       name: workspace.name,
       tarBytes,
@@ -70,8 +69,8 @@ export async function measureBigWorkspace(
       floorOutMs: outMs,
       runMs: big.ms,
       oneFileRunMs: small.ms,
-      phases: server.runEnded(big.runId)?.timingsMs ?? {},
-      oneFilePhases: server.runEnded(small.runId)?.timingsMs ?? {},
+      phases: (await server.untilRunEnded(big.runId))?.timingsMs ?? {},
+      oneFilePhases: (await server.untilRunEnded(small.runId))?.timingsMs ?? {},
       rssGrowth: peak - idle,
     };
   } finally {

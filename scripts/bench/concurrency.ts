@@ -34,12 +34,8 @@ export async function measureConcurrency(server: ServerChild, token: string, pro
     };
     await Promise.all(Array.from({ length: level }, client));
     result.wallMs = performance.now() - t0;
-    // The 'run ended' line is logged once the sandbox is gone, a moment after the answer.
-    await new Promise((r) => setTimeout(r, 1500));
-    result.pooled = ids.filter((id) => {
-      const phases = server.runEnded(id)?.timingsMs ?? {};
-      return phases.claim !== undefined && phases.start === undefined;
-    }).length;
+    const phases = await Promise.all(ids.map(async (id) => (await server.untilRunEnded(id))?.timingsMs ?? {}));
+    result.pooled = phases.filter((p) => p.claim !== undefined && p.start === undefined).length;
     results.push(result);
   }
   return results;

@@ -64,14 +64,14 @@ export async function measureLatency(floor: Floor, sides: ServiceSide[], prompt:
       measured[n]!.runIds.push(b.runId);
     }
   }
-  // A run's 'run ended' line is logged once its sandbox is removed, just after its answer.
-  await new Promise((r) => setTimeout(r, 1500));
   return {
     floorMs,
-    sides: sides.map((side, n) => ({
-      label: side.label,
-      ms: measured[n]!.ms,
-      phases: measured[n]!.runIds.map((id) => side.server.runEnded(id)?.timingsMs ?? {}),
-    })),
+    sides: await Promise.all(
+      sides.map(async (side, n) => ({
+        label: side.label,
+        ms: measured[n]!.ms,
+        phases: await Promise.all(measured[n]!.runIds.map(async (id) => (await side.server.untilRunEnded(id))?.timingsMs ?? {})),
+      })),
+    ),
   };
 }
