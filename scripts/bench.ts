@@ -16,7 +16,11 @@ import { assertNoLeftovers, holdings, runSandboxLabels } from './bench/leaks.js'
 import { floorOnce, latencyPrompt, measureLatency, serviceOnce } from './bench/latency.js';
 import { ATTACK_PEAK_RSS_BOUND_BYTES, measureAttackMemory, measureRunAttackMemory, RUN_ATTACK_PEAK_RSS_BOUND_BYTES } from './bench/attack-memory.js';
 import { measureAdmissionRate } from './bench/admission-rate.js';
-import { printAdmissionRate, printAttacks, printLatency, printLeaks, printStore, printUpload } from './bench/report.js';
+import { printAdmissionRate, printAttacks, printBigWorkspace, printConcurrency, printImage, printLatency, printLeaks, printStore, printUpload } from './bench/report.js';
+import { measureBigWorkspace } from './bench/big-workspace.js';
+import { measureConcurrency } from './bench/concurrency.js';
+import { untilPoolFull } from './bench/pool-wait.js';
+import { writeRandomTarball, writeTreeTarball } from './bench/tarball.js';
 import { startServerChild } from './bench/server-child.js';
 import { measureStore } from './bench/store.js';
 import { measureUploadMemory } from './bench/upload-memory.js';
@@ -94,24 +98,42 @@ async function main(): Promise<void> {
     defaults: { provider: 'standin', model: STAND_IN_MODEL },
     providers: { standin: { base_url: standIn.url, key_env: 'STANDIN_KEY' } },
     sandbox: { workspace_mb: 512 },
-    limits: { upload_max_mb: 512 },
+    // Room for the concurrency section's 8 runs at once; the pool at its default size.
+    limits: { upload_max_mb: 512, max_concurrent_runs: 8 },
   };
   const config = parseConfig(rawConfig);
   // Released after the server: whatever its own shutdown sweep missed, if it died before it.
   cleanups.push({ what: 'service sandboxes', release: () => sweep(docker, `${INSTANCE_LABEL}=${benchId}`) });
-  const server = await startServerChild(rawConfig, { CODEX_RUNNER_TOKEN: token, STANDIN_KEY: 'sk-bench-stand-in' });
+  const env = { CODEX_RUNNER_TOKEN: token, STANDIN_KEY: 'sk-bench-stand-in' };
+  const server = await startServerChild(rawConfig, env);
   cleanups.push({ what: 'server', release: () => server.close() });
+  // The same server without a pool: every run starts its own sandbox.
+  const coldId = `${benchId}-cold`;
+  cleanups.push({ what: 'cold service sandboxes', release: () => sweep(docker, `${INSTANCE_LABEL}=${coldId}`) });
+  const cold = await startServerChild({ ...rawConfig, server: { ...rawConfig.server, instance: coldId, data_dir: path.join(dir, 'data-cold') }, pool: { size: 0 } }, env);
+  cleanups.push({ what: 'cold server', release: () => cold.close() });
   const floor = await startFloor(docker, config, standIn.url, benchId);
   cleanups.push({ what: 'floor forwarder', release: () => floor.close() });
 
-  console.log(`codex-runner bench: ${runs} runs per side, interleaved A (floor) / B (service), one warm-up each; server pid ${server.pid}\n`);
+  console.log(`codex-runner bench: ${runs} runs per side, interleaved A (floor) / B (warm pool) / C (no pool), one warm-up each; server pid ${server.pid}\n`);
   const prompt = latencyPrompt(standIn);
+  const poolFull = () => untilPoolFull(docker, benchId, config.pool.size);
   await floorOnce(floor, prompt);
   await serviceOnce(server, token, prompt);
+  await serviceOnce(cold, token, prompt);
   const afterWarmUp = await holdings(server);
 
-  const latency = await measureLatency(floor, server, token, prompt, runs);
+  const latency = await measureLatency(
+    floor,
+    [
+      { label: 'B service, warm pool (POST /v1/runs?wait=1)', server, token, before: poolFull },
+      { label: 'C service, no pool', server: cold, token },
+    ],
+    prompt,
+    runs,
+  );
   const afterRuns = await holdings(server);
+  await cold.close();
   await assertNoLeftovers(docker, `after ${runs + 1} service runs`, runSandboxLabels(benchId));
   await assertNoLeftovers(docker, `after ${runs + 1} floor runs`, [floorLabel]);
   printLatency(latency);
@@ -136,6 +158,26 @@ async function main(): Promise<void> {
   const admission = await measureAdmissionRate(dir, `${benchId}-admission`);
   await assertNoLeftovers(docker, 'after the admission burst', [`${INSTANCE_LABEL}=${benchId}-admission`]);
   printAdmissionRate('7. admission', admission);
+
+  printImage(config.sandbox.image, (await docker.getImage(config.sandbox.image).inspect()).Size);
+
+  await poolFull();
+  const concurrency = await measureConcurrency(server, token, prompt, [1, 4, 8], (level) => Math.max(8, level * 3));
+  await assertNoLeftovers(docker, 'after the concurrency runs', runSandboxLabels(benchId));
+  printConcurrency(concurrency);
+
+  const big = [];
+  const randomTar = path.join(dir, 'big-random.tar');
+  await writeRandomTarball(randomTar, 4, Math.round(uploadMb / 4));
+  big.push(await measureBigWorkspace(docker, server, standIn, token, config, benchId, dir, { name: `${uploadMb} MiB random, 4 files`, tarball: randomTar, files: 4 }));
+  await rm(randomTar, { force: true });
+  const treeTar = path.join(dir, 'big-tree.tar');
+  const tree = await writeTreeTarball(treeTar, [path.resolve('node_modules'), '/usr/include', '/usr/share'], 20_000, uploadMb * 1024 * 1024);
+  big.push(await measureBigWorkspace(docker, server, standIn, token, config, benchId, dir, { name: 'source trees (node_modules, /usr/include, /usr/share)', tarball: treeTar, files: tree.files }));
+  await rm(treeTar, { force: true });
+  await assertNoLeftovers(docker, 'after the big workspaces', runSandboxLabels(benchId));
+  await assertNoLeftovers(docker, 'after the big workspaces\' floor', [floorLabel]);
+  printBigWorkspace(big);
 }
 
 /** Removes containers and volumes carrying a label; the bench's safety net, not the service's sweep. */

@@ -151,7 +151,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     log: log.child({ part: 'pool' }),
   });
   const service = new RunService({
-    executor: { driver, pool, access: providerAccessOpener({ tokens, sockets: gateway, sandboxNetwork: config.sandbox.network, env }), config },
+    executor: { driver, pool: config.pool.size > 0 ? pool : undefined, access: providerAccessOpener({ tokens, sockets: gateway, sandboxNetwork: config.sandbox.network, env }), config },
     plan: (tenant, runOptions) => planRun({ ...config, providerProblems, webhookProblems }, tenant, runOptions),
     onEnded: (run) => webhooks.runEnded(run),
     admission: queue,

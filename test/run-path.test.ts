@@ -82,6 +82,18 @@ describe('a run that edits and creates files', () => {
     expect([...workspace.keys()].some((k) => k.startsWith('workspace/') || k.startsWith('/'))).toBe(false);
   });
 
+  it('returns the same workspace as a plain tar with ?format=tar, and refuses another format', async () => {
+    const plain = await h.api(`/v1/runs/${run.id}/workspace?format=tar`);
+    expect(plain.headers.get('content-type')).toBe('application/x-tar');
+    expect(plain.headers.get('content-disposition')).toBe(`attachment; filename="${run.id}-workspace.tar"`);
+    const bytes = Buffer.from(await plain.arrayBuffer());
+    expect(bytes.subarray(0, 2)).not.toEqual(Buffer.from([0x1f, 0x8b]));
+    expect(await readTarContents(bytes)).toEqual(workspace);
+    const zip = await h.api(`/v1/runs/${run.id}/workspace?format=zip`);
+    expect(zip.status).toBe(400);
+    expect(await zip.json()).toMatchObject({ error: { code: 'bad_request', message: 'format "zip": "tar.gz" (the default) or "tar"' } });
+  });
+
   it('leaves no container or volume behind', async () => {
     await expectRunReleased(run.id);
   });

@@ -1,16 +1,28 @@
-// Latency: the same two-command Codex script through the floor (A) and the service (B), interleaved
-// A B A B so that machine noise lands on both sides alike.
+// Latency: the same two-command Codex script through the floor (A) and the service (a warm pool, B,
+// and none, C), interleaved A B C A B C so that machine noise lands on every side alike.
 import type { ResponsesStandIn } from '../../test/fixtures/responses-stand-in.js';
 import { scriptMarker } from '../../test/fixtures/responses-stand-in.js';
 import type { Floor } from './floor.js';
 import type { ServerChild } from './server-child.js';
 import { createRunJson } from './service-client.js';
 
+/** One way of reaching the service: its server, and what to wait for before each timed run. */
+export interface ServiceSide {
+  label: string;
+  server: ServerChild;
+  token: string;
+  /** Not timed: e.g. until the warm pool is full again. */
+  before?: () => Promise<unknown>;
+}
+
 export interface LatencyResult {
   floorMs: number[];
-  serviceMs: number[];
-  /** The server's own per-phase timings of each measured service run. */
-  servicePhases: Record<string, number>[];
+  sides: {
+    label: string;
+    ms: number[];
+    /** The server's own per-phase timings of each measured run. */
+    phases: Record<string, number>[];
+  }[];
 }
 
 const FINAL_MESSAGE = 'done';
@@ -39,15 +51,27 @@ export async function serviceOnce(server: ServerChild, token: string, prompt: st
   return { ms, runId: run.id };
 }
 
-export async function measureLatency(floor: Floor, server: ServerChild, token: string, prompt: string, runs: number): Promise<LatencyResult> {
-  const result: LatencyResult = { floorMs: [], serviceMs: [], servicePhases: [] };
-  const runIds: string[] = [];
+/** Floor, then each service side, in turn, `runs` times: machine noise lands on every side alike. */
+export async function measureLatency(floor: Floor, sides: ServiceSide[], prompt: string, runs: number): Promise<LatencyResult> {
+  const floorMs: number[] = [];
+  const measured = sides.map(() => ({ ms: [] as number[], runIds: [] as string[] }));
   for (let i = 0; i < runs; i++) {
-    result.floorMs.push(await floorOnce(floor, prompt));
-    const b = await serviceOnce(server, token, prompt);
-    result.serviceMs.push(b.ms);
-    runIds.push(b.runId);
+    floorMs.push(await floorOnce(floor, prompt));
+    for (const [n, side] of sides.entries()) {
+      await side.before?.();
+      const b = await serviceOnce(side.server, side.token, prompt);
+      measured[n]!.ms.push(b.ms);
+      measured[n]!.runIds.push(b.runId);
+    }
   }
-  result.servicePhases = runIds.map((id) => server.runEnded(id)?.timingsMs ?? {});
-  return result;
+  return {
+    floorMs,
+    sides: await Promise.all(
+      sides.map(async (side, n) => ({
+        label: side.label,
+        ms: measured[n]!.ms,
+        phases: await Promise.all(measured[n]!.runIds.map(async (id) => (await side.server.untilRunEnded(id))?.timingsMs ?? {})),
+      })),
+    ),
+  };
 }

@@ -6,29 +6,37 @@ import type { AdmissionRateResult } from './admission-rate.js';
 import type { StoreResult } from './store.js';
 import type { UploadMemoryResult } from './upload-memory.js';
 import { mib, ms, ratio, summarize, table } from './stats.js';
+import { percentile, type ConcurrencyLevel } from './concurrency.js';
+import type { BigWorkspaceResult } from './big-workspace.js';
 
-const PHASES = ['start', 'upload', 'prepare', 'codex', 'collect', 'remove'];
+const PHASES = ['claim', 'access', 'start', 'upload', 'prepare', 'codex', 'baseline', 'collect'];
 const MiB = 1024 * 1024;
 
 export function printLatency(r: LatencyResult): void {
   const a = summarize(r.floorMs);
-  const b = summarize(r.serviceMs);
   console.log('1. latency: the same two-command Codex script');
-  console.log(
-    table([
-      ['', 'min', 'median', 'max'],
-      ['A floor (docker run by hand)', ms(a.min), ms(a.median), ms(a.max)],
-      ['B service (POST /v1/runs?wait=1)', ms(b.min), ms(b.median), ms(b.max)],
-    ]),
-  );
-  console.log(`   B/A ratio of medians: ${ratio(b.median / a.median)}   overhead: +${ms(b.median - a.median)}`);
-
-  // The server's own timings: which phase the service's time goes to.
-  const seen = PHASES.filter((p) => r.servicePhases.some((t) => t[p] !== undefined));
-  const outside = r.serviceMs.map((total, i) => total - seen.reduce((sum, p) => sum + (r.servicePhases[i]?.[p] ?? 0), 0));
-  const cells = seen.map((p) => `${p} ${ms(summarize(r.servicePhases.map((t) => t[p] ?? 0)).median)}`);
-  console.log(`   B phases (median, from the 'run ended' log): ${cells.join(', ')}, outside phases (HTTP, queue, bookkeeping) ${ms(summarize(outside).median)}\n`);
+  const rows = [['', 'min', 'p50', 'p95', 'max']];
+  rows.push(['A floor (docker run by hand)', ms(a.min), ms(a.median), ms(percentile(r.floorMs, 95)), ms(a.max)]);
+  for (const side of r.sides) {
+    const s = summarize(side.ms);
+    rows.push([side.label, ms(s.min), ms(s.median), ms(percentile(side.ms, 95)), ms(s.max)]);
+  }
+  console.log(table(rows));
+  for (const side of r.sides) {
+    const s = summarize(side.ms);
+    console.log(`   ${side.label.split(' ')[0]}/A ratio of p50s: ${ratio(s.median / a.median)} (${signedMs(s.median - a.median)}); p95/A p50: ${ratio(percentile(side.ms, 95) / a.median)}`);
+    // The server's own timings: which phase the service's time goes to.
+    const seen = PHASES.filter((p) => side.phases.some((t) => t[p] !== undefined));
+    const outside = side.ms.map((total, i) => total - seen.reduce((sum, p) => sum + (side.phases[i]?.[p] ?? 0), 0));
+    const cells = seen.map((p) => `${p} ${ms(summarize(side.phases.map((t) => t[p] ?? 0)).median)}`);
+    const toCodex = side.phases.map((t) => t.to_codex).filter((v): v is number => v !== undefined);
+    console.log(`     phases (p50, from the 'run ended' log): ${cells.join(', ')}, outside phases (HTTP, queue, bookkeeping) ${ms(summarize(outside).median)}`);
+    if (toCodex.length) console.log(`     accepted to Codex started: p50 ${ms(summarize(toCodex).median)}, p95 ${ms(percentile(toCodex, 95))}`);
+  }
+  console.log('');
 }
+
+const signedMs = (v: number) => `${v >= 0 ? '+' : ''}${ms(v)}`;
 
 export function printLeaks(before: Holdings, after: Holdings, runs: number): void {
   console.log(`3. leak check: the server process after the warm-up vs after ${runs} more runs`);
@@ -132,4 +140,39 @@ export function printStore(title: string, r: StoreResult): void {
 export function printAdmissionRate(title: string, r: AdmissionRateResult): void {
   console.log(`${title}: ${r.submissions} POST /v1/runs from ${r.tenants} tenants, ${r.concurrency} at a time, while the one slot is held`);
   console.log(`   ${r.perSecond.toFixed(0)} submissions per second (${r.seconds.toFixed(2)} s in all), ${r.refused} refused (target: 200 per second, none refused)\n`);
+}
+
+export function printConcurrency(levels: ConcurrencyLevel[]): void {
+  console.log('9. concurrency: the two-command script, N clients each posting a run and waiting for it');
+  const rows = [['in flight', 'runs', 'errors', 'runs/s', 'p50', 'p95', 'from the pool']];
+  for (const l of levels) {
+    rows.push([String(l.level), String(l.runs), String(l.errors.length), (l.runs / (l.wallMs / 1000)).toFixed(2), ms(percentile(l.latencyMs, 50)), ms(percentile(l.latencyMs, 95)), `${l.pooled}/${l.runs}`]);
+  }
+  console.log(table(rows));
+  const one = levels.find((l) => l.level === 1);
+  for (const l of levels.filter((x) => x.level !== 1 && one)) {
+    console.log(`   throughput at ${l.level} / at 1: ${ratio(l.runs / l.wallMs / (one!.runs / one!.wallMs))}`);
+  }
+  for (const l of levels) for (const e of l.errors.slice(0, 3)) console.log(`   error at ${l.level}: ${e}`);
+  console.log('');
+}
+
+export function printBigWorkspace(results: BigWorkspaceResult[]): void {
+  console.log('10. big workspaces: the run minus the same run on a one-file workspace, against the archive API by hand');
+  const rows = [['', 'tar', 'files', 'floor in+out', 'run', 'one-file run', 'overhead', 'overhead/floor', 'RSS growth']];
+  for (const r of results) {
+    const floor = r.floorInMs + r.floorOutMs;
+    const overhead = r.runMs - r.oneFileRunMs;
+    rows.push([r.name, mib(r.tarBytes), String(r.files), `${ms(floor)} (${ms(r.floorInMs)} + ${ms(r.floorOutMs)})`, ms(r.runMs), ms(r.oneFileRunMs), ms(overhead), ratio(overhead / floor), mib(r.rssGrowth)]);
+  }
+  console.log(table(rows));
+  for (const r of results) {
+    const cells = Object.entries(r.phases).filter(([p]) => p !== 'to_codex').map(([p, v]) => `${p} ${ms(v)}`);
+    console.log(`   ${r.name} phases: ${cells.join(', ')}`);
+  }
+  console.log('');
+}
+
+export function printImage(image: string, bytes: number): void {
+  console.log(`8. the sandbox image: ${image} ${(bytes / 1e6).toFixed(0)} MB (${mib(bytes)}; target at most 420 MB)\n`);
 }

@@ -15,6 +15,8 @@ export interface ServerChild extends AsyncDisposable {
   url: string;
   /** The server's own summary line of a run, once logged. */
   runEnded(runId: string): RunEnded | undefined;
+  /** The same, waited for: the line comes once the run's sandbox is removed, just after its answer. */
+  untilRunEnded(runId: string, timeoutMs?: number): Promise<RunEnded | undefined>;
   /** The last warn/error lines the server logged, for a failure message. */
   problems(): string[];
   /** Heap figures after a full GC in the server (needs --expose-gc, which start() passes). */
@@ -52,6 +54,11 @@ export async function startServerChild(rawConfig: object, env: Record<string, st
       pid: child.pid!,
       url: ready.url,
       runEnded: (runId) => ended.get(runId),
+      async untilRunEnded(runId, timeoutMs = 15_000) {
+        const deadline = Date.now() + timeoutMs;
+        while (!ended.has(runId) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        return ended.get(runId);
+      },
       problems: () => problems.slice(-10),
       async memoryAfterGc() {
         const answer = waitForMessage(child, 'memory', 10_000);

@@ -64,7 +64,7 @@ export async function measureUploadMemory(server: ServerChild, standIn: Response
       hwm,
       totalMs,
       bodySentMs,
-      phases: server.runEnded(run.id)?.timingsMs ?? {},
+      phases: (await server.untilRunEnded(run.id))?.timingsMs ?? {},
       duInSandbox: duOutput(standIn, script),
     };
   } finally {

@@ -9,7 +9,7 @@ import type { ServerChild } from '../bench/server-child.js';
 import { runFiles } from '../../server/runs/run-files.js';
 import { INSTANCE_LABEL, RUN_ID_LABEL } from '../../server/sandbox/container-spec.js';
 import { POOL_ID_PREFIX } from '../../server/sandbox/warm-pool.js';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { untilPoolFull } from '../bench/pool-wait.js';
 
 export interface SoakCount {
   /** The runs' sandboxes: the warm pool's are counted apart. */
@@ -83,7 +83,7 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
 
 async function count({ server, docker, instance, dataDir }: SoakOptions): Promise<SoakCount> {
   const label = { label: [`${INSTANCE_LABEL}=${instance}`] };
-  await untilPoolRefilled(docker, instance, SOAK_SERVER_CONFIG.pool.size);
+  await untilPoolFull(docker, instance, SOAK_SERVER_CONFIG.pool.size);
   const isPooled = (labels: Record<string, string> | null | undefined) => Boolean(labels?.[RUN_ID_LABEL]?.startsWith(POOL_ID_PREFIX));
   const containers = await docker.listContainers({ all: true, filters: label });
   const volumes = (await docker.listVolumes({ filters: label })).Volumes ?? [];
@@ -97,18 +97,6 @@ async function count({ server, docker, instance, dataDir }: SoakOptions): Promis
     heapUsedBytes: held.heapUsed,
     tempFiles: await countTempFiles(dataDir),
   };
-}
-
-const POOL_REFILL_WAIT_MS = 20_000;
-
-/** Waits, a while at most, until the warm pool holds its size again: its sandboxes are no leak. */
-async function untilPoolRefilled(docker: Dockerode, instance: string, size: number): Promise<void> {
-  const deadline = Date.now() + POOL_REFILL_WAIT_MS;
-  while (Date.now() < deadline) {
-    const running = await docker.listContainers({ filters: { label: [`${INSTANCE_LABEL}=${instance}`], status: ['running'] } });
-    if (running.filter((c) => c.Labels[RUN_ID_LABEL]?.startsWith(POOL_ID_PREFIX)).length >= size) return;
-    await sleep(200);
-  }
 }
 
 /** What only a live run or an upload in progress may hold under `dataDir`. */

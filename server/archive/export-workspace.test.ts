@@ -4,7 +4,6 @@ import { mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink as makeSymlink
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_SANDBOX_IDS } from '../domain/sandbox-ids.js';
 import { exportWorkspace } from './export-workspace.js';
@@ -15,7 +14,7 @@ let destPath: string;
 
 beforeEach(async () => {
   workDir = await mkdtemp(join(tmpdir(), 'export-workspace-'));
-  destPath = join(workDir, 'workspace.tar.gz');
+  destPath = join(workDir, 'workspace.tar');
 });
 
 afterEach(async () => {
@@ -25,7 +24,7 @@ afterEach(async () => {
 const mtime = new Date('2024-05-01T12:00:00Z');
 
 describe('exportWorkspace', () => {
-  it('strips the prefix, skips the root entry and writes a valid .tar.gz', async () => {
+  it('strips the prefix, skips the root entry and writes a valid tar', async () => {
     const longName = `workspace/${'n'.repeat(150)}`;
     const dockerTar = await buildTar([
       dir('workspace/', { mtime }),
@@ -39,9 +38,9 @@ describe('exportWorkspace', () => {
     const result = await exportWorkspace(streamOf(dockerTar), destPath, { stripPrefix: 'workspace/' });
 
     expect(result).toEqual({ entries: 5, bytes: 9, leftOut: [], truncated: false });
-    const gz = await readFile(destPath);
-    expect(gz.subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
-    const entries = await readTar(gunzipSync(gz));
+    const tar = await readFile(destPath);
+    expect(tar.length % 512).toBe(0);
+    const entries = await readTar(tar);
     // Docker's trailing slash on directory names is kept; tar readers expect it.
     expect(entries.map((e) => [e.header.name, e.header.type, e.header.linkname])).toEqual([
       ['src/', 'directory', null],
@@ -53,7 +52,7 @@ describe('exportWorkspace', () => {
     expect(entries[0]?.header).toMatchObject({ mode: 0o750, mtime });
     expect(entries[1]?.header).toMatchObject({ mode: 0o755, mtime, ...DEFAULT_SANDBOX_IDS });
     expect(entries[1]?.content.toString()).toBe('hello');
-    expect(await readdir(workDir)).toEqual(['workspace.tar.gz']);
+    expect(await readdir(workDir)).toEqual(['workspace.tar']);
   });
 
   it('accepts the prefix without its trailing slash', async () => {
@@ -144,7 +143,7 @@ async function waitFor(condition: () => boolean): Promise<void> {
 describe('exportWorkspace write failures', () => {
   it('reports the write error, not the abort it causes on the reading side', async () => {
     const dockerTar = await buildTar([dir('workspace/'), file('workspace/a', 'x'.repeat(100_000))]);
-    const missingDir = join(workDir, 'missing', 'out.tar.gz');
+    const missingDir = join(workDir, 'missing', 'out.tar');
     await expect(exportWorkspace(streamOf(dockerTar, 512), missingDir, { stripPrefix: 'workspace/' })).rejects.toMatchObject({
       code: 'ENOENT',
     });
@@ -177,12 +176,12 @@ describe('exportWorkspace names that are not UTF-8', () => {
     const result = await exportWorkspace(streamOf(dockerTar), destPath, { stripPrefix: 'workspace/' });
 
     expect(result).toEqual({ entries: 4, bytes: 17, leftOut: [], truncated: false });
-    const plain = gunzipSync(await readFile(destPath));
+    const plain = await readFile(destPath);
     expect(plain.includes('hdrcharset=BINARY')).toBe(true);
     const out = join(workDir, 'out');
     await mkdir(out);
     // GNU tar 1.34 warns that it does not know `hdrcharset` on stderr, and extracts the bytes as they are.
-    execFileSync('tar', ['-xzf', destPath, '-C', out], { stdio: 'pipe' });
+    execFileSync('tar', ['-xf', destPath, '-C', out], { stdio: 'pipe' });
     const names = (await readdir(out, { encoding: 'buffer' })).sort(Buffer.compare);
     expect(names).toEqual([eGrave, eAcute, link, newline].sort(Buffer.compare));
     expect((await readFile(under(out, eAcute))).toString()).toBe('acute');
@@ -202,7 +201,7 @@ describe('exportWorkspace names that are not UTF-8', () => {
     const result = await exportWorkspace(streamOf(dockerTar), destPath, { stripPrefix: 'workspace/' });
 
     expect(result.leftOut).toEqual([{ path: 'caf\ufffd.txt', reason: 'fifo' }]);
-    const plain = gunzipSync(await readFile(destPath));
+    const plain = await readFile(destPath);
     expect(plain.includes('hdrcharset')).toBe(false);
     expect((await readTar(plain)).map((e) => e.header.name)).toEqual(['naïve.txt']);
   });

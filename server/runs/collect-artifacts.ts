@@ -1,3 +1,4 @@
+import { PassThrough, type Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { exportWorkspace, type ExportResult, type LeftOut } from '../archive/export-workspace.js';
 import { WORKSPACE_DIR, type BoundedTree, type Sandbox } from '../sandbox/driver.js';
@@ -25,8 +26,8 @@ export interface Collected {
 export class CollectTimeoutError extends Error {}
 
 /**
- * Reads the final workspace of a frozen sandbox twice, side by side: once into the exported
- * `.tar.gz`, once into the diff against the baseline, which the server computes itself from what
+ * Reads the final workspace of a frozen sandbox once, into two consumers side by side: the
+ * exported tar and the diff against the baseline, which the server computes itself from what
  * it spooled. Nothing runs in the sandbox any more, so neither read can be fed by the run. The
  * workspace is kept even when the diff cannot be made.
  *
@@ -63,19 +64,32 @@ export async function collectArtifacts(
 type TreeSource = () => Promise<BoundedTree>;
 type Reads = [PromiseSettledResult<ExportResult>, PromiseSettledResult<TreeDiff>];
 
+/** One read of the tree, fed to the export and the diff at once: each byte crosses the engine's API once. */
 async function readBoth(source: TreeSource, baseline: BaselineIndex, files: RunFiles, limits: CollectLimits, signal: AbortSignal): Promise<Reads> {
-  const reads = await Promise.allSettled([
-    (async () => {
-      const { tar, leftOut } = await source();
-      return exportWorkspace(tar, files.workspace, { stripPrefix: 'workspace/', maxBytes: limits.maxBytes, leftOut, signal });
-    })(),
-    (async () => {
-      const { tar, leftOut } = await source();
-      return diffFinalTree(baseline, tar, { patchPath: files.diff, maxBytes: limits.maxBytes, maxPatchBytes: limits.maxPatchBytes, stripPrefix: 'workspace/', leftOut, signal });
-    })(),
-  ]);
-  signal.throwIfAborted();
-  return reads;
+  const { tar, leftOut } = await source();
+  const [forExport, forDiff] = tee(tar);
+  try {
+    const reads = await Promise.allSettled([
+      exportWorkspace(forExport, files.workspace, { stripPrefix: 'workspace/', maxBytes: limits.maxBytes, leftOut, signal }),
+      // A diff that fails lets go of its branch, so the export reads on alone.
+      diffFinalTree(baseline, forDiff, { patchPath: files.diff, maxBytes: limits.maxBytes, maxPatchBytes: limits.maxPatchBytes, stripPrefix: 'workspace/', leftOut, signal }).finally(() => forDiff.destroy()),
+    ]);
+    signal.throwIfAborted();
+    return reads;
+  } finally {
+    tar.destroy();
+  }
+}
+
+/**
+ * Two readers of one stream, each going at the slower one's pace (pipe's backpressure); a branch
+ * that is destroyed is unpiped and no longer holds the other back. Read errors reach both.
+ */
+function tee(source: Readable): [PassThrough, PassThrough] {
+  const branches: [PassThrough, PassThrough] = [new PassThrough(), new PassThrough()];
+  for (const branch of branches) source.pipe(branch);
+  source.once('error', (err) => branches.forEach((b) => b.destroy(err)));
+  return branches;
 }
 
 function passedCap([exported, diffed]: Reads): boolean {

@@ -150,6 +150,8 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
       }),
     );
 
+    // Not a phase: from the run's acceptance to Codex's start, queue wait included (the pool's target).
+    timings.to_codex = Date.now() - run.createdAt.getTime();
     exitCode = await time('codex', () =>
       codex.run(
         started,

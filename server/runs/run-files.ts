@@ -7,7 +7,10 @@ export interface RunFiles {
   inputTar: string;
   events: string;
   diff: string;
+  /** The final workspace as a plain tar: compressed when it is downloaded, not when the run ends. */
   workspace: string;
+  /** Where servers before the plain tar kept it, gzipped; served as it is. */
+  legacyWorkspaceGz: string;
   /** The uploaded tree's index and blobs for the server-side diff; removed once the diff is made. */
   baselineDir: string;
 }
@@ -19,7 +22,8 @@ export function runFiles(dataDir: string, runId: string): RunFiles {
     inputTar: path.join(dir, 'input.tar'),
     events: path.join(dir, 'events.jsonl'),
     diff: path.join(dir, 'diff.patch'),
-    workspace: path.join(dir, 'workspace.tar.gz'),
+    workspace: path.join(dir, 'workspace.tar'),
+    legacyWorkspaceGz: path.join(dir, 'workspace.tar.gz'),
     baselineDir: path.join(dir, 'baseline'),
   };
 }

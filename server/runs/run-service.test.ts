@@ -119,7 +119,7 @@ describe('RunService on a scripted sandbox driver', () => {
     expect(driver.requests.map((r) => [r.runId, r.tenant, r.network])).toEqual([[run.id, TENANT, 'none']]);
     expect(driver.live()).toEqual([]);
     expect(driver.sandboxes[0]!.frozen).toBe(true);
-    expect((await readdir(path.join(dataDir, 'runs', run.id))).sort()).toEqual(['diff.patch', 'events.jsonl', 'workspace.tar.gz']);
+    expect((await readdir(path.join(dataDir, 'runs', run.id))).sort()).toEqual(['diff.patch', 'events.jsonl', 'workspace.tar']);
     expect(access.closed).toEqual([run.id]);
     expect(await eventTypes(service, run)).toEqual(['run.queued', 'run.started', 'thread.started', 'turn.started', 'item.completed', 'turn.completed', 'run.succeeded']);
     // runQueued may come after runStarted: a run admitted at once has started before create() reports it queued.
@@ -156,7 +156,7 @@ describe('RunService on a scripted sandbox driver', () => {
     expect(telemetry.of('runEnded').map((e) => e.labels)).toEqual([{ tenant: TENANT, provider: 'standin', status: 'cancelled', error: 'cancelled' }]);
     expect((await eventTypes(service, run!)).at(-1)).toBe('run.cancelled');
     // Its partial artifacts are kept; its upload and baseline are not.
-    expect((await readdir(path.join(dataDir, 'runs', accepted.id))).sort()).toEqual(['diff.patch', 'events.jsonl', 'workspace.tar.gz']);
+    expect((await readdir(path.join(dataDir, 'runs', accepted.id))).sort()).toEqual(['diff.patch', 'events.jsonl', 'workspace.tar']);
   });
 
   it('cancels a queued run without starting a sandbox for it', async () => {

@@ -10,7 +10,7 @@ import type { EventLog } from './event-log.js';
 import { EventStreams } from './event-streams.js';
 import type { ExecutorDeps } from './executor.js';
 import { finishRun, newRunRecord, notRun, runToEnd, type LifecycleDeps, type LiveRun } from './live-run.js';
-import type { ArtifactKind, RunArtifacts } from './run-artifacts.js';
+import type { ArtifactKind, WorkspaceFormat, RunArtifacts } from './run-artifacts.js';
 import type { RunFiles } from './run-files.js';
 import type { RunOptions, RunPlan } from './run-plan.js';
 import { recoverRuns, type RecoveryReport } from './run-recovery.js';
@@ -164,8 +164,8 @@ export class RunService {
   }
 
   /** An ended run's diff or workspace; the caller has checked that the run has it. */
-  openArtifact(run: Pick<Run, 'id'>, kind: ArtifactKind): Readable {
-    return this.deps.artifacts.open(run.id, kind);
+  openArtifact(run: Pick<Run, 'id'>, kind: ArtifactKind, format?: WorkspaceFormat): Promise<Readable> {
+    return this.deps.artifacts.open(run.id, kind, format);
   }
 
   async cancel(tenant: string, id: string): Promise<Run | undefined> {

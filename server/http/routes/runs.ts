@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { Config } from '../../config/config.js';
+import type { WorkspaceFormat } from '../../runs/run-artifacts.js';
 import type { RunService } from '../../runs/run-service.js';
 import type { RunOptions as PlanOptions } from '../../runs/run-plan.js';
 import type { RunStreamEvent } from '../../runs/run-wire.js';
@@ -101,7 +102,11 @@ export function runRoutes(config: Config, service: RunService): Hono<AuthEnv> {
   });
 
   app.get('/:id/diff', async (c) => artifact(await findRun(c.get('tenant'), c.req.param('id')), 'diff', service));
-  app.get('/:id/workspace', async (c) => artifact(await findRun(c.get('tenant'), c.req.param('id')), 'workspace', service));
+  app.get('/:id/workspace', async (c) => {
+    const format = c.req.query('format') ?? 'tar.gz';
+    if (format !== 'tar.gz' && format !== 'tar') throw new ApiError('bad_request', `format ${JSON.stringify(format).slice(0, 40)}: "tar.gz" (the default) or "tar"`);
+    return artifact(await findRun(c.get('tenant'), c.req.param('id')), 'workspace', service, format);
+  });
 
   return app;
 }
@@ -110,18 +115,17 @@ function expired(run: Run, what: string): ApiError {
   return new ApiError('artifact_expired', `run ${run.id} ended ${run.finishedAt?.toISOString()}; retention has removed its ${what}`);
 }
 
-function artifact(run: Run, kind: 'diff' | 'workspace', service: RunService): Response {
+async function artifact(run: Run, kind: 'diff' | 'workspace', service: RunService, format: WorkspaceFormat = 'tar.gz'): Promise<Response> {
   if (!isTerminal(run.status)) throw new ApiError('run_not_finished', `run ${run.id} is ${run.status}; its ${kind} is ready when it ends`);
   if (run.artifactsExpired) throw expired(run, kind);
   const present = kind === 'diff' ? run.hasDiff : run.hasWorkspace;
   if (!present) throw new ApiError('not_found', `run ${run.id} ended ${run.status} and has no ${kind}`);
-  const body = Readable.toWeb(service.openArtifact(run, kind)) as ReadableStream;
-  return new Response(body, {
-    headers:
-      kind === 'diff'
-        ? { 'content-type': 'text/x-diff; charset=utf-8' }
-        : { 'content-type': 'application/gzip', 'content-disposition': `attachment; filename="${run.id}-workspace.tar.gz"` },
-  });
+  const body = Readable.toWeb(await service.openArtifact(run, kind, format)) as ReadableStream;
+  const headers: Record<string, string> =
+    kind === 'diff'
+      ? { 'content-type': 'text/x-diff; charset=utf-8' }
+      : { 'content-type': format === 'tar' ? 'application/x-tar' : 'application/gzip', 'content-disposition': `attachment; filename="${run.id}-workspace.${format}"` };
+  return new Response(body, { headers });
 }
 
 /** The wire's options (snake_case) as the planner takes them. */

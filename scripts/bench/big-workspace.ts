@@ -1,0 +1,133 @@
+// A big workspace through the service against its floor: the same plain tar put into a hardened
+// container's tmpfs workspace volume and the tree read back out through the Engine archive API, by
+// hand (what `docker cp` does both ways). The service's cost is the run with the big workspace minus
+// the same run with a one-file workspace, so Codex's own time and the container start cancel out.
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type Dockerode from 'dockerode';
+import type { Config } from '../../server/config/config.js';
+import { makeTar } from '../../server/archive/test-tarballs.js';
+import { HOME_DIR, WORKSPACE_DIR } from '../../server/sandbox/driver.js';
+import type { ResponsesStandIn } from '../../test/fixtures/responses-stand-in.js';
+import { scriptMarker } from '../../test/fixtures/responses-stand-in.js';
+import { FLOOR_LABEL } from './floor.js';
+import { readRss, sampleRss } from './proc.js';
+import type { ServerChild } from './server-child.js';
+import { createRunUpload } from './service-client.js';
+
+const MiB = 1024 * 1024;
+
+export interface BigWorkspaceResult {
+  name: string;
+  tarBytes: number;
+  files: number;
+  /** Archive API by hand: the tar in, the tree out (to a file). */
+  floorInMs: number;
+  floorOutMs: number;
+  runMs: number;
+  oneFileRunMs: number;
+  phases: Record<string, number>;
+  oneFilePhases: Record<string, number>;
+  /** Peak server RSS over its RSS before the big run. */
+  rssGrowth: number;
+}
+
+export async function measureBigWorkspace(
+  docker: Dockerode,
+  server: ServerChild,
+  standIn: ResponsesStandIn,
+  token: string,
+  config: Config,
+  benchId: string,
+  dir: string,
+  workspace: { name: string; tarball: string; files: number },
+): Promise<BigWorkspaceResult> {
+  const { tarBytes, inMs, outMs } = await floorArchive(docker, config, benchId, workspace.tarball, dir);
+  const script = `bench-big-${workspace.name.replace(/\W+/g, '-')}`;
+  // A run that changes one small file: the diff and the export are proportional to what changed.
+  standIn.script(script, [{ exec: 'echo changed > changed-by-the-run.txt' }, { message: 'done' }]);
+  const prompt = `${scriptMarker(script)} change one file`;
+
+  const oneFile = path.join(dir, 'one-file.tar');
+  await pipeline(async function* () {
+    yield await makeTar([{ name: 'a.txt', content: 'a\n' }]);
+  }, createWriteStream(oneFile));
+  try {
+    const small = await timedRun(server, token, prompt, oneFile);
+    await server.memoryAfterGc();
+    const idle = (await readRss(server.pid)).rss;
+    const sampler = sampleRss(server.pid);
+    const big = await timedRun(server, token, prompt, workspace.tarball).finally(sampler.stop);
+    const peak = (await sampler.stop()).peak;
+    return {
+      name: workspace.name,
+      tarBytes,
+      files: workspace.files,
+      floorInMs: inMs,
+      floorOutMs: outMs,
+      runMs: big.ms,
+      oneFileRunMs: small.ms,
+      phases: (await server.untilRunEnded(big.runId))?.timingsMs ?? {},
+      oneFilePhases: (await server.untilRunEnded(small.runId))?.timingsMs ?? {},
+      rssGrowth: peak - idle,
+    };
+  } finally {
+    await rm(oneFile, { force: true });
+  }
+}
+
+async function timedRun(server: ServerChild, token: string, prompt: string, tarball: string): Promise<{ ms: number; runId: string }> {
+  const t0 = performance.now();
+  const { run } = await createRunUpload(server.url, token, prompt, tarball);
+  const ms = performance.now() - t0;
+  if (run.status !== 'succeeded') throw new Error(`big-workspace run ${run.id} ended ${run.status}: ${JSON.stringify(run.error)}; server said: ${server.problems().join(' | ')}`);
+  return { ms, runId: run.id };
+}
+
+/** The tar into a hardened container's tmpfs workspace volume and the tree back out, by hand. */
+async function floorArchive(docker: Dockerode, config: Config, benchId: string, tarball: string, dir: string): Promise<{ tarBytes: number; inMs: number; outMs: number }> {
+  const { sandbox } = config;
+  const volumeName = `codex-runner-bench-floor-ws-${benchId}-${Date.now()}`;
+  await docker.createVolume({
+    Name: volumeName,
+    Driver: 'local',
+    DriverOpts: { type: 'tmpfs', device: 'tmpfs', o: `size=${sandbox.workspaceMb}m,uid=${sandbox.uid},gid=${sandbox.gid},mode=0700,nosuid,nodev` },
+    Labels: { [FLOOR_LABEL]: benchId },
+  });
+  let container: Dockerode.Container | undefined;
+  const out = path.join(dir, 'floor-tree.tar');
+  try {
+    container = await docker.createContainer({
+      Image: sandbox.image,
+      Cmd: ['sleep', 'infinity'],
+      User: `${sandbox.uid}:${sandbox.gid}`,
+      Labels: { [FLOOR_LABEL]: benchId },
+      NetworkDisabled: true,
+      HostConfig: {
+        NetworkMode: 'none',
+        CapDrop: ['ALL'],
+        SecurityOpt: ['no-new-privileges'],
+        ReadonlyRootfs: true,
+        Memory: sandbox.memoryMb * MiB,
+        Tmpfs: { '/tmp': 'rw,size=16m', [HOME_DIR]: 'rw,size=16m' },
+        Mounts: [{ Type: 'volume', Source: volumeName, Target: WORKSPACE_DIR }],
+      },
+    });
+    await container.start();
+    const t0 = performance.now();
+    await container.putArchive(createReadStream(tarball), { path: WORKSPACE_DIR });
+    const t1 = performance.now();
+    const tree = await container.getArchive({ path: WORKSPACE_DIR });
+    const counted = { bytes: 0 };
+    tree.on('data', (chunk: Buffer) => (counted.bytes += chunk.length));
+    await pipeline(tree, createWriteStream(out));
+    const t2 = performance.now();
+    return { tarBytes: counted.bytes, inMs: t1 - t0, outMs: t2 - t1 };
+  } finally {
+    await container?.remove({ force: true }).catch(() => {});
+    await docker.getVolume(volumeName).remove().catch(() => {});
+    await rm(out, { force: true });
+  }
+}

@@ -1,0 +1,47 @@
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FileRunArtifacts } from './run-artifacts.js';
+
+const TAR = Buffer.alloc(2048, 7);
+
+describe('FileRunArtifacts workspace', () => {
+  let dataDir: string;
+  let artifacts: FileRunArtifacts;
+  beforeEach(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'run-artifacts-'));
+    artifacts = new FileRunArtifacts(dataDir);
+  });
+  afterEach(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  const read = async (stream: Promise<Readable>) => buffer(await stream);
+
+  it('stores a plain tar and gzips it as it is read, or serves it as it is', async () => {
+    const files = await artifacts.create('run_a');
+    await writeFile(files.workspace, TAR);
+    expect(gunzipSync(await read(artifacts.open('run_a', 'workspace')))).toEqual(TAR);
+    expect(await read(artifacts.open('run_a', 'workspace', 'tar'))).toEqual(TAR);
+  });
+
+  it('serves a workspace an earlier server kept gzipped, either way', async () => {
+    const files = await artifacts.create('run_b');
+    await writeFile(files.legacyWorkspaceGz, gzipSync(TAR));
+    expect(gunzipSync(await read(artifacts.open('run_b', 'workspace', 'tar.gz')))).toEqual(TAR);
+    expect(await read(artifacts.open('run_b', 'workspace', 'tar'))).toEqual(TAR);
+    expect(await artifacts.size('run_b')).toBeGreaterThan(0);
+  });
+
+  it('drops both forms of a workspace the run will not serve', async () => {
+    const files = await artifacts.create('run_c');
+    await writeFile(files.workspace, TAR);
+    await writeFile(files.legacyWorkspaceGz, gzipSync(TAR));
+    await artifacts.settle('run_c', { diff: false, workspace: false });
+    expect(await readdir(files.dir)).toEqual([]);
+  });
+});
