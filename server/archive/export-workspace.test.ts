@@ -87,7 +87,7 @@ describe('exportWorkspace', () => {
     expect((await readTar(await readFile(destPath))).map((e) => [e.header.name, e.header.type])).toEqual([['a', 'file'], ['b', 'link']]);
     const out = join(workDir, 'out');
     await mkdir(out);
-    execFileSync('tar', ['-xzf', destPath, '-C', out]);
+    execFileSync('tar', ['-xf', destPath, '-C', out]);
     expect((await readdir(out)).sort()).toEqual(['a', 'b']);
   });
 
