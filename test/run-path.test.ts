@@ -135,7 +135,7 @@ describe('events', () => {
     expect(seen.filter((e) => e.kind === 'runQueued')).toHaveLength(1);
     expect(seen.filter((e) => e.kind === 'runStarted')).toHaveLength(1);
     const phases = seen.filter((e) => e.kind === 'runPhase').map((e) => e.labels.phase);
-    expect(phases).toEqual(expect.arrayContaining(['access', 'start', 'prepare', 'codex', 'collect', 'remove']));
+    expect(phases).toEqual(expect.arrayContaining(['access', 'start', 'codex', 'collect', 'remove']));
     expect(seen.filter((e) => e.kind === 'runEnded').map((e) => e.labels)).toEqual([{ tenant: 'default', provider: 'standin', status: 'succeeded', error: '' }]);
     expect(seen.filter((e) => e.kind === 'gatewayRequest').map((e) => e.labels.status)).toEqual(['200', '200']);
   });

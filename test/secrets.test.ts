@@ -163,8 +163,8 @@ describe("a run's gateway token and prompt", () => {
 
   it('are in no docker inspect of the container (Env, Cmd, Labels), no exec inspect and no engine event', () => {
     // The looks did see the run: its Codex exec, reading the prompt from stdin.
-    expect(seen.execs.some((e) => { const p = JSON.parse(e).ProcessConfig; return p.entrypoint === 'codex' && p.arguments.at(-1) === '-'; })).toBe(true);
-    expect(seen.engineEvents).toContain('exec_start: codex exec');
+    expect(seen.execs.some((e) => { const p = JSON.parse(e).ProcessConfig; return p.entrypoint === 'codex-runner-codex' && p.arguments[0] === 'codex' && p.arguments.at(-1) === '-'; })).toBe(true);
+    expect(seen.engineEvents).toContain('exec_start: codex-runner-codex codex exec');
     for (const text of [seen.container, ...seen.execs, seen.engineEvents]) {
       expect(text).not.toContain(victim.token);
       expect(text).not.toContain(PROMPT_SECRET);

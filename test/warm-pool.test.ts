@@ -9,24 +9,28 @@ const POOL = { size: 2, refill_interval_ms: 100 };
 
 /** The pool's sandboxes of this harness: running, labelled with a pool id. */
 async function pooled(h: Harness): Promise<{ id: string; label: string }[]> {
-  const list = await docker.listContainers({ all: true, filters: { label: [`${INSTANCE_LABEL}=${h.instance}`] } });
+  // Running only: a claimed one is frozen (paused) once its run ends, until its removal.
+  const list = await docker.listContainers({ filters: { label: [`${INSTANCE_LABEL}=${h.instance}`], status: ['running'] } });
   return list.filter((c) => c.Labels[RUN_ID_LABEL]!.startsWith(POOL_ID_PREFIX)).map((c) => ({ id: c.Id, label: c.Labels[RUN_ID_LABEL]! }));
 }
 
+/** The pool's waiting sandboxes once it holds its size: the pool's own count and the engine's agree. */
 async function untilFull(h: Harness): Promise<string[]> {
-  await expect.poll(() => h.server.pool.ready, { timeout: 20_000 }).toBe(POOL.size);
+  await expect.poll(async () => [h.server.pool.ready, (await pooled(h)).length], { timeout: 20_000 }).toEqual([POOL.size, POOL.size]);
   return (await pooled(h)).map((c) => c.id).sort();
 }
 
-/** The phases the server timed for a run, from its 'run ended' log line. */
-function phasesOf(h: Harness, runId: string): string[] {
-  const line = h
-    .logText()
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l))
-    .find((entry) => entry.msg === 'run ended' && entry.runId === runId);
-  return Object.keys(line?.timingsMs ?? {});
+/** The phases the server timed for a run, from its 'run ended' log line (logged once its sandbox is gone). */
+async function phasesOf(h: Harness, runId: string): Promise<string[]> {
+  const line = () =>
+    h
+      .logText()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
+      .find((entry) => entry.msg === 'run ended' && entry.runId === runId);
+  await expect.poll(line, { timeout: 30_000 }).toBeDefined();
+  return Object.keys(line().timingsMs);
 }
 
 async function execIn(containerId: string, cmd: string[]): Promise<string> {
@@ -73,7 +77,7 @@ describe('the warm pool', () => {
     const run = (await res.json()) as any;
     expect(run).toMatchObject({ status: 'succeeded', final_message: 'edited' });
     expect(await (await h.api(`/v1/runs/${run.id}/diff`)).text()).toContain('+two');
-    const phases = phasesOf(h, run.id);
+    const phases = await phasesOf(h, run.id);
     expect(phases).toContain('claim');
     expect(phases).not.toContain('start');
     // The run's sandbox was one of the waiting ones; it is gone, and the pool made a new one in its place.
@@ -88,7 +92,7 @@ describe('the warm pool', () => {
     const res = await h.createRun({ prompt: h.prompt([{ message: 'cold' }]), options: { memory_mb: 512 }, wait: true });
     const run = (await res.json()) as any;
     expect(run).toMatchObject({ status: 'succeeded', final_message: 'cold' });
-    expect(phasesOf(h, run.id)).toContain('start');
+    expect(await phasesOf(h, run.id)).toContain('start');
     expect(await untilFull(h)).toEqual(before);
   });
 
@@ -112,7 +116,8 @@ describe('the warm pool', () => {
     );
     expect(runs.map((r) => r.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
     // Two found a waiting sandbox; the third found the pool empty or refilled.
-    expect(runs.filter((r) => phasesOf(h, r.id).includes('claim')).length).toBeGreaterThanOrEqual(2);
+    const claimed = await Promise.all(runs.map(async (r) => (await phasesOf(h, r.id)).includes('claim')));
+    expect(claimed.filter(Boolean).length).toBeGreaterThanOrEqual(2);
   });
 });
 
@@ -125,7 +130,7 @@ describe('the warm pool at its edges', () => {
       const res = await h.createRun({ prompt: h.prompt([{ message: 'cold start' }]), wait: true });
       const run = (await res.json()) as any;
       expect(run).toMatchObject({ status: 'succeeded', final_message: 'cold start' });
-      expect(phasesOf(h, run.id)).toContain('start');
+      expect(await phasesOf(h, run.id)).toContain('start');
     } finally {
       await h.close();
     }

@@ -1,14 +1,12 @@
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { finished } from 'node:stream/promises';
-import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Config, ProviderConfig } from '../config/config.js';
 import type { RunBudget } from '../domain/provider-usage.js';
 import { RunStop, type RunError, type StopRun } from '../domain/run-error.js';
 import type { ProviderAccess, ProviderAccessOpener } from '../provider-access/index.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
-import { buildCodexArgv, buildCodexConfigToml } from '../sandbox/codex-invocation.js';
+import { buildCodexArgv, buildCodexConfigToml, CODEX_CONFIG_ENV, CODEX_LAUNCHER } from '../sandbox/codex-invocation.js';
 import { SandboxError, WORKSPACE_DIR, type Sandbox, type SandboxDriver, type SandboxLimits } from '../sandbox/driver.js';
 import type { WarmPool } from '../sandbox/warm-pool.js';
 import { indexBaseline, type BaselineIndex } from '../tree-diff/index.js';
@@ -16,7 +14,6 @@ import { collectArtifacts, CollectTimeoutError, type CollectLimits } from './col
 import type { CodexOutcome } from './codex-outcome.js';
 import { CodexPhase } from './codex-phase.js';
 import type { EventLog } from './event-log.js';
-import { tailBuffer } from './line-splitter.js';
 import type { RunFiles } from './run-files.js';
 import type { Run, RunStatus } from './run.js';
 
@@ -143,22 +140,19 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
       await time('upload', () => started.putArchive(createReadStream(job.files.inputTar), WORKSPACE_DIR, signal));
     }
 
-    await time('prepare', () =>
-      runChecked(started, ['codex-runner-prepare'], {
-        stdin: buildCodexConfigToml({ model: run.model, provider: opened.codex }),
-        signal,
-      }),
-    );
-
     // Not a phase: from the run's acceptance to Codex's start, queue wait included (the pool's target).
     timings.to_codex = Date.now() - run.createdAt.getTime();
     exitCode = await time('codex', () =>
       codex.run(
         started,
         {
-          argv: buildCodexArgv(),
-          // Added here, at the last moment, so the key is in no spec or log line.
-          env: opened.codexEnv(),
+          argv: [CODEX_LAUNCHER, ...buildCodexArgv()],
+          env: [
+            // The launcher writes it as Codex's config.toml: one exec where there were two.
+            `${CODEX_CONFIG_ENV}=${buildCodexConfigToml({ model: run.model, provider: opened.codex })}`,
+            // Added here, at the last moment, so the key is in no spec or log line.
+            ...opened.codexEnv(),
+          ],
           // On stdin, not in the argv: an argv is visible in the host's `ps` and in the exec's inspect.
           prompt: job.prompt,
         },
@@ -299,23 +293,4 @@ function ended(status: RunResult['status'], error: RunError, exitCode: number | 
 
 function lastLines(text: string, count = 5): string {
   return text.trim().split('\n').slice(-count).join('\n');
-}
-
-/** Runs a helper in the sandbox; a non-zero exit is a SandboxError carrying its stderr. The stdout sink is ended and flushed. */
-async function runChecked(
-  sandbox: Sandbox,
-  argv: string[],
-  options: { stdin?: string; stdout?: Writable; signal: AbortSignal },
-): Promise<void> {
-  const stderr = tailBuffer();
-  let code: number;
-  try {
-    code = await sandbox.exec(argv, { ...options, stderr });
-  } finally {
-    if (options.stdout) {
-      options.stdout.end();
-      await finished(options.stdout).catch(() => {});
-    }
-  }
-  if (code !== 0) throw new SandboxError(`${argv[0]} exited with code ${code}: ${lastLines(stderr.text())}`);
 }

@@ -125,7 +125,7 @@ describe('RunService on a scripted sandbox driver', () => {
     // runQueued may come after runStarted: a run admitted at once has started before create() reports it queued.
     expect(telemetry.of('runQueued').map((e) => e.labels)).toEqual([{ tenant: TENANT }]);
     expect(telemetry.of('runStarted').map((e) => e.labels)).toEqual([{ tenant: TENANT }]);
-    expect(telemetry.of('runPhase').map((e) => e.labels.phase)).toEqual(['access', 'start', 'prepare', 'codex', 'baseline', 'collect', 'remove']);
+    expect(telemetry.of('runPhase').map((e) => e.labels.phase)).toEqual(['access', 'start', 'codex', 'baseline', 'collect', 'remove']);
     expect(telemetry.events.at(-1)!.kind).toBe('runEnded');
     expect(telemetry.of('runEnded')).toEqual([{ kind: 'runEnded', labels: { tenant: TENANT, provider: 'standin', status: 'succeeded', error: '' }, value: expect.any(Number) }]);
   });
@@ -134,8 +134,11 @@ describe('RunService on a scripted sandbox driver', () => {
     const { service, driver, ended } = build({ codex: completingCodex() });
     const prompt = '--version; -rf do the task';
     await ended((await service.create({ tenant: TENANT, prompt, options: {}, workspaceTar: null })).id);
-    const codexExecs = driver.sandboxes[0]!.execs.filter((e) => e.argv[0] === 'codex');
+    const codexExecs = driver.sandboxes[0]!.execs.filter((e) => e.argv.includes('codex'));
     expect(codexExecs).toHaveLength(1);
+    // One exec starts Codex, its config in the launcher's environment rather than a second exec.
+    expect(driver.sandboxes[0]!.execs).toHaveLength(1);
+    expect(codexExecs[0]!.argv.slice(0, 3)).toEqual(['codex-runner-codex', 'codex', 'exec']);
     expect(codexExecs[0]!.stdin).toBe(prompt);
     expect(codexExecs[0]!.argv.at(-1)).toBe('-');
     expect(codexExecs[0]!.argv.join('\0')).not.toContain('do the task');

@@ -100,7 +100,7 @@ export class FakeSandbox implements Sandbox {
   async exec(argv: string[], options: ExecOptions = {}): Promise<number> {
     this.execs.push({ argv, stdin: options.stdin });
     options.signal?.throwIfAborted();
-    if (argv[0] !== 'codex') return 0; // codex-runner-prepare and other helpers succeed
+    if (!argv.includes('codex')) return 0; // other helpers succeed
     const codex = this.script.codex ?? completingCodex();
     const code = await codex({ stdout: options.stdout!, signal: options.signal ?? new AbortController().signal, sandbox: this, stdin: options.stdin });
     await options.onExit?.();

@@ -41,6 +41,10 @@ export function buildCodexConfigToml(input: { model: string; provider: CodexProv
   });
 }
 
+/** The image's launcher (`sandbox-image/bin/codex-runner-codex`): writes the config in CODEX_CONFIG_ENV, then execs Codex's argv. */
+export const CODEX_LAUNCHER = 'codex-runner-codex';
+export const CODEX_CONFIG_ENV = 'CODEX_RUNNER_CONFIG_TOML';
+
 /**
  * Codex's argv. The prompt is not in it: an argv is readable by anyone on the host (`ps`,
  * /proc/PID/cmdline) and stays in the engine's exec record (`docker exec` inspect). The last

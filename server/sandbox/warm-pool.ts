@@ -133,6 +133,18 @@ export class WarmPool {
     if (this.closed) return;
     const { options } = this.deps;
     const availableMb = await (this.deps.availableMemoryMb ?? hostAvailableMemoryMb)().catch(() => Number.POSITIVE_INFINITY);
+    // One that stopped while it waited (removed from outside, the engine restarted) is replaced now,
+    // not met by a run.
+    const waiting = [...this.idle];
+    const stopped = await Promise.all(waiting.map((m) => m.sandbox.stopReason().catch((err: Error) => err.message)));
+    for (const [i, reason] of stopped.entries()) {
+      const at = this.idle.indexOf(waiting[i]!);
+      // Claimed meanwhile: its run meets the stop itself.
+      if (!reason || at < 0) continue;
+      this.idle.splice(at, 1);
+      this.deps.log.warn({ containerId: waiting[i]!.sandbox.id, reason }, 'a pooled sandbox stopped while it waited');
+      this.retire(waiting[i]!);
+    }
     const now = Date.now();
     const plan = planPool({
       idle: this.idle.map((m) => ({ id: m.id, idleMs: now - m.readyAt })),
