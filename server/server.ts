@@ -110,7 +110,14 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const tokens = new GatewayTokens();
   const gatewayLog = log.child({ part: 'gateway' });
   const gateway = await openGatewaySockets(
-    createGatewayApp({ tokens, env, log: gatewayLog, admission: new GatewayAdmission(gatewayLimitsFromConfig(config.gateway)), telemetry }),
+    createGatewayApp({
+      tokens,
+      env,
+      log: gatewayLog,
+      admission: new GatewayAdmission(gatewayLimitsFromConfig(config.gateway)),
+      telemetry,
+      upstreamIdleTimeoutMs: config.gateway.upstreamIdleTimeoutS * 1000,
+    }),
     config.gateway.socketDir,
     config.sandbox.gid,
     gatewayLog,

@@ -8,6 +8,7 @@ import { forward, type ForwardInput } from './forward.js';
 import { gatewayError, refusalOf } from './gateway-error.js';
 import { BodyBudgetError, BodyCutOffError, BodyTooLargeError, readBodyWithin } from './read-body.js';
 import type { GatewayGrant, GatewayTokens } from './tokens.js';
+import { UpstreamIdleError } from './upstream-deadline.js';
 import { endOnUpstreamError, usageTap } from './usage-tap.js';
 
 /** What the listener a request came in on says about it. */
@@ -28,6 +29,8 @@ export interface GatewayDeps {
   /** Bounds calls in flight and request bytes buffered, per run and in total. */
   admission: GatewayAdmission;
   telemetry?: Pick<Telemetry, 'gatewayRequest' | 'gatewayRefused'>;
+  /** `gateway.upstream_idle_timeout_s` in ms: how long a provider may send nothing. */
+  upstreamIdleTimeoutMs: number;
 }
 
 // A refusal for load, not for the request itself: Codex (and its retries) may try again shortly.
@@ -115,11 +118,21 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
       grant.usage.requests++;
 
       const addUsage = (u: { input_tokens: number; output_tokens: number; total_tokens: number }) => {
+        // A completed answer: whatever broke before was retried successfully.
+        grant.lastFault = null;
         grant.usage.input_tokens += u.input_tokens;
         grant.usage.output_tokens += u.output_tokens;
         grant.usage.total_tokens += u.total_tokens;
       };
-      const call: ForwardInput = { grant, env: deps.env, fetch: deps.fetch, log, headers: c.req.raw.headers, signal: c.req.raw.signal };
+      const call: ForwardInput = {
+        grant,
+        env: deps.env,
+        fetch: deps.fetch,
+        log,
+        headers: c.req.raw.headers,
+        signal: c.req.raw.signal,
+        idleTimeoutMs: deps.upstreamIdleTimeoutMs,
+      };
 
       if (grant.provider.wireApi === 'chat') {
         // The upstream speaks only Chat Completions: translate the request, and the streamed answer back.
@@ -135,7 +148,14 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
 
       const upstream = hold(await forward(call, '/responses', text));
       if (!upstream.ok || !upstream.body) return upstream;
-      const answer = endOnUpstreamError(upstream.body, (err) => log.warn({ err: (err as Error).message }, 'provider stream broke off'));
+      const answer = endOnUpstreamError(upstream.body, (err) => {
+        if (err instanceof UpstreamIdleError) return { code: 'provider_timeout', message: err.message };
+        const message = `provider ${grant.provider.name} broke off its answer mid-stream: ${describeCause(err)}`;
+        log.warn(message);
+        // Codex retries a broken stream; if it gives up, this is why the run failed.
+        grant.lastFault = { code: 'provider_error', message };
+        return { code: 'provider_stream_broken', message };
+      });
       return new Response(answer.pipeThrough(usageTap(addUsage)), upstream);
     } finally {
       // The body has been handed upstream (or refused): its bytes are free, the call stays in flight.
@@ -156,6 +176,12 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
   });
   app.notFound(() => gatewayError('not_found', 'not found'));
   return app;
+}
+
+function describeCause(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } } | null)?.cause;
+  const message = cause?.message ?? (err instanceof Error ? err.message : String(err));
+  return cause?.code ? `${message} (${cause.code})` : message;
 }
 
 function budgetSpent(grant: GatewayGrant): string | null {

@@ -9,6 +9,7 @@ const gatewayErrorStatus = {
   payload_too_large: 413,
   rate_limited: 429,
   bad_gateway: 502,
+  gateway_timeout: 504,
 } as const;
 
 export type GatewayErrorCode = keyof typeof gatewayErrorStatus;
