@@ -6,7 +6,7 @@ import type { GatewayAdmission, RequestSlot } from './admission.js';
 import { CHAT_COMPLETIONS_PATH, chatToResponses, responsesToChatRequest, toolNamespaces } from './chat/index.js';
 import { forward, type ForwardInput } from './forward.js';
 import { gatewayError, refusalOf } from './gateway-error.js';
-import { BodyBudgetError, BodyCutOffError, BodyTooLargeError, readBodyWithin } from './read-body.js';
+import { BodyBudgetError, BodyCutOffError, BodyTooLargeError, drainRefusedBody, readBodyWithin } from './read-body.js';
 import type { GatewayGrant, GatewayTokens } from './tokens.js';
 import { UpstreamIdleError } from './upstream-deadline.js';
 import { endOnUpstreamError, usageTap } from './usage-tap.js';
@@ -50,7 +50,11 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
   app.use('*', async (c, next) => {
     await next();
     const refused = refusalOf(c.res);
-    if (refused) deps.telemetry?.gatewayRefused(refused);
+    if (!refused) return;
+    deps.telemetry?.gatewayRefused(refused);
+    // Whatever was refused (413, 429, 401…), the client should read why rather than a reset. The
+    // call's place and bytes were given back before this: draining holds nothing of the run's.
+    await drainRefusedBody(c.req.raw);
   });
 
   app.use('/v1/*', async (c, next) => {

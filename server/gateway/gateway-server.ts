@@ -8,7 +8,7 @@ import { GATEWAY_SOCKET_NAME } from '../sandbox/driver.js';
 /** Each run's socket has a directory of its own under this one. */
 const GATEWAY_RUNS_DIR = 'runs';
 import type { GatewayBindings } from './gateway-app.js';
-import { guardListener } from './listener-guards.js';
+import { guardListener, lingerOnUnreadBodies } from './listener-guards.js';
 
 /** The gateway app as a listener needs it: it is told which run's socket a request came in on. */
 export interface GatewayFetch {
@@ -67,6 +67,7 @@ export async function openGatewaySockets(app: GatewayFetch, socketDir: string, s
     const socketPath = path.join(dir, GATEWAY_SOCKET_NAME);
     const server = createAdaptorServer({ fetch: (request: Request) => app.fetch(request, { socketRunId: runId }) }) as Server;
     guardListener(server, log.child({ runId }));
+    lingerOnUnreadBodies(server);
     const ready = (async () => {
       await rm(dir, { recursive: true, force: true });
       // 0750, not 0710: the sandbox may list its own directory, which holds its socket and nothing else.

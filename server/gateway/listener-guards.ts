@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { rawGatewayError } from './gateway-error.js';
@@ -37,3 +38,43 @@ export function guardListener(server: Server, log: Logger): void {
   });
 }
 
+/** How long, and how many bytes, a connection is read on after its answer while the client still sends. */
+const LINGER = { maxMs: 5_000, maxBytes: 64 * 1024 * 1024 };
+
+/**
+ * A lingering close: when the server closes a connection whose request body was not read to its
+ * end (a refused body, a client that asked for `Connection: close`), it sends its answer and a FIN,
+ * then reads on and drops what the client still sends, until the client is done, LINGER passes, or
+ * it has sent too much. Closing at once with bytes unread resets the connection, and a reset makes
+ * the client's stack (or the sandbox's relay, socat, before it) drop the answer unread.
+ */
+export function lingerOnUnreadBodies(server: Server): void {
+  const lastRequest = new WeakMap<Socket, IncomingMessage>();
+  server.on('request', (req: IncomingMessage) => lastRequest.set(req.socket, req));
+  server.on('connection', (socket: Socket) => {
+    const destroySoon = socket.destroySoon.bind(socket);
+    let lingering = false;
+    socket.destroySoon = () => {
+      const req = lastRequest.get(socket);
+      if (lingering) return;
+      if (!req || req.complete || req.destroyed) return destroySoon();
+      lingering = true;
+      let seen = 0;
+      const stop = () => {
+        clearTimeout(timer);
+        socket.destroy();
+      };
+      const timer = setTimeout(stop, LINGER.maxMs);
+      timer.unref();
+      req.on('data', (chunk: Buffer) => {
+        seen += chunk.length;
+        if (seen > LINGER.maxBytes) stop();
+      });
+      req.once('end', stop);
+      socket.once('end', stop);
+      socket.once('close', () => clearTimeout(timer));
+      socket.end();
+      req.resume();
+    };
+  });
+}
