@@ -102,7 +102,9 @@ function expectRefusal(answer: Answer | undefined, status: number, code: string)
 
 async function scripted(steps: Parameters<Harness['prompt']>[0]): Promise<{ run: any; outputs: string[]; calls: RecordedRequest[] }> {
   const before = h.standIn.requests.length;
-  const res = await h.createRun({ prompt: h.prompt(steps), wait: true });
+  // Codex hands a command still running after its default 10 s back unfinished, output cut: a loaded machine must not do that here.
+  const patient = steps.map((step) => ('exec' in step ? { yieldMs: 30_000, ...step } : step));
+  const res = await h.createRun({ prompt: h.prompt(patient), wait: true });
   expect(res.status).toBe(200);
   const run: any = await res.json();
   const events = await readSse(await h.api(`/v1/runs/${run.id}/events`));
