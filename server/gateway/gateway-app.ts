@@ -154,6 +154,8 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
       if (!upstream.ok || !upstream.body) return upstream;
       const answer = endOnUpstreamError(upstream.body, (err) => {
         if (err instanceof UpstreamIdleError) return { code: 'provider_timeout', message: err.message };
+        // The sandbox hung up, which cut the upstream call: not the provider's failure, and nobody reads this.
+        if (call.signal.aborted) return { code: 'client_closed', message: 'the client closed the request' };
         const message = `provider ${grant.provider.name} broke off its answer mid-stream: ${describeCause(err)}`;
         log.warn(message);
         // Codex retries a broken stream; if it gives up, this is why the run failed.

@@ -72,4 +72,25 @@ describe('the upstream idle deadline', () => {
     await (await post(token)).text();
     expect(g.lastFault).toBeNull();
   });
+
+  it('does not blame the provider for a stream cut because the sandbox hung up', async () => {
+    const { tokens, grant, send } = setupGateway(
+      (req) =>
+        new Response(
+          new ReadableStream<Uint8Array>({
+            start: (c) => c.enqueue(encoder.encode('event: response.created\ndata: {}\n\n')),
+            pull: (c) => new Promise<void>((resolve) => req.signal.addEventListener('abort', () => (c.error(new TypeError('terminated')), resolve()))),
+          }),
+        ),
+    );
+    const g = grant();
+    const { token } = tokens.issue(g);
+    const client = new AbortController();
+    const res = await send(token, '/v1/responses', { method: 'POST', body: JSON.stringify({ model: 'm' }), headers: { 'content-type': 'application/json' }, signal: client.signal });
+    const reader = res.body!.getReader();
+    await reader.read();
+    client.abort();
+    for (let r = await reader.read().catch(() => ({ done: true })); !r.done; r = await reader.read().catch(() => ({ done: true }))) {}
+    expect(g.lastFault ?? null).toBeNull();
+  });
 });
