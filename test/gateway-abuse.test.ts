@@ -4,6 +4,8 @@
 // headers and query parameters meant for the upstream, and the relay killed mid-call. Each gets the
 // gateway's JSON envelope, the run ends with a clear status, the provider stand-in sees only Codex's
 // own calls and what the script was allowed to send, and the server serves on.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSse, startHarness, UPSTREAM_KEY, type Harness } from './fixtures/harness.js';
 import { STAND_IN_MODEL, type RecordedRequest } from './fixtures/responses-stand-in.js';
@@ -309,6 +311,7 @@ describe('the relay killed while a call is in flight', () => {
     expect(upstream).toHaveLength(1);
     // The gateway let go of the provider once its sandbox was gone.
     await expect.poll(() => upstream[0]!.clientGone, { timeout: 10_000 }).toBe(true);
+    expect(existsSync(path.join(h.dataDir, 'gateway', 'runs', run.id))).toBe(false);
 
     expect((await fetch(`${h.url}/healthz`)).status).toBe(200);
     const next = await scripted([{ exec: 'echo fine' }, { message: 'next run' }]);
