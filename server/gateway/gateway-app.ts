@@ -145,7 +145,11 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
         const translated = chatToResponses(upstream.body, {
           toolNamespaces: toolNamespaces(body),
           onUsage: addUsage,
-          onFailure: (failure) => log.warn(failure, 'chat upstream failed mid-answer'),
+          onFailure: (failure) => {
+            log.warn(failure, 'chat upstream failed mid-answer');
+            // Codex is told in the chat upstream's words; if it gives up, the run says which provider failed.
+            if (!call.signal.aborted) grant.lastFault = { code: 'provider_error', message: `provider ${grant.provider.name}: ${failure.message}` };
+          },
         });
         return new Response(translated, { status: 200, headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } });
       }
