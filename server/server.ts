@@ -12,6 +12,7 @@ import { createGatewayApp } from './gateway/gateway-app.js';
 import { openGatewaySockets } from './gateway/gateway-server.js';
 import { GatewayTokens } from './gateway/tokens.js';
 import { defaultTenant, TokenAuthenticator } from './http/auth.js';
+import { answerClientErrors } from './http/client-errors.js';
 import { providerAccessOpener } from './provider-access/index.js';
 import { RetentionSweeper } from './runs/retention-sweeper.js';
 import { FileRunArtifacts } from './runs/run-artifacts.js';
@@ -112,7 +113,14 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const tokens = new GatewayTokens();
   const gatewayLog = log.child({ part: 'gateway' });
   const gateway = await openGatewaySockets(
-    createGatewayApp({ tokens, env, log: gatewayLog, admission: new GatewayAdmission(gatewayLimitsFromConfig(config.gateway)), telemetry }),
+    createGatewayApp({
+      tokens,
+      env,
+      log: gatewayLog,
+      admission: new GatewayAdmission(gatewayLimitsFromConfig(config.gateway)),
+      telemetry,
+      upstreamIdleTimeoutMs: config.gateway.upstreamIdleTimeoutS * 1000,
+    }),
     config.gateway.socketDir,
     config.sandbox.gid,
     gatewayLog,
@@ -205,6 +213,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       () => resolve(server as Server),
     );
     (server as Server).maxConnections = maxConnections;
+    answerClientErrors(server as Server, log.child({ part: 'http' }));
   });
   const address = http.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;

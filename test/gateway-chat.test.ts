@@ -43,10 +43,10 @@ describe('a chat-only upstream (wire_api = "chat")', () => {
     expect(chat.requests.some((r) => r.path === '/v1/responses')).toBe(false);
   });
 
-  it('ends the run with a clear error when the chat upstream fails mid-answer', async () => {
+  it('ends the run provider_error naming the provider when the chat upstream fails mid-answer', async () => {
     chat.script('chat-broken', [{ cutStream: true }]);
     const run: any = await (await h.createRun({ prompt: `${scriptMarker('chat-broken')} go`, wait: true })).json();
     expect(run.status).toBe('failed');
-    expect(run.error.message).toMatch(/stream|connection|upstream/i);
+    expect(run.error).toEqual({ code: 'provider_error', message: expect.stringMatching(/^provider chatonly: upstream connection lost mid-response: /) });
   });
 });

@@ -179,6 +179,11 @@ export const configFileSchema = z
         // At least max_buffered_mb_per_run x limits.max_concurrent_runs (4 x 16), so that no run can
         // spend the budget another run needs.
         max_buffered_mb_total: z.number().int().min(1).default(64),
+        // How long a provider may send nothing: before its headers, or between two chunks of its
+        // answer. Past it the call is cut and the run ends provider_timeout naming the provider. At most
+        // 290: Codex gives up on a silent stream after its own 300 s (stream_idle_timeout_ms) and
+        // retries with a generic "stream disconnected", so the gateway must speak first.
+        upstream_idle_timeout_s: z.number().int().min(1).max(290).default(240),
       })
       .strict()
       .prefault({}),

@@ -17,6 +17,7 @@ export type RunErrorCode =
   | 'interrupted'
   | 'provider_auth'
   | 'provider_unreachable'
+  | 'provider_timeout'
   | 'budget_exceeded'
   | 'internal';
 

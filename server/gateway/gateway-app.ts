@@ -6,8 +6,9 @@ import type { GatewayAdmission, RequestSlot } from './admission.js';
 import { CHAT_COMPLETIONS_PATH, chatToResponses, responsesToChatRequest, toolNamespaces } from './chat/index.js';
 import { forward, type ForwardInput } from './forward.js';
 import { gatewayError, refusalOf } from './gateway-error.js';
-import { BodyBudgetError, BodyCutOffError, BodyTooLargeError, readBodyWithin } from './read-body.js';
+import { BodyBudgetError, BodyCutOffError, BodyTooLargeError, drainRefusedBody, readBodyWithin } from './read-body.js';
 import type { GatewayGrant, GatewayTokens } from './tokens.js';
+import { UpstreamIdleError } from './upstream-deadline.js';
 import { endOnUpstreamError, usageTap } from './usage-tap.js';
 
 /** What the listener a request came in on says about it. */
@@ -28,6 +29,8 @@ export interface GatewayDeps {
   /** Bounds calls in flight and request bytes buffered, per run and in total. */
   admission: GatewayAdmission;
   telemetry?: Pick<Telemetry, 'gatewayRequest' | 'gatewayRefused'>;
+  /** `gateway.upstream_idle_timeout_s` in ms: how long a provider may send nothing. */
+  upstreamIdleTimeoutMs: number;
 }
 
 // A refusal for load, not for the request itself: Codex (and its retries) may try again shortly.
@@ -47,7 +50,11 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
   app.use('*', async (c, next) => {
     await next();
     const refused = refusalOf(c.res);
-    if (refused) deps.telemetry?.gatewayRefused(refused);
+    if (!refused) return;
+    deps.telemetry?.gatewayRefused(refused);
+    // Whatever was refused (413, 429, 401…), the client should read why rather than a reset. The
+    // call's place and bytes were given back before this: draining holds nothing of the run's.
+    await drainRefusedBody(c.req.raw);
   });
 
   app.use('/v1/*', async (c, next) => {
@@ -115,11 +122,21 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
       grant.usage.requests++;
 
       const addUsage = (u: { input_tokens: number; output_tokens: number; total_tokens: number }) => {
+        // A completed answer: whatever broke before was retried successfully.
+        grant.lastFault = null;
         grant.usage.input_tokens += u.input_tokens;
         grant.usage.output_tokens += u.output_tokens;
         grant.usage.total_tokens += u.total_tokens;
       };
-      const call: ForwardInput = { grant, env: deps.env, fetch: deps.fetch, log, headers: c.req.raw.headers, signal: c.req.raw.signal };
+      const call: ForwardInput = {
+        grant,
+        env: deps.env,
+        fetch: deps.fetch,
+        log,
+        headers: c.req.raw.headers,
+        signal: c.req.raw.signal,
+        idleTimeoutMs: deps.upstreamIdleTimeoutMs,
+      };
 
       if (grant.provider.wireApi === 'chat') {
         // The upstream speaks only Chat Completions: translate the request, and the streamed answer back.
@@ -128,14 +145,27 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
         const translated = chatToResponses(upstream.body, {
           toolNamespaces: toolNamespaces(body),
           onUsage: addUsage,
-          onFailure: (failure) => log.warn(failure, 'chat upstream failed mid-answer'),
+          onFailure: (failure) => {
+            log.warn(failure, 'chat upstream failed mid-answer');
+            // Codex is told in the chat upstream's words; if it gives up, the run says which provider failed.
+            if (!call.signal.aborted) grant.lastFault = { code: 'provider_error', message: `provider ${grant.provider.name}: ${failure.message}` };
+          },
         });
         return new Response(translated, { status: 200, headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } });
       }
 
       const upstream = hold(await forward(call, '/responses', text));
       if (!upstream.ok || !upstream.body) return upstream;
-      const answer = endOnUpstreamError(upstream.body, (err) => log.warn({ err: (err as Error).message }, 'provider stream broke off'));
+      const answer = endOnUpstreamError(upstream.body, (err) => {
+        if (err instanceof UpstreamIdleError) return { code: 'provider_timeout', message: err.message };
+        // The sandbox hung up, which cut the upstream call: not the provider's failure, and nobody reads this.
+        if (call.signal.aborted) return { code: 'client_closed', message: 'the client closed the request' };
+        const message = `provider ${grant.provider.name} broke off its answer mid-stream: ${describeCause(err)}`;
+        log.warn(message);
+        // Codex retries a broken stream; if it gives up, this is why the run failed.
+        grant.lastFault = { code: 'provider_error', message };
+        return { code: 'provider_stream_broken', message };
+      });
       return new Response(answer.pipeThrough(usageTap(addUsage)), upstream);
     } finally {
       // The body has been handed upstream (or refused): its bytes are free, the call stays in flight.
@@ -156,6 +186,12 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
   });
   app.notFound(() => gatewayError('not_found', 'not found'));
   return app;
+}
+
+function describeCause(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } } | null)?.cause;
+  const message = cause?.message ?? (err instanceof Error ? err.message : String(err));
+  return cause?.code ? `${message} (${cause.code})` : message;
 }
 
 function budgetSpent(grant: GatewayGrant): string | null {

@@ -6,9 +6,12 @@ const gatewayErrorStatus = {
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
+  request_timeout: 408,
   payload_too_large: 413,
   rate_limited: 429,
+  headers_too_large: 431,
   bad_gateway: 502,
+  gateway_timeout: 504,
 } as const;
 
 export type GatewayErrorCode = keyof typeof gatewayErrorStatus;
@@ -27,4 +30,14 @@ export function gatewayError(code: GatewayErrorCode, message: string, headers: R
 /** The gateway's own error code when it answered this response itself, for telemetry. */
 export function refusalOf(response: Response): GatewayErrorCode | undefined {
   return refusals.get(response);
+}
+
+/**
+ * The same envelope as raw HTTP/1.1 bytes, for a socket the HTTP server will not answer on itself
+ * (a request its parser refused, a CONNECT); the connection is closed after it.
+ */
+export function rawGatewayError(code: GatewayErrorCode, message: string): string {
+  const body = JSON.stringify({ error: { code, message } });
+  const reason = { 400: 'Bad Request', 403: 'Forbidden', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' }[gatewayErrorStatus[code] as number] ?? 'Error';
+  return `HTTP/1.1 ${gatewayErrorStatus[code]} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
 }

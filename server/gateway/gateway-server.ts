@@ -9,6 +9,7 @@ import { GATEWAY_SOCKET_NAME } from '../sandbox/driver.js';
 /** Each run's socket has a directory of its own under this one. */
 const GATEWAY_RUNS_DIR = 'runs';
 import type { GatewayBindings } from './gateway-app.js';
+import { guardListener, lingerOnUnreadBodies } from './listener-guards.js';
 
 /** The gateway app as a listener needs it: it is told which run's socket a request came in on. */
 export interface GatewayFetch {
@@ -104,6 +105,8 @@ export async function openGatewaySockets(app: GatewayFetch, socketDir: string, s
     const dir = path.join(socketDir, subdir);
     const socketPath = path.join(dir, GATEWAY_SOCKET_NAME);
     const server = createAdaptorServer({ fetch: (request: Request) => app.fetch(request, { socketRunId: runId }) }) as Server;
+    guardListener(server, log.child({ runId }));
+    lingerOnUnreadBodies(server);
     const ready = (async () => {
       // A reserved directory is kept: a sandbox has it bind-mounted, and a new one would be another inode.
       if (!inReserved) {

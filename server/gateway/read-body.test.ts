@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayAdmission } from './admission.js';
-import { BodyBudgetError, BodyCutOffError, BodyTooLargeError, readBodyWithin } from './read-body.js';
+import { BodyBudgetError, BodyCutOffError, BodyTooLargeError, drainRefusedBody, readBodyWithin } from './read-body.js';
 
 const limits = { maxRequestBytes: 1000, maxInflightPerRun: 4, maxBufferedBytesPerRun: 1500, maxBufferedBytesTotal: 2000 };
 
@@ -76,5 +76,41 @@ describe('readBodyWithin', () => {
     expect(err.message).toMatch(/cut off after 100 bytes/);
     slot.close();
     expect(a.held()).toEqual({ inflight: 0, bytes: 0 });
+  });
+});
+
+describe('drainRefusedBody', () => {
+  it('reads the rest of a refused body to its end before the answer, leaving it for nobody else', async () => {
+    const a = new GatewayAdmission(limits);
+    const slot = a.enter('r')!;
+    let pulls = 0;
+    const request = post(chunked([bytes(600), bytes(600), bytes(600)], () => void pulls++));
+    await expect(readBodyWithin(request, slot, 1000)).rejects.toBeInstanceOf(BodyTooLargeError);
+    expect(pulls).toBe(2);
+    expect(await drainRefusedBody(request)).toBe(true);
+    // The third chunk and the end.
+    expect(pulls).toBe(4);
+  });
+
+  it('answers once its byte bound is read, and reads on in the background', async () => {
+    let pulls = 0;
+    const request = post(chunked(Array.from({ length: 40 }, () => bytes(100)), () => void pulls++));
+    expect(await drainRefusedBody(request, { maxBytes: 1000, maxMs: 5000, maxIdleMs: 5000 })).toBe(false);
+    expect(pulls).toBeLessThanOrEqual(12);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(pulls).toBe(41);
+  });
+
+  it('answers a client that pauses without waiting out the bound', async () => {
+    const stalled = new ReadableStream<Uint8Array>({ start: (c) => c.enqueue(bytes(10)) });
+    const started = Date.now();
+    expect(await drainRefusedBody(post(stalled), { maxBytes: 1000, maxMs: 5000, maxIdleMs: 50 })).toBe(false);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('has nothing to do for a body already read, a bodiless request or a client gone', async () => {
+    expect(await drainRefusedBody(new Request('http://gw/v1/models'))).toBe(true);
+    const gone = post(chunked([new Error('reset')]));
+    expect(await drainRefusedBody(gone)).toBe(true);
   });
 });

@@ -24,7 +24,10 @@ export const completed = (tokens: number) =>
 
 export const limits = { maxRequestBytes: 4096, maxInflightPerRun: 2, maxBufferedBytesPerRun: 6000, maxBufferedBytesTotal: 10_000 };
 
-export function setupGateway(answer: (req: Request) => Response | Promise<Response> = () => new Response(completed(100), { headers: { 'content-type': 'text/event-stream' } })) {
+export function setupGateway(
+  answer: (req: Request) => Response | Promise<Response> = () => new Response(completed(100), { headers: { 'content-type': 'text/event-stream' } }),
+  idleTimeoutMs = 240_000,
+) {
   const tokens = new GatewayTokens();
   const seen: Request[] = [];
   const fakeFetch = (async (req: Request) => {
@@ -35,7 +38,7 @@ export function setupGateway(answer: (req: Request) => Response | Promise<Respon
   const logged: { level: number; msg: string; [key: string]: unknown }[] = [];
   const log = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
   const telemetry = new RecordingTelemetry();
-  const app = createGatewayApp({ tokens, env: { UPSTREAM_KEY: 'sk-real' }, log, fetch: fakeFetch, admission, telemetry });
+  const app = createGatewayApp({ tokens, env: { UPSTREAM_KEY: 'sk-real' }, log, fetch: fakeFetch, admission, telemetry, upstreamIdleTimeoutMs: idleTimeoutMs });
   const ended: RunError[] = [];
   const grant = (extra: Partial<GatewayGrant> = {}): GatewayGrant => ({
     runId: 'r1',

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseSse } from './sse-events.js';
 import { endOnUpstreamError, usageTap } from './usage-tap.js';
 
 async function run(chunks: string[]) {
@@ -35,17 +36,29 @@ describe('usageTap', () => {
 });
 
 describe('endOnUpstreamError', () => {
-  it('ends the copy cleanly after what arrived when the upstream breaks off, and reports the error', async () => {
+  it('ends the copy after what arrived with response.failed carrying the failure when the upstream breaks off', async () => {
     let reads = 0;
     const source = new ReadableStream<Uint8Array>({
       pull(controller) {
-        if (reads++ === 0) controller.enqueue(new TextEncoder().encode('event: response.created\n\n'));
+        if (reads++ === 0) controller.enqueue(new TextEncoder().encode('event: response.created\ndata: {"type":"response.created"}\n\nevent: response.output_item.done\ndata: {"ty'));
         else controller.error(new TypeError('terminated'));
       },
     });
     const errors: unknown[] = [];
-    const text = await new Response(endOnUpstreamError(source, (e) => errors.push(e))).text();
-    expect(text).toBe('event: response.created\n\n');
+    const failure = (e: unknown) => (errors.push(e), { code: 'provider_stream_broken', message: 'provider p broke off' });
+    const text = await new Response(endOnUpstreamError(source, failure)).text();
     expect(errors).toHaveLength(1);
+    // The event cut in half is ended by the blank line (its data is not JSON); the failure comes whole after it.
+    const events = parseSse(text);
+    expect(events.map((e) => e.event)).toEqual(['response.created', 'response.output_item.done', 'response.failed']);
+    expect(JSON.parse(events[2]!.data)).toEqual({
+      type: 'response.failed',
+      response: { id: 'resp_gateway', status: 'failed', error: { type: 'upstream_error', code: 'provider_stream_broken', message: 'provider p broke off' } },
+    });
+  });
+
+  it('adds nothing to a stream that ends by itself', async () => {
+    const source = new Response('event: response.completed\ndata: {}\n\n').body!;
+    expect(await new Response(endOnUpstreamError(source, () => ({ code: 'x', message: 'x' }))).text()).toBe('event: response.completed\ndata: {}\n\n');
   });
 });

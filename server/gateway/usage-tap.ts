@@ -33,11 +33,14 @@ export function usageTap(onUsage: (usage: Omit<ProviderUsage, 'requests'>) => vo
 }
 
 /**
- * Copies an upstream body and, if the upstream breaks off, ends the copy as if the connection had
- * been cut: the client (Codex) sees an incomplete stream and says so. Letting the error through
- * would make the HTTP server write its own error text into the middle of the event stream.
+ * Copies an upstream body and, if the upstream breaks off, ends the copy with a `response.failed`
+ * event carrying `failure(err)`: Codex reads its message into its error (and retries, per
+ * stream_max_retries, for any code but context_length_exceeded and insufficient_quota), so the run
+ * says which provider failed and how. Letting the error through would make the HTTP server write its
+ * own error text into the middle of the event stream. The event is preceded by a blank line, which
+ * ends any event the break cut in half (Codex skips one whose data is not JSON).
  */
-export function endOnUpstreamError(body: ReadableStream<Uint8Array>, onError: (err: unknown) => void): ReadableStream<Uint8Array> {
+export function endOnUpstreamError(body: ReadableStream<Uint8Array>, failure: (err: unknown) => { code: string; message: string }): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -46,7 +49,9 @@ export function endOnUpstreamError(body: ReadableStream<Uint8Array>, onError: (e
         if (done) controller.close();
         else controller.enqueue(value);
       } catch (err) {
-        onError(err);
+        const error = { type: 'upstream_error', ...failure(err) };
+        const event = { type: 'response.failed', response: { id: 'resp_gateway', status: 'failed', error } };
+        controller.enqueue(new TextEncoder().encode(`\n\nevent: response.failed\ndata: ${JSON.stringify(event)}\n\n`));
         controller.close();
       }
     },

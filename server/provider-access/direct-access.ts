@@ -24,6 +24,7 @@ export function openDirectAccess(env: Record<string, string | undefined>, reques
     },
     codexEnv: () => [`${DIRECT_KEY_ENV}=${provider.keyEnv ? (env[provider.keyEnv] ?? '') : ''}`],
     usage: () => null,
+    fault: () => null,
     close,
     [Symbol.asyncDispose]: close,
   };

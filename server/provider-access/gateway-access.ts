@@ -1,6 +1,6 @@
 import { emptyProviderUsage } from '../domain/provider-usage.js';
 import type { GatewaySockets } from '../gateway/gateway-server.js';
-import type { GatewayTokens } from '../gateway/tokens.js';
+import type { GatewayGrant, GatewayTokens } from '../gateway/tokens.js';
 import { SANDBOX_GATEWAY_URL } from '../sandbox/driver.js';
 import type { ProviderAccess, ProviderAccessRequest } from './provider-access.js';
 
@@ -21,7 +21,8 @@ export interface GatewayAccessDeps {
 export async function openGatewayAccess(deps: GatewayAccessDeps, request: ProviderAccessRequest): Promise<ProviderAccess> {
   const { provider } = request;
   const usage = emptyProviderUsage();
-  const token = deps.tokens.issue({ runId: request.runId, provider, model: request.model, budget: request.budget, usage, stopRun: request.stop });
+  const grant: GatewayGrant = { runId: request.runId, provider, model: request.model, budget: request.budget, usage, stopRun: request.stop, lastFault: null };
+  const token = deps.tokens.issue(grant);
   let socket;
   try {
     socket = await deps.sockets.listen(request.runId, request.reservedSocketDir);
@@ -50,6 +51,7 @@ export async function openGatewayAccess(deps: GatewayAccessDeps, request: Provid
     },
     codexEnv: () => [`${GATEWAY_TOKEN_ENV}=${token.token}`],
     usage: () => usage,
+    fault: () => grant.lastFault ?? null,
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -1,6 +1,6 @@
 import type { ProviderConfig } from '../config/config.js';
 import type { ProviderUsage, RunBudget } from '../domain/provider-usage.js';
-import type { StopRun } from '../domain/run-error.js';
+import type { RunError, StopRun } from '../domain/run-error.js';
 import type { CodexProvider } from '../sandbox/codex-invocation.js';
 import type { ReservedSocketDir } from '../gateway/gateway-server.js';
 import type { GatewayEndpoint } from '../sandbox/driver.js';
@@ -19,6 +19,8 @@ export interface ProviderAccess extends AsyncDisposable {
   codexEnv(): string[];
   /** What the gateway saw the provider report; null when the gateway does not carry the run. */
   usage(): ProviderUsage | null;
+  /** The provider's failure on the last call that did not complete (a broken stream), as the gateway saw it; null when none or no gateway. */
+  fault(): RunError | null;
   /** Revokes what was issued and closes what was opened. Idempotent. */
   close(): Promise<void>;
 }

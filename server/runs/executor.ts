@@ -174,7 +174,7 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
       collectArtifacts(started, baseline, job.files, collectLimits(job.limits.workspaceMb, config.limits.collectTimeoutS), signal, log),
     );
     result = {
-      ...codexResult(exitCode, codex.outcome, codex.stderrText(), outOfMemory),
+      ...codexResult(exitCode, codex.outcome, codex.stderrText(), outOfMemory, opened.fault()),
       changes: collected.changes,
       providerUsage: null,
       hasDiff: collected.hasDiff,
@@ -274,11 +274,14 @@ function codexResult(
   outcome: CodexOutcome,
   stderrTail: string,
   outOfMemoryMb: number | null,
+  providerFault: RunError | null,
 ): Omit<RunResult, 'changes' | 'providerUsage' | 'hasDiff' | 'hasWorkspace' | 'leftOut' | 'artifactProblem'> {
   const base = { exitCode, finalMessage: outcome.finalMessage, usage: outcome.usage };
   if (outOfMemoryMb !== null) {
     return { ...base, status: 'failed', error: { code: 'out_of_memory', message: `the sandbox ran out of memory (${outOfMemoryMb} MB): codex exited with code ${exitCode}` } };
   }
+  // Codex gave up after the gateway saw the provider fail (a stream broken off): that is the cause, and it names the provider.
+  if (outcome.failure && providerFault) return { ...base, status: 'failed', error: providerFault };
   if (outcome.failure) return { ...base, status: 'failed', error: { code: 'codex_failed', message: outcome.failure } };
   if (exitCode !== 0) {
     const detail = lastLines(stderrTail) || outcome.lastError || 'no output';

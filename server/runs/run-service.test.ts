@@ -39,6 +39,7 @@ class FakeAccessOpener implements ProviderAccessOpener {
       codex: { name: request.provider.name, baseUrl: 'http://127.0.0.1:8089/v1', envKey: 'CODEX_RUNNER_TOKEN', headers: {}, queryParams: {} },
       codexEnv: () => ['CODEX_RUNNER_TOKEN=run-token'],
       usage: () => usage,
+      fault: () => null,
       close,
       [Symbol.asyncDispose]: close,
     };
