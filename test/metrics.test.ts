@@ -29,6 +29,8 @@ describe('GET /metrics', () => {
     runs.push(await (await h.api(`/v1/runs/${slow.id}/cancel`, { method: 'POST' })).json());
     expect(runs.map((r) => r.status)).toEqual(['succeeded', 'succeeded', 'cancelled']);
 
+    // The last run's removal is timed just after its answer.
+    await expect.poll(async () => histogramCounts(await (await h.api('/metrics')).text(), 'codex_runner_run_phase_seconds', 'phase').remove, { timeout: 30_000 }).toBe(3);
     const res = await h.api('/metrics');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
@@ -46,6 +48,6 @@ describe('GET /metrics', () => {
     expect(m.get('codex_runner_queue_depth')!.metrics).toEqual([{ labels: { tenant: 'default' }, value: '0' }]);
     const phases = histogramCounts(text, 'codex_runner_run_phase_seconds', 'phase');
     // The cancelled run's partial artifacts are collected too.
-    expect(phases).toMatchObject({ start: 3, prepare: 3, codex: 3, collect: 3, remove: 3 });
+    expect(phases).toMatchObject({ start: 3, codex: 3, collect: 3, remove: 3 });
   });
 });
