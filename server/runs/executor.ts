@@ -172,7 +172,7 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
       // Killed by a signal: the sandbox may be stopping under it, and the engine may take a moment
       // to say so (the relay's death kills every process of the sandbox before dockerd has noticed).
       const stopped = await started.stopReason(exitCode > 128 ? SETTLE_MS : 0).catch(() => null);
-      if (stopped) throw new SandboxError(stopped, { code: 'sandbox_stopped' });
+      if (stopped) throw stopped;
     }
     const outOfMemory = exitCode !== 0 && (await started.ranOutOfMemory().catch(() => false)) ? job.limits.memoryMb : null;
     const baseline = await time('baseline', () => baselineWork);
@@ -204,7 +204,8 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
       log.error({ err }, 'sandbox failed');
       // A helper that fails while the sandbox goes down says less than the sandbox's own state.
       const stopped = err.code === 'sandbox_error' && sandbox ? await sandbox.stopReason(SETTLE_MS).catch(() => null) : null;
-      result = ended('failed', stopped ? { code: 'sandbox_stopped', message: stopped } : { code: err.code, message: err.message }, exitCode, codex.outcome);
+      const cause = stopped ?? err;
+      result = ended('failed', { code: cause.code, message: cause.message }, exitCode, codex.outcome);
     } else {
       log.error({ err }, 'run failed unexpectedly');
       result = ended('failed', { code: 'internal', message: 'internal error while running' }, exitCode, codex.outcome);
