@@ -1,6 +1,8 @@
 // Faults of what the server stands on: its Docker engine stopped and started again, its data_dir
 // full, a run's gateway socket removed under it. Real server, real Docker, real Codex; the
 // stand-in provider scripts what the model does.
+import { lstat, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { leftovers } from './fixtures/docker.js';
 import { startHarness } from './fixtures/harness.js';
@@ -63,4 +65,31 @@ describe('the Docker engine stopped mid-run and started again', () => {
     expect(await hostBridgeExists()).toBe(true);
     expect(await linkExists(engine.bridge)).toBe(false);
   }, 300_000);
+});
+
+describe('the gateway socket removed from under a running run', () => {
+  it('ends the run failed with gateway_lost within seconds, not at its timeout, and the next run succeeds', async () => {
+    await using h = await startHarness();
+    const created: any = await (await h.createRun({ prompt: h.prompt([{ exec: 'sleep 5' }, { message: 'unreachable' }]), options: { timeout_s: 600 } })).json();
+    await expect.poll(() => h.standIn.requests.length, { timeout: 60_000 }).toBeGreaterThan(0);
+    const socketPath = path.join(h.dataDir, 'gateway', 'runs', created.id, 'gateway.sock');
+    expect((await lstat(socketPath)).isSocket()).toBe(true);
+
+    const removedAt = Date.now();
+    await rm(socketPath);
+    const run = await h.waitForEnd(created.id, 120_000);
+    expect(Date.now() - removedAt).toBeLessThan(60_000);
+    expect(run.status).toBe('failed');
+    expect(run.error).toEqual({
+      code: 'gateway_lost',
+      message: `the run's gateway socket ${socketPath} was removed while the run ran: Codex could no longer reach its provider`,
+    });
+    // Stopped early, its sandbox was read as it was: a partial (here empty) diff, saying so.
+    expect(run.artifact_problem).toMatch(/stopped before it ended/);
+    expect(await leftovers(`codex-runner.run-id=${created.id}`)).toEqual({ containers: 0, volumes: 0 });
+    expect(h.logText()).toContain('was removed while the run ran');
+
+    const next = await h.createRun({ prompt: h.prompt([{ exec: 'echo ok > ok.txt' }, { message: 'fine' }]), wait: true });
+    expect(((await next.json()) as any)).toMatchObject({ status: 'succeeded', final_message: 'fine' });
+  });
 });

@@ -18,6 +18,7 @@ export type RunErrorCode =
   | 'provider_auth'
   | 'provider_unreachable'
   | 'budget_exceeded'
+  | 'gateway_lost'
   | 'internal';
 
 export interface RunError {
