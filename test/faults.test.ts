@@ -1,14 +1,19 @@
 // Faults of what the server stands on: its Docker engine stopped and started again, its data_dir
 // full, a run's gateway socket removed under it. Real server, real Docker, real Codex; the
 // stand-in provider scripts what the model does.
-import { lstat, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { lstat, mkdtemp, open, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { makeTar } from '../server/archive/test-tarballs.js';
 import { leftovers } from './fixtures/docker.js';
-import { startHarness } from './fixtures/harness.js';
+import { readSse, startHarness } from './fixtures/harness.js';
 import { hostBridgeExists, linkExists, startSecondEngine } from './fixtures/second-engine.js';
 
 const IMAGE = 'codex-runner-sandbox:latest';
+const run = promisify(execFile);
 
 describe('the Docker engine stopped mid-run and started again', () => {
   it('ends the running run saying the engine stopped, answers /healthz, is not ready while it is away, and runs and sweeps again once it is back', async () => {
@@ -91,5 +96,95 @@ describe('the gateway socket removed from under a running run', () => {
 
     const next = await h.createRun({ prompt: h.prompt([{ exec: 'echo ok > ok.txt' }, { message: 'fine' }]), wait: true });
     expect(((await next.json()) as any)).toMatchObject({ status: 'succeeded', final_message: 'fine' });
+  });
+});
+
+/** Writes zeros into `file` until the filesystem has no byte left. */
+async function fillUp(file: string): Promise<void> {
+  const handle = await open(file, 'w');
+  try {
+    for (const size of [1024 * 1024, 4096, 1]) {
+      const chunk = Buffer.alloc(size);
+      for (;;) {
+        const written = await handle.write(chunk).then(
+          ({ bytesWritten }) => bytesWritten,
+          (err: NodeJS.ErrnoException) => {
+            if (err.code === 'ENOSPC') return 0;
+            throw err;
+          },
+        );
+        if (written < size) break;
+      }
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The run's status as the store's file holds it, read by a connection of the test's own. */
+function storedStatus(dbFile: string, id: string): string | undefined {
+  const db = new Database(dbFile, { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare('SELECT status FROM runs WHERE id = ?').get(id) as { status: string } | undefined)?.status;
+  } finally {
+    db.close();
+  }
+}
+
+describe('the data_dir full', () => {
+  it('refuses new runs with 503 storage_full, serves finished runs, and holds a run\'s end in memory until space returns', async () => {
+    const dir = await mkdtemp('/tmp/cf-');
+    await run('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', dir]);
+    try {
+      await using h = await startHarness({ providers: { standin: { request_max_retries: 0, stream_max_retries: 0 } } }, {}, { dataDir: dir });
+      const dbFile = path.join(dir, 'runs.db');
+      const finished: any = await (await h.createRun({ prompt: h.prompt([{ exec: 'echo kept > kept.txt' }, { message: 'done before' }]), wait: true })).json();
+      expect(finished.status).toBe('succeeded');
+
+      const prompt = h.prompt([{ exec: 'echo late > late.txt && sleep 4' }, { message: 'ended while full' }]);
+      const created: any = await (await h.createRun({ prompt })).json();
+      // Codex runs its command (and sleeps) once the stand-in has answered with it.
+      const script = /\[stand-in:([\w.-]+)\]/.exec(prompt)![1];
+      await expect.poll(() => h.standIn.requests.some((r) => r.script === script), { timeout: 60_000 }).toBe(true);
+      const filler = path.join(dir, 'filler');
+      await fillUp(filler);
+
+      // New runs: refused before anything is stored, with or without an upload.
+      await expect.poll(async () => (await h.createRun({ prompt: 'x' })).status, { timeout: 10_000 }).toBe(503);
+      const refused: any = await (await h.createRun({ prompt: 'x' })).json();
+      expect(refused.error).toMatchObject({ code: 'storage_full', message: "the server's storage is full; retry later" });
+      const upload = await h.createRun({ prompt: 'x', workspace: await makeTar([{ name: 'a.txt', content: 'a' }]) });
+      expect(upload.status).toBe(503);
+      expect(((await upload.json()) as any).error.code).toBe('storage_full');
+      const ready = await h.api('/readyz', { token: null });
+      expect(ready.status).toBe(503);
+      expect(((await ready.json()) as any).problems).toContain("the server's storage is full");
+      expect((await h.api('/healthz', { token: null })).status).toBe(200);
+
+      // What had ended is served as before.
+      expect(((await (await h.api(`/v1/runs/${finished.id}`)).json()) as any).status).toBe('succeeded');
+      expect(await (await h.api(`/v1/runs/${finished.id}/diff`)).text()).toContain('+kept');
+      expect((await h.api(`/v1/runs/${finished.id}/workspace`)).status).toBe(200);
+      expect((await readSse(await h.api(`/v1/runs/${finished.id}/events`))).at(-1)!.data.type).toBe('run.succeeded');
+
+      // The run that ends now cannot write its end: it is served from memory, as it ended.
+      const ended = await h.waitForEnd(created.id, 90_000);
+      expect(ended.status).toBe('failed');
+      expect(ended.error.code, ended.error.message).toBe('storage_full');
+      expect(ended.error.message).toMatch(/^the server's storage is full: /);
+      expect(storedStatus(dbFile, created.id)).toBe('running');
+      expect(((await (await h.api(`/v1/runs?limit=5`)).json()) as any).runs.find((r: any) => r.id === created.id).status).toBe('failed');
+
+      // Space returns: the end is written, the events get their end, and runs are taken again.
+      await rm(filler);
+      await expect.poll(() => storedStatus(dbFile, created.id), { timeout: 15_000 }).toBe('failed');
+      expect((await readSse(await h.api(`/v1/runs/${created.id}/events`))).at(-1)!.data).toMatchObject({ type: 'run.failed', run: { error: { code: 'storage_full' } } });
+      await expect.poll(async () => (await h.api('/readyz', { token: null })).status, { timeout: 10_000 }).toBe(200);
+      const next: any = await (await h.createRun({ prompt: h.prompt([{ message: 'room again' }]), wait: true })).json();
+      expect(next).toMatchObject({ status: 'succeeded', final_message: 'room again' });
+    } finally {
+      await run('umount', [dir]);
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

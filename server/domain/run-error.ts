@@ -19,6 +19,7 @@ export type RunErrorCode =
   | 'provider_unreachable'
   | 'budget_exceeded'
   | 'gateway_lost'
+  | 'storage_full'
   | 'internal';
 
 export interface RunError {

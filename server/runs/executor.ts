@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Config, ProviderConfig } from '../config/config.js';
 import type { RunBudget } from '../domain/provider-usage.js';
 import { RunStop, type RunError, type StopRun } from '../domain/run-error.js';
+import { isStorageFull, STORAGE_FULL_MESSAGE } from '../domain/storage-full.js';
 import type { ProviderAccess, ProviderAccessOpener } from '../provider-access/index.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { buildCodexArgv, buildCodexConfigToml } from '../sandbox/codex-invocation.js';
@@ -198,6 +199,10 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
         const partial = await time('collect', () => collectPartial(sandbox!, baselineWork, job.files, collectLimits(job.limits.workspaceMb, config.limits.partialCollectTimeoutS), log));
         if (partial) Object.assign(result, partial);
       }
+    } else if (isStorageFull(err)) {
+      // The baseline, the diff or the workspace export found no room in the data_dir.
+      log.error({ err }, 'the run\'s files found no room');
+      result = ended('failed', { code: 'storage_full', message: `${STORAGE_FULL_MESSAGE}: the run's diff and workspace could not be kept` }, exitCode, codex.outcome);
     } else if (err instanceof CollectTimeoutError) {
       result = ended('failed', { code: 'collect_timeout', message: err.message }, exitCode, codex.outcome);
     } else if (err instanceof SandboxError) {
