@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { makeTar } from '../server/archive/test-tarballs.js';
 import { leftovers } from './fixtures/docker.js';
 import { readSse, startHarness } from './fixtures/harness.js';
+import { expectRunReleased } from './fixtures/released.js';
 import { hostBridgeExists, linkExists, startSecondEngine } from './fixtures/second-engine.js';
 
 const IMAGE = 'codex-runner-sandbox:latest';
@@ -91,7 +92,7 @@ describe('the gateway socket removed from under a running run', () => {
     });
     // Stopped early, its sandbox was read as it was: a partial (here empty) diff, saying so.
     expect(run.artifact_problem).toMatch(/stopped before it ended/);
-    expect(await leftovers(`codex-runner.run-id=${created.id}`)).toEqual({ containers: 0, volumes: 0 });
+    await expectRunReleased(created.id);
     expect(h.logText()).toContain('was removed while the run ran');
 
     const next = await h.createRun({ prompt: h.prompt([{ exec: 'echo ok > ok.txt' }, { message: 'fine' }]), wait: true });
