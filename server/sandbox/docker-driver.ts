@@ -249,12 +249,19 @@ class DockerSandbox implements Sandbox {
 
   async stopReason(settleMs = 0): Promise<SandboxError | null> {
     const container = this.requireContainer();
-    let { State: state } = await container.inspect();
-    if (state.Running && settleMs > 0) {
-      const settle = new AbortController();
-      await Promise.race([container.wait({ condition: 'not-running', abortSignal: settle.signal }).catch(() => {}), delay(settleMs)]);
-      settle.abort();
+    let state: Dockerode.ContainerInspectInfo['State'];
+    try {
       ({ State: state } = await container.inspect());
+      if (state.Running && settleMs > 0) {
+        const settle = new AbortController();
+        await Promise.race([container.wait({ condition: 'not-running', abortSignal: settle.signal }).catch(() => {}), delay(settleMs)]);
+        settle.abort();
+        ({ State: state } = await container.inspect());
+      }
+    } catch (err) {
+      // Gone with its engine: that is why it failed.
+      if (isEngineUnreachable(err)) return unreachable(err);
+      throw err;
     }
     if (state.Running) return null;
     // An engine that stops stops its containers too (the relay gets SIGTERM): the run would
@@ -289,12 +296,11 @@ class DockerSandbox implements Sandbox {
   private async explain(err: unknown, signal?: AbortSignal): Promise<unknown> {
     if (signal?.aborted) return signal.reason;
     if (err instanceof SandboxError) return err;
-    if (isEngineUnreachable(err)) {
-      return new SandboxError(`the Docker engine is unreachable: ${(err as Error).message}`, { cause: err, code: 'docker_unreachable' });
-    }
+    if (isEngineUnreachable(err)) return unreachable(err);
     const status = statusOf(err);
     if (status === 404) return new SandboxError('the sandbox container was removed from outside the server', { cause: err, code: 'sandbox_gone' });
-    if (status === 409) {
+    // 409, or a 500 from the runtime ("cannot pause a stopped container"): the sandbox's own state says more.
+    if (status === 409 || status === 500) {
       const stopped = await this.stopReason().catch(() => null);
       if (stopped) return stopped;
     }
@@ -396,6 +402,10 @@ async function waitForExit(exec: Dockerode.Exec, signal: AbortSignal): Promise<n
     const info = await exec.inspect();
     if (!info.Running && info.ExitCode !== null && info.ExitCode !== undefined) return info.ExitCode;
   }
+}
+
+function unreachable(err: unknown): SandboxError {
+  return new SandboxError(`the Docker engine is unreachable: ${(err as Error).message}`, { cause: err, code: 'docker_unreachable' });
 }
 
 function isEngineUnreachable(err: unknown): boolean {
