@@ -19,6 +19,8 @@ export interface AppDeps {
   log: Logger;
   /** Providers that cannot serve runs, with the reason (e.g. their key variable is unset). */
   providerProblems?: Record<string, string>;
+  /** Why the data_dir cannot take new runs (it is full), or null. */
+  storageProblem?: () => string | null;
   /** What `GET /metrics` serves (Prometheus text format); the route is absent without it. */
   metrics?: { metrics(): Promise<string>; contentType: string };
 }
@@ -39,6 +41,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
     const problems = Object.entries(deps.providerProblems ?? {}).map(([name, why]) => `provider ${name}: ${why}`);
+    const storage = deps.storageProblem?.();
+    if (storage) problems.push(storage);
     try {
       await deps.driver.ping(AbortSignal.timeout(3000));
       if (!(await deps.driver.hasImage(deps.config.sandbox.image))) {

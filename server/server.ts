@@ -19,6 +19,8 @@ import { FileRunArtifacts } from './runs/run-artifacts.js';
 import { FairQueue } from './runs/fair-queue.js';
 import { planRun } from './runs/run-plan.js';
 import { RunService } from './runs/run-service.js';
+import { StorageHealth } from './runs/storage-health.js';
+import { PeriodicTask } from './scheduling/periodic-task.js';
 import { SqliteRunStore } from './runs/sqlite-run-store.js';
 import { tenantQuota } from './runs/tenant-quota.js';
 import { DockerSandboxDriver } from './sandbox/docker-driver.js';
@@ -49,6 +51,9 @@ export interface RunningServer extends AsyncDisposable {
   pool: WarmPool;
   close(): Promise<void>;
 }
+
+/** How often the data_dir's free space is read: how soon, once it was full, runs are taken again. */
+const STORAGE_CHECK_MS = 1_000;
 
 /** A sandbox uid that is also a host account lets that account read a run's token in /proc. */
 function warnIfHostAccount(uid: number, log: Logger): void {
@@ -144,6 +149,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       log.warn({ tenant: t.name }, `tenant ${t.name}: its webhooks cannot be signed (${webhookProblems[t.name]}); runs asking for one are refused`);
     }
   }
+  const storage = new StorageHealth(config.server.dataDir, log.child({ part: 'storage' }));
+  await storage.check();
   const webhooks = new RunWebhooks({ sender: webhookSender, secretFor: (tenant) => webhookSecrets.get(tenant), store, log: log.child({ part: 'webhooks' }) });
   const pool = new WarmPool({
     driver,
@@ -168,8 +175,15 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     telemetry,
     limits: config.limits,
     engineProblem: () => engine.problem,
+    storage,
     log,
   });
+  // Learns that space returned, and then writes the ends a full data_dir held back.
+  const storageWatch = new PeriodicTask(STORAGE_CHECK_MS, async () => {
+    await storage.check();
+    if (!storage.problem) await service.flushUnsaved();
+  });
+  storageWatch.start();
   // After the startup sweep (an interrupted run's sandbox is gone first), before the first request.
   await service.recover();
   const sweeper = new OrphanSweeper({
@@ -192,7 +206,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     log: log.child({ part: 'retention' }),
   });
   retention.start();
-  const app = createApp({ config, service, driver, auth, log, providerProblems, metrics: prometheus });
+  const app = createApp({ config, service, driver, auth, log, providerProblems, storageProblem: () => storage.problem, metrics: prometheus });
 
   const { headersTimeoutS, requestTimeoutS, keepAliveTimeoutS, maxConnections } = config.server;
   const http = await new Promise<Server>((resolve) => {
@@ -223,6 +237,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const close = () =>
     (closing ??= (async () => {
       const stopped = new Promise<void>((r) => http.close(() => r()));
+      await storageWatch.stop();
       await service.shutdown(config.server.shutdownGraceS);
       await pool.close();
       http.closeAllConnections();

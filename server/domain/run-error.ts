@@ -19,6 +19,8 @@ export type RunErrorCode =
   | 'provider_unreachable'
   | 'provider_timeout'
   | 'budget_exceeded'
+  | 'gateway_lost'
+  | 'storage_full'
   | 'internal';
 
 export interface RunError {

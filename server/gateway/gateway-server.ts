@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, rm } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import { createAdaptorServer } from '@hono/node-server';
@@ -8,6 +8,11 @@ import { GATEWAY_SOCKET_NAME } from '../sandbox/driver.js';
 
 /** Each run's socket has a directory of its own under this one. */
 const GATEWAY_RUNS_DIR = 'runs';
+/**
+ * How often a run's socket file is checked. A listener whose file was unlinked (a cleaner of the
+ * data dir, an operator) still listens, but nothing can connect to it: Codex would only retry.
+ */
+const SOCKET_CHECK_MS = 1_000;
 import type { GatewayBindings } from './gateway-app.js';
 import { guardListener, lingerOnUnreadBodies } from './listener-guards.js';
 
@@ -44,9 +49,10 @@ export interface GatewaySockets extends AsyncDisposable {
   restricted: boolean;
   /**
    * Opens `runId`'s listener, on which only that run's token is accepted, in a directory of its own
-   * or in `reserved` (which it then owns). The caller owns the socket.
+   * or in `reserved` (which it then owns). The caller owns the socket. `onLost` is told, once, when
+   * its socket file is removed or replaced while it is open.
    */
-  listen(runId: string, reserved?: ReservedSocketDir): Promise<RunSocket>;
+  listen(runId: string, reserved?: ReservedSocketDir, onLost?: (why: string) => void): Promise<RunSocket>;
   /** Makes an empty run directory for a sandbox whose run is not known yet. */
   reserve(): Promise<ReservedSocketDir>;
   /** Closes every listener still open (a run that has not ended yet) and refuses new ones. */
@@ -95,7 +101,7 @@ export async function openGatewaySockets(app: GatewayFetch, socketDir: string, s
   // 0750, not 0710: the sandbox may list its own directory, which holds its socket and nothing else.
   const runDir = (dir: string) => prepareDir(dir, sandboxGid, 0o750);
 
-  async function listen(runId: string, inReserved?: ReservedSocketDir): Promise<RunSocket> {
+  async function listen(runId: string, inReserved?: ReservedSocketDir, onLost?: (why: string) => void): Promise<RunSocket> {
     if (closed) throw new Error('the gateway is closed');
     if (!RUN_ID.test(runId)) throw new Error(`not a run id: ${JSON.stringify(runId).slice(0, 40)}`);
     if (open.has(runId)) throw new Error(`run ${runId} already has a gateway socket`);
@@ -124,9 +130,11 @@ export async function openGatewaySockets(app: GatewayFetch, socketDir: string, s
       await chmod(socketPath, restricted ? 0o660 : 0o666);
     })();
     let closing: Promise<void> | null = null;
+    let watch: NodeJS.Timeout | undefined;
     // Waits for an opening still under way, so a close that comes early (shutdown) leaves nothing behind.
     const close = () =>
       (closing ??= (async () => {
+        clearInterval(watch);
         open.delete(runId);
         await ready.catch(() => {});
         if (server.listening) {
@@ -146,6 +154,11 @@ export async function openGatewaySockets(app: GatewayFetch, socketDir: string, s
       throw err;
     }
     if (closing) throw new Error('the gateway closed while the socket opened');
+    if (onLost) watch = watchSocketFile(socketPath, () => closing !== null, (why) => {
+      clearInterval(watch);
+      log.error({ runId, socketPath }, why);
+      onLost(why);
+    });
     return socket;
   }
 
@@ -159,6 +172,31 @@ export async function openGatewaySockets(app: GatewayFetch, socketDir: string, s
       await rm(runsDir, { recursive: true, force: true });
     })());
   return { dir: socketDir, restricted, listen, reserve, close, [Symbol.asyncDispose]: close };
+}
+
+/** Checks on a timer that `socketPath` is still the file the listener made; calls `lost` (until cleared) when it is not. */
+function watchSocketFile(socketPath: string, closed: () => boolean, lost: (why: string) => void): NodeJS.Timeout {
+  let made: { dev: number; ino: number } | undefined;
+  let checking = false;
+  const check = async () => {
+    if (checking) return;
+    checking = true;
+    try {
+      const now = await lstat(socketPath).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? null : undefined));
+      if (closed() || now === undefined) return;
+      made ??= now ? { dev: now.dev, ino: now.ino } : undefined;
+      if (!now) lost(`the run's gateway socket ${socketPath} was removed while the run ran: Codex could no longer reach its provider`);
+      else if (now.dev !== made!.dev || now.ino !== made!.ino || !now.isSocket()) {
+        lost(`the run's gateway socket ${socketPath} was replaced while the run ran: Codex could no longer reach its provider`);
+      }
+    } finally {
+      checking = false;
+    }
+  };
+  void check();
+  const timer = setInterval(() => void check(), SOCKET_CHECK_MS);
+  timer.unref();
+  return timer;
 }
 
 /** Gives `dir` to the sandboxes' group alone (traversable, not listable by default), or to all when not root; says which. */

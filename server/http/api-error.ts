@@ -20,6 +20,7 @@ export const errorStatus = {
   bad_gateway: 502,
   not_ready: 503,
   shutting_down: 503,
+  storage_full: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ErrorCode = keyof typeof errorStatus;

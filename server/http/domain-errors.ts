@@ -1,4 +1,5 @@
 import { WorkspaceRejectedError } from '../archive/spool-workspace.js';
+import { isStorageFull, STORAGE_FULL_MESSAGE } from '../domain/storage-full.js';
 import type { RefusalReason } from '../runs/run-refused.js';
 import { RunRefusedError } from '../runs/run-refused.js';
 import { TooManyStreamsError } from '../runs/stream-slots.js';
@@ -8,6 +9,7 @@ const refusalCode: Record<RefusalReason, ErrorCode> = {
   shutting_down: 'shutting_down',
   queue_full: 'queue_full',
   engine_unavailable: 'not_ready',
+  storage_full: 'storage_full',
   invalid_options: 'invalid_options',
   provider_not_ready: 'not_ready',
 };
@@ -18,5 +20,7 @@ export function apiErrorFor(err: unknown): ApiError | undefined {
   if (err instanceof RunRefusedError) return new ApiError(refusalCode[err.reason], err.message, err.retryAfterS);
   if (err instanceof TooManyStreamsError) return new ApiError('too_many_streams', err.message);
   if (err instanceof WorkspaceRejectedError) return new ApiError(err.kind === 'too_large' ? 'workspace_too_large' : 'workspace_invalid', err.message);
+  // A write of the request's own (its upload's spool) that found no room.
+  if (isStorageFull(err)) return new ApiError('storage_full', `${STORAGE_FULL_MESSAGE}: the upload could not be stored; retry later`);
   return undefined;
 }

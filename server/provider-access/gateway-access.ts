@@ -1,4 +1,5 @@
 import { emptyProviderUsage } from '../domain/provider-usage.js';
+import { RunStop } from '../domain/run-error.js';
 import type { GatewaySockets } from '../gateway/gateway-server.js';
 import type { GatewayGrant, GatewayTokens } from '../gateway/tokens.js';
 import { SANDBOX_GATEWAY_URL } from '../sandbox/driver.js';
@@ -25,7 +26,9 @@ export async function openGatewayAccess(deps: GatewayAccessDeps, request: Provid
   const token = deps.tokens.issue(grant);
   let socket;
   try {
-    socket = await deps.sockets.listen(request.runId, request.reservedSocketDir);
+    // Its file gone, nothing reaches the gateway any more: the run ends now, not at its timeout.
+    const lost = (why: string) => request.stop(new RunStop('failed', { code: 'gateway_lost', message: why }));
+    socket = await deps.sockets.listen(request.runId, request.reservedSocketDir, lost);
   } catch (err) {
     token.revoke();
     throw err;

@@ -1,6 +1,6 @@
 import type { Config } from '../config/config.js';
 import { resumeEventFile } from './event-log-resume.js';
-import { EventLog, replayEventFile, type EventLogLimits, type RunEvent } from './event-log.js';
+import { EventLog, replayEventFile, type EventLogLimits, type RunEvent, type RunEventKind } from './event-log.js';
 import type { Run } from './run.js';
 import { holdWhileOpen, StreamSlots, type HeldStream } from './stream-slots.js';
 
@@ -27,6 +27,13 @@ export class EventStreams {
   /** The log of a run accepted before a restart, going on where its file left off. */
   async resumeLog(path: string, onDropped: (dropped: number) => void): Promise<EventLog> {
     return new EventLog(path, this.limits, onDropped, (await resumeEventFile(path)) ?? undefined);
+  }
+
+  /** Appends one event to an ended run's file, after its last whole line (one its writer could not write). */
+  async appendToEnded(path: string, kind: RunEventKind, data: unknown): Promise<void> {
+    const log = await this.resumeLog(path, () => {});
+    log.append(kind, data);
+    await log.close();
   }
 
   /** Follows the live log when there is one, else replays the ended run's file; holds one of the tenant's slots. */

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Config, ProviderConfig } from '../config/config.js';
 import type { RunBudget } from '../domain/provider-usage.js';
 import { RunStop, type RunError, type StopRun } from '../domain/run-error.js';
+import { isStorageFull, STORAGE_FULL_MESSAGE } from '../domain/storage-full.js';
 import type { ProviderAccess, ProviderAccessOpener } from '../provider-access/index.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { buildCodexArgv, buildCodexConfigToml, CODEX_CONFIG_ENV, CODEX_LAUNCHER } from '../sandbox/codex-invocation.js';
@@ -166,7 +167,7 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
       // Killed by a signal: the sandbox may be stopping under it, and the engine may take a moment
       // to say so (the relay's death kills every process of the sandbox before dockerd has noticed).
       const stopped = await started.stopReason(exitCode > 128 ? SETTLE_MS : 0).catch(() => null);
-      if (stopped) throw new SandboxError(stopped, { code: 'sandbox_stopped' });
+      if (stopped) throw stopped;
     }
     const outOfMemory = exitCode !== 0 && (await started.ranOutOfMemory().catch(() => false)) ? job.limits.memoryMb : null;
     const baseline = await time('baseline', () => baselineWork);
@@ -192,13 +193,18 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
         const partial = await time('collect', () => collectPartial(sandbox!, baselineWork, job.files, collectLimits(job.limits.workspaceMb, config.limits.partialCollectTimeoutS), log));
         if (partial) Object.assign(result, partial);
       }
+    } else if (isStorageFull(err)) {
+      // The baseline, the diff or the workspace export found no room in the data_dir.
+      log.error({ err }, 'the run\'s files found no room');
+      result = ended('failed', { code: 'storage_full', message: `${STORAGE_FULL_MESSAGE}: the run's diff and workspace could not be kept` }, exitCode, codex.outcome);
     } else if (err instanceof CollectTimeoutError) {
       result = ended('failed', { code: 'collect_timeout', message: err.message }, exitCode, codex.outcome);
     } else if (err instanceof SandboxError) {
       log.error({ err }, 'sandbox failed');
       // A helper that fails while the sandbox goes down says less than the sandbox's own state.
       const stopped = err.code === 'sandbox_error' && sandbox ? await sandbox.stopReason(SETTLE_MS).catch(() => null) : null;
-      result = ended('failed', stopped ? { code: 'sandbox_stopped', message: stopped } : { code: err.code, message: err.message }, exitCode, codex.outcome);
+      const cause = stopped ?? err;
+      result = ended('failed', { code: cause.code, message: cause.message }, exitCode, codex.outcome);
     } else {
       log.error({ err }, 'run failed unexpectedly');
       result = ended('failed', { code: 'internal', message: 'internal error while running' }, exitCode, codex.outcome);

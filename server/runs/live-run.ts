@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { RunStop } from '../domain/run-error.js';
+import { isStorageFull, STORAGE_FULL_MESSAGE } from '../domain/storage-full.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import type { EventLog } from './event-log.js';
 import { executeRun, type ExecutorDeps, type RunResult } from './executor.js';
@@ -8,6 +9,8 @@ import type { RunFiles } from './run-files.js';
 import type { RunPlan } from './run-plan.js';
 import type { RunStore } from './run-store.js';
 import type { RunStatusEvent } from './run-wire.js';
+import type { StorageHealth } from './storage-health.js';
+import type { UnsavedEnds } from './unsaved-ends.js';
 import { canTransition, runView, type Run, type RunStatus } from './run.js';
 
 /** A run from its acceptance to its end: what the run service holds for it meanwhile. */
@@ -30,6 +33,10 @@ export interface LifecycleDeps {
   telemetry: Telemetry;
   /** Told of each run once its end is recorded (completion webhooks). */
   onEnded?: (run: Run) => void;
+  /** Told of writes that failed for want of space. */
+  storage?: Pick<StorageHealth, 'noteFailure'>;
+  /** Holds the ends that could not be written for want of space, until there is room. */
+  unsaved?: Pick<UnsavedEnds, 'hold'>;
   log: Logger;
 }
 
@@ -61,31 +68,8 @@ export async function runToEnd(deps: LifecycleDeps, entry: LiveRun): Promise<voi
   try {
     transition(run, 'running');
     run.startedAt = new Date();
-    await deps.store.update(run);
-    deps.telemetry.runStarted(run.tenant, run.startedAt.getTime() - run.createdAt.getTime());
-    entry.events.append('run', { type: 'run.started', run: runView(run) } satisfies RunStatusEvent);
-    const timeout = setTimeout(
-      () => entry.controller.abort(new RunStop('timed_out', { code: 'timeout', message: `run exceeded its timeout of ${run.timeoutS} s` })),
-      run.timeoutS * 1000,
-    );
-    try {
-      ({ result, released } = await executeRun(deps.executor, {
-        run,
-        budget: entry.plan.budget,
-        limits: entry.plan.limits,
-        stop: (stop) => entry.controller.abort(stop),
-        prompt: entry.prompt,
-        provider: entry.plan.provider,
-        files: entry.files,
-        hasInput: entry.hasInput,
-        events: entry.events,
-        signal: entry.controller.signal,
-        log,
-        telemetry: deps.telemetry,
-      }));
-    } finally {
-      clearTimeout(timeout);
-    }
+    const unrecorded = await recordStart(deps, run, log);
+    ({ result, released } = unrecorded ? { result: unrecorded, released } : await execute(deps, entry, log));
   } catch (err) {
     log.error({ err }, 'run crashed');
     result = { ...notRun(), status: 'failed', error: { code: 'internal', message: 'internal error while running' } };
@@ -95,8 +79,49 @@ export async function runToEnd(deps: LifecycleDeps, entry: LiveRun): Promise<voi
   await released;
 }
 
+/** Records that the run started; how it ends instead when that cannot be written for want of space. */
+async function recordStart(deps: LifecycleDeps, run: Run, log: Logger): Promise<RunResult | null> {
+  try {
+    await deps.store.update(run);
+    return null;
+  } catch (err) {
+    // Not run unrecorded: a restart would find it queued and run it again.
+    if (!deps.storage?.noteFailure(err)) throw err;
+    log.error({ err }, 'could not record the start of the run');
+    return { ...notRun(), status: 'failed', error: { code: 'storage_full', message: `${STORAGE_FULL_MESSAGE}: the run could not be started` } };
+  }
+}
+
+async function execute(deps: LifecycleDeps, entry: LiveRun, log: Logger): ReturnType<typeof executeRun> {
+  const { run } = entry;
+  deps.telemetry.runStarted(run.tenant, run.startedAt!.getTime() - run.createdAt.getTime());
+  entry.events.append('run', { type: 'run.started', run: runView(run) } satisfies RunStatusEvent);
+  const timeout = setTimeout(
+    () => entry.controller.abort(new RunStop('timed_out', { code: 'timeout', message: `run exceeded its timeout of ${run.timeoutS} s` })),
+    run.timeoutS * 1000,
+  );
+  try {
+    return await executeRun(deps.executor, {
+      run,
+      budget: entry.plan.budget,
+      limits: entry.plan.limits,
+      stop: (stop) => entry.controller.abort(stop),
+      prompt: entry.prompt,
+      provider: entry.plan.provider,
+      files: entry.files,
+      hasInput: entry.hasInput,
+      events: entry.events,
+      signal: entry.controller.signal,
+      log,
+      telemetry: deps.telemetry,
+    });
+  } finally {
+    clearTimeout(timeout);
+  }
+}
+
 /** Records how the run ended, closes its event log, drops the files it will never serve, and lets waiters go. */
-export async function finishRun(deps: LifecycleDeps, entry: Pick<LiveRun, 'run' | 'events' | 'markEnded'>, result: RunResult): Promise<void> {
+export async function finishRun(deps: LifecycleDeps, entry: Pick<LiveRun, 'run' | 'events' | 'markEnded'> & { files?: Pick<RunFiles, 'events'> }, result: RunResult): Promise<void> {
   const { run } = entry;
   transition(run, result.status);
   Object.assign(run, {
@@ -112,8 +137,14 @@ export async function finishRun(deps: LifecycleDeps, entry: Pick<LiveRun, 'run' 
     leftOut: result.leftOut,
     artifactProblem: result.artifactProblem,
   });
-  // A store that cannot write must not keep waiters from the end: a restart will call the run interrupted.
-  await deps.store.update(run).catch((err) => deps.log.error({ err, runId: run.id }, 'could not record the end of the run'));
+  // A store that cannot write must not keep waiters from the end. Short of space, the end is held
+  // in memory and written once there is room; otherwise a restart will call the run interrupted.
+  let recordFailure: unknown = null;
+  await deps.store.update(run).catch((err) => {
+    recordFailure = err;
+    deps.storage?.noteFailure(err);
+    deps.log.error({ err, runId: run.id }, 'could not record the end of the run');
+  });
   deps.telemetry.runEnded({
     tenant: run.tenant,
     provider: run.provider,
@@ -122,9 +153,17 @@ export async function finishRun(deps: LifecycleDeps, entry: Pick<LiveRun, 'run' 
     ms: run.finishedAt!.getTime() - run.createdAt.getTime(),
     providerTokens: run.providerUsage?.total_tokens ?? null,
   });
-  entry.events.append('run', { type: `run.${run.status}` as RunStatusEvent['type'], run: runView(run) } satisfies RunStatusEvent);
+  const terminal = { type: `run.${run.status}` as RunStatusEvent['type'], run: runView(run) } satisfies RunStatusEvent;
+  entry.events.append('run', terminal);
+  let eventsFailure: unknown = null;
+  await entry.events.close().catch((err) => {
+    eventsFailure = err;
+    deps.storage?.noteFailure(err);
+    deps.log.error({ err, runId: run.id }, 'could not close the event log');
+  });
+  const unsaved = { record: isStorageFull(recordFailure), terminal: isStorageFull(eventsFailure) && entry.files ? { file: entry.files.events, event: terminal } : null };
+  if (deps.unsaved && (unsaved.record || unsaved.terminal)) deps.unsaved.hold(run, unsaved);
   deps.onEnded?.({ ...run });
-  await entry.events.close().catch((err) => deps.log.error({ err, runId: run.id }, 'could not close the event log'));
   await deps.artifacts.settle(run.id, { diff: result.hasDiff, workspace: result.hasWorkspace });
   entry.markEnded();
 }

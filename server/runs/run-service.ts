@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { WorkspaceRejectedError } from '../archive/workspace-rejected-error.js';
 import type { Config } from '../config/config.js';
 import { RunStop } from '../domain/run-error.js';
+import { STORAGE_FULL_MESSAGE } from '../domain/storage-full.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { AdmissionFullError, type Admission } from './admission.js';
 import type { EventLog } from './event-log.js';
@@ -17,7 +18,9 @@ import { recoverRuns, type RecoveryReport } from './run-recovery.js';
 import { RunRefusedError } from './run-refused.js';
 import type { RunCursor, RunStore } from './run-store.js';
 import type { RunStatusEvent, RunStreamEvent } from './run-wire.js';
+import type { StorageHealth } from './storage-health.js';
 import type { HeldStream } from './stream-slots.js';
+import { UnsavedEnds } from './unsaved-ends.js';
 import { runView, type Run, type RunStatus } from './run.js';
 
 const MiB = 1024 * 1024;
@@ -45,6 +48,8 @@ export interface RunServiceDeps {
   limits: Pick<Config['limits'], 'runMaxEvents' | 'runMaxEventLogMb' | 'eventLineMaxKb' | 'maxEventStreamsPerTenant'>;
   /** Why the container engine cannot take runs now, if it cannot. */
   engineProblem?: () => string | null;
+  /** Whether the data_dir has room; told of writes that failed for want of it. */
+  storage?: Pick<StorageHealth, 'problem' | 'noteFailure'>;
   log: Logger;
 }
 
@@ -53,11 +58,22 @@ export class RunService {
   private readonly live = new Map<string, LiveRun>();
   private readonly streams: EventStreams;
   private readonly lifecycle: LifecycleDeps;
+  private readonly unsaved: UnsavedEnds;
   private accepting = true;
 
   constructor(private readonly deps: RunServiceDeps) {
     this.streams = new EventStreams(deps.limits);
-    this.lifecycle = { executor: deps.executor, store: deps.store, artifacts: deps.artifacts, telemetry: deps.telemetry, onEnded: deps.onEnded, log: deps.log };
+    this.unsaved = new UnsavedEnds({ store: deps.store, appendEvent: (file, event) => this.streams.appendToEnded(file, 'run', event), log: deps.log });
+    this.lifecycle = {
+      executor: deps.executor,
+      store: deps.store,
+      artifacts: deps.artifacts,
+      telemetry: deps.telemetry,
+      onEnded: deps.onEnded,
+      storage: deps.storage,
+      unsaved: this.unsaved,
+      log: deps.log,
+    };
   }
 
   /**
@@ -68,6 +84,8 @@ export class RunService {
     if (!this.accepting) throw new RunRefusedError('shutting_down', 'the server is shutting down');
     const engine = this.deps.engineProblem?.();
     if (engine) throw new RunRefusedError('engine_unavailable', `${engine}; retry later`);
+    const storage = this.deps.storage?.problem;
+    if (storage) throw new RunRefusedError('storage_full', `${storage}; retry later`);
     const full = this.deps.admission.refusal(tenant);
     if (full) throw new RunRefusedError('queue_full', `${full.message}; retry later`, full.retryAfterS);
     return options && this.deps.plan(tenant, options);
@@ -75,6 +93,16 @@ export class RunService {
 
   /** Resolves once the run, its prompt and its upload are durable: a crash from then on loses none of them. */
   async create(input: CreateRunInput): Promise<Run> {
+    try {
+      return await this.createDurably(input);
+    } catch (err) {
+      if (!this.deps.storage?.noteFailure(err)) throw err;
+      this.deps.log.error({ err, tenant: input.tenant }, 'could not store a new run');
+      throw new RunRefusedError('storage_full', `${STORAGE_FULL_MESSAGE}: the run could not be stored; retry later`);
+    }
+  }
+
+  private async createDurably(input: CreateRunInput): Promise<Run> {
     if (!this.accepting) throw new RunRefusedError('shutting_down', 'the server is shutting down');
     const plan = this.deps.plan(input.tenant, input.options);
     if ((input.workspaceBytes ?? 0) > plan.limits.workspaceMb * MiB) {
@@ -145,7 +173,7 @@ export class RunService {
   }
 
   async get(tenant: string, id: string): Promise<Run | undefined> {
-    const run = this.live.get(id)?.run ?? (await this.deps.store.get(id));
+    const run = this.live.get(id)?.run ?? this.unsaved.get(id) ?? (await this.deps.store.get(id));
     return run && run.tenant === tenant ? { ...run } : undefined;
   }
 
@@ -153,7 +181,7 @@ export class RunService {
   async list(tenant: string, query: { status?: RunStatus; limit: number; after?: RunCursor }): Promise<{ runs: Run[]; next: RunCursor | null }> {
     const found = await this.deps.store.list({ tenant, ...query, limit: query.limit + 1 });
     // A live run's record is the one in memory (its dropped-events count is saved only at its end).
-    const runs = found.slice(0, query.limit).map((r) => ({ ...(this.live.get(r.id)?.run ?? r) }));
+    const runs = found.slice(0, query.limit).map((r) => ({ ...(this.live.get(r.id)?.run ?? this.unsaved.get(r.id) ?? r) }));
     const last = runs.at(-1);
     return { runs, next: found.length > query.limit && last ? { createdAt: last.createdAt, id: last.id } : null };
   }
@@ -201,6 +229,11 @@ export class RunService {
     return this.streams.count(tenant);
   }
 
+  /** Writes the ends held in memory while the data_dir was full; those that still do not fit wait for the next call. */
+  flushUnsaved(): Promise<void> {
+    return this.unsaved.flush();
+  }
+
   /** Runs that own a sandbox now or may start one. */
   liveRunIds(): ReadonlySet<string> {
     return new Set(this.live.keys());
@@ -219,6 +252,8 @@ export class RunService {
       const stop = new RunStop('cancelled', { code: 'shutdown', message: 'the server shut down before the run ended' });
       await Promise.all([...this.live.values()].map((entry) => this.stop(entry, stop)));
     }
+    await this.unsaved.flush();
+    if (this.unsaved.size) this.deps.log.error({ runIds: this.unsaved.ids() }, 'the ends of these runs could not be written for want of space: a restart will call them interrupted');
   }
 
   /** Ends a run early: a waiting one never starts, a running one is aborted (its sandbox removed). */

@@ -3,7 +3,7 @@
 // so the server build and image leave it out, like the other test-*.ts modules.
 import { Readable, type Writable } from 'node:stream';
 import { buildTar, dir, file } from '../archive/test-tarballs.js';
-import type { BoundedTree, ExecOptions, Sandbox, SandboxDriver, SandboxRequest, SweepResult } from '../sandbox/driver.js';
+import type { BoundedTree, ExecOptions, Sandbox, SandboxDriver, SandboxError, SandboxRequest, SweepResult } from '../sandbox/driver.js';
 
 /** What `codex exec` does in a fake sandbox: writes its JSONL to `stdout`, returns its exit code. */
 export type FakeCodex = (io: { stdout: Writable; signal: AbortSignal; sandbox: FakeSandbox; stdin: string | undefined }) => Promise<number>;
@@ -111,7 +111,7 @@ export class FakeSandbox implements Sandbox {
     this.frozen = true;
   }
 
-  async stopReason(): Promise<string | null> {
+  async stopReason(): Promise<SandboxError | null> {
     return null;
   }
 

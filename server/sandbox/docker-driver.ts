@@ -1,3 +1,4 @@
+import { Agent } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Dockerode from 'dockerode';
@@ -16,17 +17,35 @@ function statusOf(err: unknown): number | undefined {
   return (err as DockerErrorLike)?.statusCode;
 }
 
+/**
+ * Why the engine refuses a new connection now (its message), or null when it answers. A stopping
+ * dockerd closes its listener first and stops its containers after: requests on a kept-alive
+ * connection are still answered meanwhile, so only a fresh connection tells.
+ */
+export type EngineProbe = () => Promise<string | null>;
+
+const PROBE_TIMEOUT_MS = 3_000;
+
 /** Sandboxes as containers of one Docker engine, with a tmpfs volume for the workspace. */
 export class DockerSandboxDriver implements SandboxDriver {
   constructor(
     private readonly docker: Dockerode,
     private readonly log: Logger,
     private readonly placement: DockerPlacement,
+    private readonly probe: EngineProbe = async () => null,
   ) {}
 
   /** A driver on the engine at `socketPath` (dockerode's default when unset). */
   static connect(socketPath: string | undefined, log: Logger, placement: DockerPlacement): DockerSandboxDriver {
-    return new DockerSandboxDriver(socketPath ? new Dockerode({ socketPath }) : new Dockerode(), log, placement);
+    const options = (extra: Dockerode.DockerOptions = {}) => new Dockerode(socketPath ? { socketPath, ...extra } : extra);
+    // Its own agent without keep-alive: each probe opens a new connection.
+    const fresh = options({ agent: new Agent({ keepAlive: false }) } as Dockerode.DockerOptions);
+    const probe: EngineProbe = () =>
+      (fresh.ping as (opts: object) => Promise<unknown>)({ abortSignal: AbortSignal.timeout(PROBE_TIMEOUT_MS) }).then(
+        () => null,
+        (err: Error) => err.message,
+      );
+    return new DockerSandboxDriver(options(), log, placement, probe);
   }
 
   async ping(signal?: AbortSignal): Promise<void> {
@@ -58,9 +77,9 @@ export class DockerSandboxDriver implements SandboxDriver {
       signal?.throwIfAborted();
       await container.start();
       signal?.throwIfAborted();
-      return new DockerSandbox(this.docker, container, volumeName, spec, this.log);
+      return new DockerSandbox(this.docker, container, volumeName, spec, this.log, this.probe);
     } catch (err) {
-      await new DockerSandbox(this.docker, container, volumeName, spec, this.log).remove();
+      await new DockerSandbox(this.docker, container, volumeName, spec, this.log, this.probe).remove();
       if (signal?.aborted) throw signal.reason;
       throw new SandboxError(`could not start the sandbox: ${(err as Error).message}`, { cause: err });
     }
@@ -92,6 +111,7 @@ class DockerSandbox implements Sandbox {
     private readonly volumeName: string,
     private readonly spec: SandboxSpec,
     private readonly log: Logger,
+    private readonly probe: EngineProbe,
   ) {}
 
   get id(): string {
@@ -227,18 +247,33 @@ class DockerSandbox implements Sandbox {
     }
   }
 
-  async stopReason(settleMs = 0): Promise<string | null> {
+  async stopReason(settleMs = 0): Promise<SandboxError | null> {
     const container = this.requireContainer();
-    let { State: state } = await container.inspect();
-    if (state.Running && settleMs > 0) {
-      const settle = new AbortController();
-      await Promise.race([container.wait({ condition: 'not-running', abortSignal: settle.signal }).catch(() => {}), delay(settleMs)]);
-      settle.abort();
+    let state: Dockerode.ContainerInspectInfo['State'];
+    try {
       ({ State: state } = await container.inspect());
+      if (state.Running && settleMs > 0) {
+        const settle = new AbortController();
+        await Promise.race([container.wait({ condition: 'not-running', abortSignal: settle.signal }).catch(() => {}), delay(settleMs)]);
+        settle.abort();
+        ({ State: state } = await container.inspect());
+      }
+    } catch (err) {
+      // Gone with its engine: that is why it failed.
+      if (isEngineUnreachable(err)) return unreachable(err);
+      throw err;
     }
     if (state.Running) return null;
+    // An engine that stops stops its containers too (the relay gets SIGTERM): the run would
+    // otherwise blame the relay for what the engine did.
+    const engineGone = await this.probe();
+    if (engineGone) {
+      return new SandboxError(`the Docker engine stopped while the run ran, and stopped its sandbox (the engine is unreachable now: ${engineGone})`, {
+        code: 'docker_unreachable',
+      });
+    }
     const why = state.OOMKilled ? 'it ran out of memory' : `its main process (the gateway relay) exited with code ${state.ExitCode}`;
-    return `the sandbox stopped: ${why}`;
+    return new SandboxError(`the sandbox stopped: ${why}`, { code: 'sandbox_stopped' });
   }
 
   async ranOutOfMemory(): Promise<boolean> {
@@ -261,14 +296,13 @@ class DockerSandbox implements Sandbox {
   private async explain(err: unknown, signal?: AbortSignal): Promise<unknown> {
     if (signal?.aborted) return signal.reason;
     if (err instanceof SandboxError) return err;
-    if (isEngineUnreachable(err)) {
-      return new SandboxError(`the Docker engine is unreachable: ${(err as Error).message}`, { cause: err, code: 'docker_unreachable' });
-    }
+    if (isEngineUnreachable(err)) return unreachable(err);
     const status = statusOf(err);
     if (status === 404) return new SandboxError('the sandbox container was removed from outside the server', { cause: err, code: 'sandbox_gone' });
-    if (status === 409) {
-      const reason = await this.stopReason().catch(() => null);
-      if (reason) return new SandboxError(reason, { cause: err, code: 'sandbox_stopped' });
+    // 409, or a 500 from the runtime ("cannot pause a stopped container"): the sandbox's own state says more.
+    if (status === 409 || status === 500) {
+      const stopped = await this.stopReason().catch(() => null);
+      if (stopped) return stopped;
     }
     return new SandboxError(`docker: ${(err as Error).message}`, { cause: err });
   }
@@ -368,6 +402,10 @@ async function waitForExit(exec: Dockerode.Exec, signal: AbortSignal): Promise<n
     const info = await exec.inspect();
     if (!info.Running && info.ExitCode !== null && info.ExitCode !== undefined) return info.ExitCode;
   }
+}
+
+function unreachable(err: unknown): SandboxError {
+  return new SandboxError(`the Docker engine is unreachable: ${(err as Error).message}`, { cause: err, code: 'docker_unreachable' });
 }
 
 function isEngineUnreachable(err: unknown): boolean {

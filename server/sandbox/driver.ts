@@ -84,8 +84,12 @@ export interface Sandbox extends AsyncDisposable {
   exec(argv: string[], options?: ExecOptions): Promise<number>;
   /** Stops every process of the sandbox at once (the cgroup freezer); files stay readable. Idempotent. */
   freeze(): Promise<void>;
-  /** Why the sandbox is no longer running, or null while it runs (given `settleMs` to finish stopping). */
-  stopReason(settleMs?: number): Promise<string | null>;
+  /**
+   * Why the sandbox is no longer running, as the error its run ends with (`sandbox_stopped`, or
+   * `docker_unreachable` when the engine stopped it), or null while it runs (given `settleMs` to
+   * finish stopping).
+   */
+  stopReason(settleMs?: number): Promise<SandboxError | null>;
   /** Whether the kernel killed a process of the sandbox for want of memory. */
   ranOutOfMemory(): Promise<boolean>;
   remove(): Promise<void>;

@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { FakeSandboxDriver } from '../runs/test-sandbox-driver.js';
-import type { SandboxLimits } from './driver.js';
+import { SandboxError, type SandboxLimits } from './driver.js';
 import { POOL_ID_PREFIX, WarmPool, type SandboxShape } from './warm-pool.js';
 
 const limits: SandboxLimits = { memoryMb: 1024, cpus: 1, pidsLimit: 512, workspaceMb: 64, tmpMb: 64, homeMb: 64 };
@@ -84,7 +84,7 @@ describe('WarmPool', () => {
     pool.start();
     await until(() => pool.ready === 2);
     const dead = driver.sandboxes[0]!;
-    dead.stopReason = async () => 'the sandbox stopped: its main process exited with code 137';
+    dead.stopReason = async () => new SandboxError('the sandbox stopped: its main process exited with code 137', { code: 'sandbox_stopped' });
     const claimed = await pool.claim(shape);
     expect(claimed!.sandbox.id).toBe(driver.sandboxes[1]!.id);
     await until(() => dead.removed);

@@ -83,7 +83,7 @@ export class WarmPool {
     let member: Member | undefined;
     while ((member = this.idle.shift())) {
       void this.task.runOnce();
-      const stopped = await member.sandbox.stopReason().catch((err: Error) => err.message);
+      const stopped = await member.sandbox.stopReason().then((reason) => reason?.message ?? null, (err: Error) => err.message);
       if (!stopped) return this.handOut(member);
       this.deps.log.warn({ containerId: member.sandbox.id, reason: stopped }, 'a pooled sandbox stopped while it waited');
       this.retire(member);
