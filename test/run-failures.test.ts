@@ -52,10 +52,11 @@ describe('provider failures', () => {
     expect(run.error.message).toMatch(/429/);
   });
 
-  it('ends failed when the provider cuts its stream mid-way', async () => {
+  it('ends failed naming the provider when it cuts its stream mid-way', async () => {
     const run = await runToEnd([{ exec: 'echo started' }, { cutStream: true }]);
     expect(run.status).toBe('failed');
-    expect(run.error.message).toMatch(/stream disconnected/);
+    expect(run.error.code).toBe('provider_error');
+    expect(run.error.message).toMatch(/^provider standin broke off its answer/);
   });
 
   it('keeps the diff and workspace of a run that failed after editing', async () => {
