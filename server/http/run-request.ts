@@ -109,6 +109,14 @@ export type AdmissionCheck = (options: RunOptions | undefined) => number | void;
  */
 async function readMultipart(request: Request, body: Readable | null, limits: RunRequestLimits, admit: AdmissionCheck): Promise<RunRequest> {
   if (!body) throw new ApiError('bad_request', 'empty body');
+  const fieldBytesMax = limits.promptMaxBytes + OPTIONS_MAX_BYTES + FORM_OVERHEAD_BYTES;
+  // A declared length past every cap is refused before a byte is read: the caps below would stop
+  // it too, but only once the spool had taken upload_max_mb of it.
+  const declared = Number(request.headers.get('content-length') ?? 0);
+  const bodyMax = limits.workspace.maxCompressedBytes + fieldBytesMax;
+  if (declared > bodyMax) {
+    throw new ApiError('payload_too_large', `the body is ${declared} bytes; a run's form takes at most ${bodyMax} (the workspace's limits.upload_max_mb and the fields)`);
+  }
   const fields = new Map<string, string>();
   const tarPath = path.join(limits.uploadDir, `${randomUUID()}.tar`);
   const stop = new AbortController();
@@ -121,7 +129,6 @@ async function readMultipart(request: Request, body: Readable | null, limits: Ru
   // busboy reads a form field to its end however long it is, keeping only its first fieldSize bytes:
   // count what goes by outside the workspace file and stop at the fields' own cap instead.
   let inFile = false;
-  const fieldBytesMax = limits.promptMaxBytes + OPTIONS_MAX_BYTES + FORM_OVERHEAD_BYTES;
   let fieldBytes = 0;
   const fieldCap = new Transform({
     transform(chunk: Buffer, _encoding, callback) {

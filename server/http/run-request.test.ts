@@ -1,0 +1,47 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { makeTar } from '../archive/test-tarballs.js';
+import { readRunRequest, type RunRequestLimits } from './run-request.js';
+
+let uploadDir: string;
+let limits: RunRequestLimits;
+beforeEach(async () => {
+  uploadDir = await mkdtemp(path.join(tmpdir(), 'run-request-'));
+  limits = { uploadDir, owner: { uid: 70000, gid: 70000 }, promptMaxBytes: 1000, workspace: { maxBytes: 1 << 20, maxEntries: 100, maxCompressedBytes: 1 << 20 } };
+});
+afterEach(async () => {
+  expect(await readdir(uploadDir)).toEqual([]);
+  await rm(uploadDir, { recursive: true, force: true });
+});
+
+function form(parts: { name: string; filename?: string; body: string | Buffer }[], headers: Record<string, string> = {}): Request {
+  const chunks = parts.flatMap((p) => [
+    Buffer.from(`--b\r\nContent-Disposition: form-data; name="${p.name}"${p.filename ? `; filename="${p.filename}"` : ''}\r\n\r\n`),
+    Buffer.from(p.body),
+    Buffer.from('\r\n'),
+  ]);
+  const body = Buffer.concat([...chunks, Buffer.from('--b--\r\n')]);
+  return new Request('http://x/v1/runs', { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=b', ...headers }, body });
+}
+
+describe('readRunRequest (multipart)', () => {
+  it('reads a prompt, options and a workspace', async () => {
+    const tar = await makeTar([{ name: 'a.txt', content: 'x' }]);
+    const request = await readRunRequest(form([{ name: 'prompt', body: 'fix it' }, { name: 'options', body: '{"timeout_s":5}' }, { name: 'workspace', filename: 'w.tar', body: tar }]), limits);
+    expect(request).toMatchObject({ prompt: 'fix it', options: { timeout_s: 5 }, workspaceBytes: 1 });
+    await rm(request.workspaceTar!);
+  });
+
+  it('refuses a declared Content-Length past the caps before reading the body', async () => {
+    const body = new ReadableStream({ pull: () => new Promise(() => {}) }); // never yields a byte
+    const request = new Request('http://x/v1/runs', {
+      method: 'POST',
+      headers: { 'content-type': 'multipart/form-data; boundary=b', 'content-length': String(10 * 2 ** 30) },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    await expect(readRunRequest(request, limits)).rejects.toMatchObject({ code: 'payload_too_large', message: expect.stringMatching(/the body is 10737418240 bytes/) });
+  });
+});
