@@ -45,3 +45,12 @@ describe('readRunRequest (multipart)', () => {
     await expect(readRunRequest(request, limits)).rejects.toMatchObject({ code: 'payload_too_large', message: expect.stringMatching(/the body is 10737418240 bytes/) });
   });
 });
+
+describe('readRunRequest refuses a field given twice', () => {
+  it.each([
+    ['prompt', [{ name: 'prompt', body: 'one' }, { name: 'prompt', body: 'two' }]],
+    ['options', [{ name: 'options', body: '{}' }, { name: 'options', body: '{"timeout_s":1}' }]],
+  ])('%s', async (name, parts) => {
+    await expect(readRunRequest(form(parts), limits)).rejects.toMatchObject({ code: 'bad_request', message: `form field "${name}" is given twice` });
+  });
+});

@@ -152,6 +152,8 @@ async function readMultipart(request: Request, body: Readable | null, limits: Ru
   parser.on('field', (name, value, info) => {
     if (name !== 'prompt' && name !== 'options') return fail(new ApiError('bad_request', `unknown form field "${name}"; expected prompt, workspace, options`));
     if (info.valueTruncated) return fail(new ApiError('bad_request', `${name} is longer than ${limits.promptMaxBytes} bytes`));
+    // Two prompts would be one silently dropped: which one a client meant is not ours to guess.
+    if (fields.has(name)) return fail(new ApiError('bad_request', `form field "${name}" is given twice`));
     fields.set(name, value);
   });
   parser.on('file', (name, stream) => {
