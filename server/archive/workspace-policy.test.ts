@@ -201,6 +201,13 @@ describe('WorkspacePolicy hard links', () => {
     );
   });
 
+  it('refuses a link to itself, which Docker cannot extract, whatever way its names are written', () => {
+    for (const [name, linkname] of [['a', 'a'], ['./a', 'a'], ['d/a', 'd/../d/a']] as const) {
+      const error = refusal([{ name: 'd/', type: 'directory' }, { name, type: 'file', size: 1 }, { name, type: 'link', linkname }]);
+      expect(error.message).toBe(`entry "${name}" is a hard link to itself`);
+    }
+  });
+
   it('refuses a link to a directory', () => {
     expect(refusal([{ name: 'd', type: 'directory' }, { name: 'h', type: 'link', linkname: 'd' }]).message).toContain(
       'not an earlier file',

@@ -98,7 +98,7 @@ export class WorkspacePolicy {
     };
 
     if (type === 'symlink') out.linkname = this.checkSymlinkTarget(name, path, header.linkname);
-    if (type === 'link') out.linkname = this.checkHardLinkTarget(name, header.linkname);
+    if (type === 'link') out.linkname = this.checkHardLinkTarget(name, path, header.linkname);
 
     // tar-stream's pack tries ustar's 100 + 155 split first, one slice per component: quadratic in
     // a long name, seconds of blocked event loop for a deep tree. A PAX record is one write.
@@ -178,7 +178,7 @@ export class WorkspacePolicy {
     return target;
   }
 
-  private checkHardLinkTarget(name: string, target: string | null | undefined): string {
+  private checkHardLinkTarget(name: string, path: string, target: string | null | undefined): string {
     const quoted = quoteEntry(name);
     if (!target) throw invalid(`entry ${quoted} is a hard link with an empty target`, name);
     let normalized: string | null;
@@ -187,6 +187,9 @@ export class WorkspacePolicy {
     } catch {
       throw invalid(`entry ${quoted} is a hard link to ${quoteEntry(target)}, which escapes the workspace`, name);
     }
+    // Docker's extraction removes what is at a link's path before it links: the target is gone and
+    // the whole upload fails in the engine ("link /workspace/a /workspace/a: no such file").
+    if (normalized === path) throw invalid(`entry ${quoted} is a hard link to itself`, name);
     if (normalized === null || this.tree.kindAt(normalized.split('/')) !== 'file') {
       throw invalid(
         `entry ${quoted} is a hard link to ${quoteEntry(target)}, which is not an earlier file in the archive`,
