@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeTar } from '../archive/test-tarballs.js';
-import { readRunRequest, type RunRequestLimits } from './run-request.js';
+import { ClientGoneError, readRunRequest, type RunRequestLimits } from './run-request.js';
 
 let uploadDir: string;
 let limits: RunRequestLimits;
@@ -52,5 +52,19 @@ describe('readRunRequest refuses a field given twice', () => {
     ['options', [{ name: 'options', body: '{}' }, { name: 'options', body: '{"timeout_s":1}' }]],
   ])('%s', async (name, parts) => {
     await expect(readRunRequest(form(parts), limits)).rejects.toMatchObject({ code: 'bad_request', message: `form field "${name}" is given twice` });
+  });
+});
+
+describe('readRunRequest (JSON)', () => {
+  it('reports a client that hung up mid-body as gone, not as a failure to log', async () => {
+    let pulls = 0;
+    const body = new ReadableStream({
+      pull(controller) {
+        if (pulls++ === 0) controller.enqueue(new TextEncoder().encode('{"prompt":'));
+        else controller.error(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+      },
+    });
+    const request = new Request('http://x/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body, duplex: 'half' } as RequestInit);
+    await expect(readRunRequest(request, limits)).rejects.toBeInstanceOf(ClientGoneError);
   });
 });

@@ -76,16 +76,23 @@ export async function readRunRequest(
   request: Request,
   limits: RunRequestLimits,
   admit: AdmissionCheck = () => {},
-  body: Readable | null = request.body ? Readable.fromWeb(request.body as NodeWebReadableStream) : null,
+  /** The multipart body as a Node stream; the request's own body when not given. */
+  body?: Readable | null,
 ): Promise<RunRequest> {
   const type = request.headers.get('content-type') ?? '';
+  // Not turned into a Node stream before it is known to be multipart: that locks the Web body for readJson.
   if (/^application\/json\b/i.test(type)) return readJson(request, limits);
-  if (/^multipart\/form-data\b/i.test(type)) return readMultipart(request, body, limits, admit);
+  if (/^multipart\/form-data\b/i.test(type)) {
+    return readMultipart(request, body !== undefined ? body : request.body ? Readable.fromWeb(request.body as NodeWebReadableStream) : null, limits, admit);
+  }
   throw new ApiError('unsupported_media_type', 'send multipart/form-data (prompt, workspace, options) or application/json ({"prompt", "options"})');
 }
 
 async function readJson(request: Request, limits: RunRequestLimits): Promise<RunRequest> {
-  const text = await readTextCapped(request, limits.promptMaxBytes + OPTIONS_MAX_BYTES);
+  const text = await readTextCapped(request, limits.promptMaxBytes + OPTIONS_MAX_BYTES).catch((err: unknown) => {
+    // A client that hung up (or missed request_timeout_s) mid-body is nobody's error to log.
+    throw isConnectionReset(err) || request.signal.aborted ? new ClientGoneError() : err;
+  });
   let body: unknown;
   try {
     body = JSON.parse(text);
