@@ -278,6 +278,8 @@ const HEADERS_TIMEOUT_S = 2;
 const REQUEST_TIMEOUT_S = 5;
 /** Node checks its deadlines once a second (connectionsCheckingInterval); a loaded machine adds more. */
 const DEADLINE_SLACK_MS = 6_000;
+/** Each /healthz asked meanwhile answers within this: a trivial answer, on a loaded 2-core machine. */
+const HEALTHZ_BOUND_MS = 5_000;
 
 /** Asks /healthz every 250 ms until stopped; each answer's time, for "others keep being served". */
 function keepAsking(server: ServerProcess): { stop(): Promise<number[]> } {
@@ -350,7 +352,7 @@ describe('slow and broken clients, on the real server process', () => {
     expect(answer.json.error).toEqual({ code: 'request_timeout', message: expect.stringMatching(/headers_timeout_s/) });
     expect(ms).toBeLessThan(HEADERS_TIMEOUT_S * 1000 + DEADLINE_SLACK_MS);
     expect(times.length).toBeGreaterThan(3);
-    expect(Math.max(...times)).toBeLessThan(3_000);
+    expect(Math.max(...times)).toBeLessThan(HEALTHZ_BOUND_MS);
     await expectNothingLeft(server, baseline);
   });
 
@@ -363,7 +365,7 @@ describe('slow and broken clients, on the real server process', () => {
       expect(parseRaw(text).json?.error?.code, text).toBe('request_timeout');
       expect(ms).toBeLessThan(HEADERS_TIMEOUT_S * 1000 + DEADLINE_SLACK_MS);
     }
-    expect(Math.max(...times)).toBeLessThan(3_000);
+    expect(Math.max(...times)).toBeLessThan(HEALTHZ_BOUND_MS);
     await expectNothingLeft(server, baseline);
   });
 
@@ -386,7 +388,7 @@ describe('slow and broken clients, on the real server process', () => {
     expect(answer.status, text).toBe(408);
     expect(answer.json.error.code).toBe('request_timeout');
     expect(ms).toBeLessThan(REQUEST_TIMEOUT_S * 1000 + DEADLINE_SLACK_MS);
-    expect(Math.max(...times)).toBeLessThan(3_000);
+    expect(Math.max(...times)).toBeLessThan(HEALTHZ_BOUND_MS);
     await expectNothingLeft(server, baseline);
   });
 
