@@ -2,7 +2,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { makeTar } from '../archive/test-tarballs.js';
+import { makeTar, streamOf } from '../archive/test-tarballs.js';
 import { ClientGoneError, readRunRequest, type RunRequestLimits } from './run-request.js';
 
 let uploadDir: string;
@@ -66,5 +66,18 @@ describe('readRunRequest (JSON)', () => {
     });
     const request = new Request('http://x/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body, duplex: 'half' } as RequestInit);
     await expect(readRunRequest(request, limits)).rejects.toBeInstanceOf(ClientGoneError);
+  });
+});
+
+describe('readRunRequest and a form that breaks while the workspace spools', () => {
+  // busboy fails the form on a part header with a NUL, and leaves the workspace's file stream open
+  // when that failure comes in the chunk that started it: the spool waited on it for ever.
+  const workspaceHead = Buffer.from('--b\r\nContent-Disposition: form-data; name="workspace"; filename="w.tar"\r\n\r\n');
+  it.each([1, 100, 64 * 1024])('answers a malformed part header with the workspace in the same chunk (chunks of %i bytes), and keeps no spool file', async (chunk) => {
+    const tar = await makeTar([{ name: 'src/a.txt', content: 'hello' }]);
+    const body = Buffer.concat([Buffer.from('--b\r\nContent-Disposition: form-data; name="options\u0000"\r\n\r\n{}\r\n'), workspaceHead, tar, Buffer.from('\r\n')]);
+    const request = new Request('http://x/v1/runs', { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=b' } });
+    const answered = readRunRequest(request, limits, () => {}, streamOf(body, chunk));
+    await expect(answered).rejects.toMatchObject({ code: 'bad_request', message: 'malformed multipart body: Malformed part header' });
   });
 });

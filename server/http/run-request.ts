@@ -200,6 +200,10 @@ async function readMultipart(request: Request, body: Readable | null, limits: Ru
     const options = checkOptions(fields.has('options') ? parseJsonField(fields.get('options')!) : {});
     return { prompt: checkPrompt(fields.get('prompt'), limits), options, workspaceTar: spooling ? tarPath : null, workspaceBytes: spooled?.bytes ?? 0 };
   } catch (err) {
+    // The form may fail by itself (busboy: "Malformed part header" in a later part) while the
+    // workspace is being spooled: busboy leaves that file stream open, and the spool would wait on it
+    // for ever, holding its file. Stop it first.
+    fail(err);
     await spooling?.catch(() => {});
     await rm(tarPath, { force: true });
     const cause = firstError ?? err;
