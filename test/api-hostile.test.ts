@@ -212,6 +212,12 @@ const bodyAttacks: BodyAttack[] = [
     withinMs: 5_000,
   },
   {
+    name: 'a part header with a NUL, then the workspace, in one chunk and never closed (it hung, holding its spool file)',
+    send: async (s) => rawForm(s, Buffer.concat([partHead('Content-Disposition: form-data; name="options\u0000"'), Buffer.from('{}\r\n'), partHead('Content-Disposition: form-data; name="workspace"; filename="w.tar"'), await tinyTar(), Buffer.from('\r\n')])),
+    answer: badRequest(/malformed multipart body: Malformed part header/),
+    withinMs: 5_000,
+  },
+  {
     name: 'a workspace part whose header line has no colon, the tar right after it',
     send: async (s) => rawForm(s, Buffer.concat([partHead('Content-Disposition: form-data; name="workspace"; filename="w.tar"', 'X-Broken\r\n'), await tinyTar(), Buffer.from(`\r\n--${BOUNDARY}--\r\n`)])),
     answer: badRequest(/malformed multipart body: Malformed part header/),
