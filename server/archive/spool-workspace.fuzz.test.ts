@@ -129,7 +129,7 @@ describe('spoolWorkspace, fuzzed', () => {
   it('refuses or cleans every random byte-level tar, and throws nothing but WorkspaceRejectedError', { timeout: 120_000 }, async () => {
     await fc.assert(
       fc.asyncProperty(upload, async (spec) => spoolOnce(bytesOf(spec, rawTar(spec.entries, { end: spec.end })), spec.chunk)),
-      { numRuns: 400, interruptAfterTimeLimit: 100_000 },
+      { numRuns: 400, interruptAfterTimeLimit: 100_000, timeout: 10_000, seed: Number(process.env.FUZZ_SEED) || undefined },
     );
     expectBothOutcomes();
   });
@@ -150,7 +150,7 @@ describe('spoolWorkspace, fuzzed', () => {
         if (tar === null) return;
         await spoolOnce(gzip ? gzipSync(tar) : tar, chunk);
       }),
-      { numRuns: 300, interruptAfterTimeLimit: 100_000 },
+      { numRuns: 300, interruptAfterTimeLimit: 100_000, timeout: 10_000, seed: Number(process.env.FUZZ_SEED) || undefined },
     );
     expectBothOutcomes();
   });
