@@ -357,7 +357,7 @@ describe('slow and broken clients, on the real server process', () => {
     const answer = parseRaw(text);
     expect(answer.status, text).toBe(408);
     expect(answer.contentType).toMatch(/^application\/json/);
-    expect(answer.json.error).toEqual({ code: 'request_timeout', message: expect.stringMatching(/headers_timeout_s/) });
+    expect(answer.json.error).toEqual({ code: 'request_timeout', message: expect.any(String) });
     expect(ms).toBeLessThan(HEADERS_TIMEOUT_S * 1000 + DEADLINE_SLACK_MS);
     expect(times.length).toBeGreaterThan(3);
     expect(Math.max(...times)).toBeLessThan(HEALTHZ_BOUND_MS);
