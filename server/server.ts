@@ -237,8 +237,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const close = () =>
     (closing ??= (async () => {
       const stopped = new Promise<void>((r) => http.close(() => r()));
-      await storageWatch.stop();
+      // Before any other wait: from here on a new run is refused as shutting down.
       await service.shutdown(config.server.shutdownGraceS);
+      await storageWatch.stop();
       await pool.close();
       http.closeAllConnections();
       await stopped;

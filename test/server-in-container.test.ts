@@ -52,11 +52,12 @@ describe('the server in a container, with sibling sandboxes', () => {
     expect(created.status).toBe(202);
     const { id } = (await created.json()) as { id: string };
 
-    // The sandbox is a sibling: the host's engine lists it, labelled with the run and the instance.
+    // The sandbox is a sibling: the host's engine lists it, labelled with the instance and named
+    // after the run (a pooled one, labelled with its pool id, is renamed when the run takes it).
     const deadline = Date.now() + 60_000;
     for (;;) {
       if (sandboxMounts.length === 0) {
-        const [sandbox] = await docker.listContainers({ filters: { label: [`codex-runner.run-id=${id}`, `codex-runner.instance=${server.instance}`] } });
+        const [sandbox] = await docker.listContainers({ filters: { name: [`^/codex-runner-${id}$`], label: [`codex-runner.instance=${server.instance}`] } });
         if (sandbox) sandboxMounts = (await docker.getContainer(sandbox.Id).inspect()).Mounts;
       }
       run = await (await server.api(`/v1/runs/${id}`)).json();
@@ -86,7 +87,7 @@ describe('the server in a container, with sibling sandboxes', () => {
     expect(output).toMatch(new RegExp(`^${DEFAULT_SANDBOX_IDS.uid}$`, 'm'));
     // The server runs as root in its container: the run's socket is given to the sandboxes' group
     // alone, in the run's own directory, and the directory of all runs cannot be listed.
-    expect(output).toMatch(new RegExp(`^srw-rw---- .* /run/codex-runner/runs/${run.id}/gateway\\.sock$`, 'm'));
+    expect(output).toMatch(new RegExp(`^srw-rw---- .* /run/codex-runner/runs/(${run.id}|pool_[\\w-]+)/gateway\\.sock$`, 'm'));
     expect(output).toMatch(/^ls: cannot open directory '\/run\/codex-runner\/runs': Permission denied$/m);
     expect(output).toMatch(/ \/run\/codex-runner \S+ ro[, ]/);
   });

@@ -73,8 +73,13 @@ describe('the warm pool', () => {
   it('hands a waiting sandbox to a run, which gets its workspace and token only then, and never gives it back', async () => {
     const before = await untilFull(h);
     const workspace = await makeTar([{ name: 'a.txt', content: 'one\n' }]);
-    const res = await h.createRun({ prompt: h.prompt([{ exec: 'echo two >> a.txt && env | grep -c CODEX_RUNNER_GATEWAY_TOKEN' }, { message: 'edited' }]), workspace, wait: true });
-    const run = (await res.json()) as any;
+    const res = await h.createRun({ prompt: h.prompt([{ exec: 'echo two >> a.txt && env | grep -c CODEX_RUNNER_GATEWAY_TOKEN && sleep 2' }, { message: 'edited' }]), workspace });
+    const { id } = (await res.json()) as any;
+    // While it runs, the waiting sandbox it took bears the run's name (its label stays the pool's).
+    await expect
+      .poll(async () => (await docker.listContainers({ filters: { name: [`^/codex-runner-${id}$`] } })).map((c) => [c.Id, c.Labels[RUN_ID_LABEL]!.startsWith(POOL_ID_PREFIX)]), { timeout: 20_000 })
+      .toEqual([[expect.toSatisfy((cid: string) => before.includes(cid)), true]]);
+    const run = await h.waitForEnd(id);
     expect(run).toMatchObject({ status: 'succeeded', final_message: 'edited' });
     expect(await (await h.api(`/v1/runs/${run.id}/diff`)).text()).toContain('+two');
     const phases = await phasesOf(h, run.id);

@@ -1,6 +1,7 @@
 // Many runs, good and hostile, a few at a time against one server process; what the server and the
 // engine hold is counted before and after. Used by scripts/soak.ts and test/soak.test.ts.
 import { readdir } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import type Dockerode from 'dockerode';
 import { SOAK_SERVER_CONFIG, soakCaseFor, type SoakTarget } from '../../test/fixtures/soak-mix.js';
@@ -82,20 +83,42 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
 }
 
 async function count({ server, docker, instance, dataDir }: SoakOptions): Promise<SoakCount> {
-  const label = { label: [`${INSTANCE_LABEL}=${instance}`] };
   await untilPoolFull(docker, instance, SOAK_SERVER_CONFIG.pool.size);
-  const isPooled = (labels: Record<string, string> | null | undefined) => Boolean(labels?.[RUN_ID_LABEL]?.startsWith(POOL_ID_PREFIX));
-  const containers = await docker.listContainers({ all: true, filters: label });
-  const volumes = (await docker.listVolumes({ filters: label })).Volumes ?? [];
+  // A run's sandbox is removed just after its answer: given a moment to go before it counts as left.
+  const deadline = Date.now() + SETTLE_MS;
+  let sandboxes = await sandboxesOf(docker, instance);
+  while ((sandboxes.runContainers || sandboxes.runVolumes) && Date.now() < deadline) {
+    await sleep(100);
+    sandboxes = await sandboxesOf(docker, instance);
+  }
   const held = await holdings(server);
   return {
-    containers: containers.filter((c) => !isPooled(c.Labels)).length,
-    volumes: volumes.filter((v) => !isPooled(v.Labels)).length,
-    pooled: containers.filter((c) => isPooled(c.Labels)).length,
+    containers: sandboxes.runContainers,
+    volumes: sandboxes.runVolumes,
+    pooled: sandboxes.waiting,
     fds: held.fds,
     rssBytes: held.rss,
     heapUsedBytes: held.heapUsed,
     tempFiles: await countTempFiles(dataDir),
+  };
+}
+
+const SETTLE_MS = 15_000;
+
+/**
+ * The warm pool's waiting sandboxes (running, still under their pool name), and every other
+ * container and volume of the instance: a claimed pool sandbox takes its run's name and is a run's.
+ */
+async function sandboxesOf(docker: Dockerode, instance: string): Promise<{ waiting: number; runContainers: number; runVolumes: number }> {
+  const label = { label: [`${INSTANCE_LABEL}=${instance}`] };
+  const containers = await docker.listContainers({ all: true, filters: label });
+  const waiting = containers.filter((c) => c.State === 'running' && c.Names.some((n) => n.startsWith(`/codex-runner-${POOL_ID_PREFIX}`)));
+  const waitingIds = new Set(waiting.map((c) => c.Labels[RUN_ID_LABEL]));
+  const volumes = (await docker.listVolumes({ filters: label })).Volumes ?? [];
+  return {
+    waiting: waiting.length,
+    runContainers: containers.length - waiting.length,
+    runVolumes: volumes.filter((v) => !waitingIds.has(v.Labels?.[RUN_ID_LABEL])).length,
   };
 }
 

@@ -91,6 +91,7 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
 
   let access: ProviderAccess | undefined;
   let sandbox: Sandbox | undefined;
+  let assigned: Promise<void> | undefined;
   const idleS = config.limits.idleTimeoutS;
   const codex = new CodexPhase(job.events, config.limits.eventLineMaxKb * 1024, log, {
     ms: idleS * 1000,
@@ -109,6 +110,8 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
     const shape = { image: config.sandbox.image, runtime: config.sandbox.runtime, limits: job.limits, ids: config.sandbox, network: config.sandbox.network };
     const claimed = deps.pool && deps.access.usesGateway(job.provider) ? await time('claim', () => deps.pool!.claim(shape)) : null;
     sandbox = claimed?.sandbox;
+    // Off the run's path: a name for operators, awaited before the removal.
+    assigned = claimed?.sandbox.assign(run.id).catch((err) => log.warn({ err }, 'could not name the pooled sandbox after its run'));
     // Opened before a sandbox starts: its gateway socket is the only one the sandbox can reach. A
     // sandbox made ahead already mounts the directory the socket is opened in.
     const opened = await time('access', () =>
@@ -220,6 +223,7 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
   return { result, released };
 
   async function release(): Promise<void> {
+    await assigned;
     if (sandbox) {
       await time('remove', () => beforeAbort(sandbox!.remove(), AbortSignal.timeout(REMOVE_WAIT_MS))).catch((err) =>
         log.error({ err }, 'could not remove the sandbox'),

@@ -107,6 +107,12 @@ export class FakeSandbox implements Sandbox {
     return code;
   }
 
+  assignedTo: string | null = null;
+
+  async assign(runId: string): Promise<void> {
+    this.assignedTo = runId;
+  }
+
   async freeze(): Promise<void> {
     this.frozen = true;
   }

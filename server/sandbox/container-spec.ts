@@ -9,6 +9,9 @@ export const EXPIRES_LABEL = 'codex-runner.expires-at';
 
 export const GATEWAY_MOUNT_DIR = '/run/codex-runner';
 
+/** A run's container name: a pooled one is renamed to it when its run claims it. */
+export const sandboxName = (runId: string) => `codex-runner-${runId}`;
+
 /** What this Docker engine's sandboxes have in common, beyond one run's request. */
 export interface DockerPlacement {
   /** The server instance: labels every sandbox, so a sweep takes only this instance's. */
@@ -54,7 +57,7 @@ export function buildSandboxSpec(input: SandboxRequest, placement: DockerPlaceme
     ? path.posix.join(GATEWAY_MOUNT_DIR, gateway.relativeDir, GATEWAY_SOCKET_NAME)
     : path.posix.join(GATEWAY_MOUNT_DIR, GATEWAY_SOCKET_NAME);
   const container: Dockerode.ContainerCreateOptions = {
-    name: `codex-runner-${input.runId}`,
+    name: sandboxName(input.runId),
     Image: input.image,
     // PID 1 is tini (the image's entrypoint); the idle process is the relay to the gateway socket,
     // so the sandbox needs no network at all to reach its model provider.

@@ -3,7 +3,7 @@ import type { Duplex, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Dockerode from 'dockerode';
 import type { Logger } from 'pino';
-import { buildSandboxSpec, INSTANCE_LABEL, RUN_ID_LABEL, type DockerPlacement, type SandboxSpec } from './container-spec.js';
+import { buildSandboxSpec, INSTANCE_LABEL, RUN_ID_LABEL, sandboxName, type DockerPlacement, type SandboxSpec } from './container-spec.js';
 import { demuxDockerStream } from './demux.js';
 import { SandboxError, type BoundedTree, type ExecOptions, type Sandbox, type SandboxDriver, type SandboxRequest, type SweepResult } from './driver.js';
 import { readWorkspaceWithin } from './workspace-reader.js';
@@ -305,6 +305,11 @@ class DockerSandbox implements Sandbox {
       if (stopped) return stopped;
     }
     return new SandboxError(`docker: ${(err as Error).message}`, { cause: err });
+  }
+
+  async assign(runId: string): Promise<void> {
+    // Docker cannot change a label: the run-id label stays the pool's, the name becomes the run's.
+    await this.requireContainer().rename({ name: sandboxName(runId) });
   }
 
   remove(): Promise<void> {

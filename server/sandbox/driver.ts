@@ -93,6 +93,11 @@ export interface Sandbox extends AsyncDisposable {
   /** Whether the kernel killed a process of the sandbox for want of memory. */
   ranOutOfMemory(): Promise<boolean>;
   remove(): Promise<void>;
+  /**
+   * Names a sandbox made before its run (the warm pool's) after the run that took it, where the
+   * backend can: an operator finds a run's sandbox by its run id.
+   */
+  assign(runId: string): Promise<void>;
 }
 
 export interface BoundedTree {

@@ -106,6 +106,7 @@ export class WarmPool {
       stopReason: (...args) => sandbox.stopReason(...args),
       ranOutOfMemory: () => sandbox.ranOutOfMemory(),
       remove: () => sandbox.remove().finally(() => member.socketDir.release().finally(removed)),
+      assign: (runId) => sandbox.assign(runId),
       [Symbol.asyncDispose]: () => claimed.remove(),
     };
     return { sandbox: claimed, socketDir: member.socketDir };
