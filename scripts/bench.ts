@@ -33,6 +33,8 @@ const { values: args } = parseArgs({
     'store-only': { type: 'boolean', default: false },
     // Only the admission burst (section 7): Docker, about a minute.
     'admission-only': { type: 'boolean', default: false },
+    // Only the speed figures: latency (1), concurrency (9) and big workspaces (10).
+    'speed-only': { type: 'boolean', default: false },
   },
 });
 const runs = Number(args.runs);
@@ -134,6 +136,11 @@ async function main(): Promise<void> {
   );
   const afterRuns = await holdings(server);
   await cold.close();
+  if (args['speed-only']) {
+    printLatency(latency);
+    await speed();
+    return;
+  }
   await assertNoLeftovers(docker, `after ${runs + 1} service runs`, runSandboxLabels(benchId));
   await assertNoLeftovers(docker, `after ${runs + 1} floor runs`, [floorLabel]);
   printLatency(latency);
@@ -160,24 +167,28 @@ async function main(): Promise<void> {
   printAdmissionRate('7. admission', admission);
 
   printImage(config.sandbox.image, (await docker.getImage(config.sandbox.image).inspect()).Size);
+  await speed();
 
-  await poolFull();
-  const concurrency = await measureConcurrency(server, token, prompt, [1, 4, 8], (level) => Math.max(8, level * 3));
-  await assertNoLeftovers(docker, 'after the concurrency runs', runSandboxLabels(benchId));
-  printConcurrency(concurrency);
+  /** Issue 13's figures beside the floor: concurrency (9) and big workspaces (10). */
+  async function speed(): Promise<void> {
+    await poolFull();
+    const concurrency = await measureConcurrency(server, token, prompt, [1, 4, 8], (level) => Math.max(8, level * 3));
+    await assertNoLeftovers(docker, 'after the concurrency runs', runSandboxLabels(benchId));
+    printConcurrency(concurrency);
 
-  const big = [];
-  const randomTar = path.join(dir, 'big-random.tar');
-  await writeRandomTarball(randomTar, 4, Math.round(uploadMb / 4));
-  big.push(await measureBigWorkspace(docker, server, standIn, token, config, benchId, dir, { name: `${uploadMb} MiB random, 4 files`, tarball: randomTar, files: 4 }));
-  await rm(randomTar, { force: true });
-  const treeTar = path.join(dir, 'big-tree.tar');
-  const tree = await writeTreeTarball(treeTar, [path.resolve('node_modules'), '/usr/include', '/usr/share'], 20_000, uploadMb * 1024 * 1024);
-  big.push(await measureBigWorkspace(docker, server, standIn, token, config, benchId, dir, { name: 'source trees (node_modules, /usr/include, /usr/share)', tarball: treeTar, files: tree.files }));
-  await rm(treeTar, { force: true });
-  await assertNoLeftovers(docker, 'after the big workspaces', runSandboxLabels(benchId));
-  await assertNoLeftovers(docker, 'after the big workspaces\' floor', [floorLabel]);
-  printBigWorkspace(big);
+    const big = [];
+    const randomTar = path.join(dir, 'big-random.tar');
+    await writeRandomTarball(randomTar, 4, Math.round(uploadMb / 4));
+    big.push(await measureBigWorkspace(docker, server, standIn, token, config, benchId, dir, { name: `${uploadMb} MiB random, 4 files`, tarball: randomTar, files: 4 }));
+    await rm(randomTar, { force: true });
+    const treeTar = path.join(dir, 'big-tree.tar');
+    const tree = await writeTreeTarball(treeTar, ['/usr/include', '/usr/share', path.resolve('node_modules')], 20_000, uploadMb * 1024 * 1024);
+    big.push(await measureBigWorkspace(docker, server, standIn, token, config, benchId, dir, { name: 'real trees (/usr/include, /usr/share, node_modules)', tarball: treeTar, files: tree.files }));
+    await rm(treeTar, { force: true });
+    await assertNoLeftovers(docker, 'after the big workspaces', runSandboxLabels(benchId));
+    await assertNoLeftovers(docker, 'after the big workspaces\' floor', [floorLabel]);
+    printBigWorkspace(big);
+  }
 }
 
 /** Removes containers and volumes carrying a label; the bench's safety net, not the service's sweep. */

@@ -52,7 +52,9 @@ export async function writeTreeTarball(file: string, roots: string[], maxFiles: 
         await new Promise<void>((resolve, reject) => pack.entry({ name: `${target}/`, type: 'directory', mode: 0o755 }, (err) => (err ? reject(err) : resolve())));
         await walk(source, target);
       } else if (entry.isSymbolicLink()) {
-        pack.entry({ name: target, type: 'symlink', linkname: await readlink(source) });
+        // One out of the tree (absolute, or climbing out) is refused at upload, as it should be.
+        const linkname = await readlink(source);
+        if (!linkname.startsWith('/') && !linkname.split('/').includes('..')) pack.entry({ name: target, type: 'symlink', linkname });
       } else if (entry.isFile()) {
         const { size } = await stat(source);
         if (taken.bytes + size > maxBytes) continue;
