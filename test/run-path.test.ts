@@ -131,6 +131,8 @@ describe('events', () => {
     const before = h.telemetry.events.length;
     const res = await h.createRun({ prompt: h.prompt([{ exec: 'echo hi' }, { message: 'ok' }]), wait: true });
     expect(res.status).toBe(200);
+    // The removal is timed just after the answer.
+    await expect.poll(() => h.telemetry.events.slice(before).some((e) => e.kind === 'runPhase' && e.labels.phase === 'remove'), { timeout: 30_000 }).toBe(true);
     const seen = h.telemetry.events.slice(before);
     expect(seen.filter((e) => e.kind === 'runQueued')).toHaveLength(1);
     expect(seen.filter((e) => e.kind === 'runStarted')).toHaveLength(1);

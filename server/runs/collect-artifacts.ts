@@ -81,12 +81,15 @@ async function readBoth(source: TreeSource, baseline: BaselineIndex, files: RunF
   }
 }
 
+/** A MiB of slack per branch: a consumer's pause (a write waiting on the disk) does not stall the engine's stream at once. */
+const TEE_BUFFER_BYTES = 1024 * 1024;
+
 /**
  * Two readers of one stream, each going at the slower one's pace (pipe's backpressure); a branch
  * that is destroyed is unpiped and no longer holds the other back. Read errors reach both.
  */
 function tee(source: Readable): [PassThrough, PassThrough] {
-  const branches: [PassThrough, PassThrough] = [new PassThrough(), new PassThrough()];
+  const branches: [PassThrough, PassThrough] = [new PassThrough({ highWaterMark: TEE_BUFFER_BYTES }), new PassThrough({ highWaterMark: TEE_BUFFER_BYTES })];
   for (const branch of branches) source.pipe(branch);
   source.once('error', (err) => branches.forEach((b) => b.destroy(err)));
   return branches;
