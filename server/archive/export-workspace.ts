@@ -61,7 +61,7 @@ export async function exportWorkspace(
   // 200 MB run's end. It is compressed when (and if) it is downloaded.
   const out = createWriteStream(partialPath, { mode: 0o600 });
   out.on('error', stopReading);
-  const tar = Readable.from(repack(new TarReader(dockerTar), prefix, result, opts.maxBytes ?? Infinity));
+  const tar = Readable.from(batched(repack(new TarReader(dockerTar), prefix, result, opts.maxBytes ?? Infinity)));
   try {
     await pipeline(tar, out, { signal: opts.signal });
     for (const raw of (await opts.leftOut) ?? []) {
@@ -117,6 +117,24 @@ async function* repack(reader: TarReader, prefix: PathKey, result: ExportResult,
     yield padding(entry.size);
   }
   yield END_OF_ARCHIVE;
+}
+
+/** A MiB of the repacked tar per write: a small file is three pieces (header, body, padding), and each write is a round trip to the disk's thread. */
+const WRITE_BATCH_BYTES = 1024 * 1024;
+
+async function* batched(pieces: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let batch: Buffer[] = [];
+  let bytes = 0;
+  for await (const piece of pieces) {
+    batch.push(piece);
+    bytes += piece.length;
+    if (bytes >= WRITE_BATCH_BYTES) {
+      yield batch.length === 1 ? batch[0]! : Buffer.concat(batch, bytes);
+      batch = [];
+      bytes = 0;
+    }
+  }
+  if (bytes) yield Buffer.concat(batch, bytes);
 }
 
 function leftOutReason(type: TarEntry['type']): LeftOut['reason'] {

@@ -2,6 +2,8 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { TreeDiffError } from './tree-diff-error.js';
 
 const WINDOW_BYTES = 1024 * 1024;
+/** A read this close past the window is the stored order going on (a tar header and padding apart). */
+const SEQUENTIAL_GAP_BYTES = 64 * 1024;
 
 /**
  * Positional reads from the stored baseline tar through a 1 MiB window, so comparing a file
@@ -17,11 +19,18 @@ export class BaselineBytes {
     return new BaselineBytes(await open(path, 'r'));
   }
 
-  /** Exactly `length` bytes from `position`; the buffer is never reused, callers may keep it. */
-  async read(position: number, length: number): Promise<Buffer> {
+  /**
+   * Exactly `length` bytes from `position`; the buffer is never reused, callers may keep it. Read
+   * on from just past the window (the next files, in the order they were stored), it reads a MiB
+   * ahead; after a jump (a tree that comes back in another order) no further than `end`, the
+   * file's last byte, so that each small file out of order does not cost a MiB.
+   */
+  async read(position: number, length: number, end = Number.POSITIVE_INFINITY): Promise<Buffer> {
     const offset = position - this.windowStart;
     if (offset >= 0 && offset + length <= this.window.length) return this.window.subarray(offset, offset + length);
-    const size = Math.max(length, WINDOW_BYTES);
+    const past = position - (this.windowStart + this.window.length);
+    const onward = past >= 0 && past <= SEQUENTIAL_GAP_BYTES;
+    const size = Math.max(length, onward ? WINDOW_BYTES : Math.min(WINDOW_BYTES, end - position));
     const window = Buffer.allocUnsafe(size);
     let filled = 0;
     while (filled < size) {

@@ -139,7 +139,7 @@ async function storeFile(ctx: ScanContext, entry: TarEntry, key: PathKey): Promi
         await writer.write(chunk);
         continue;
       }
-      const expected = await ctx.bytes!.read(comparable!.offset! + same, chunk.length);
+      const expected = await ctx.bytes!.read(comparable!.offset! + same, chunk.length, comparable!.offset! + comparable!.size);
       if (expected.equals(chunk)) {
         same += chunk.length;
         continue;
