@@ -49,12 +49,15 @@ describe('server lifecycle', () => {
 
   it('refuses new runs while shutting down', async () => {
     const h = await startHarness({ server: { shutdown_grace_s: 20 } });
-    const created: any = await (await h.createRun({ prompt: h.prompt([{ exec: 'sleep 0.5' }, { message: 'done' }]) })).json();
-    const closing = h.server.close();
-    await expect(h.server.service.create({ tenant: 'default', prompt: 'x', options: { provider: 'standin', model: 'm', timeoutS: 10 }, workspaceTar: null })).rejects.toThrow(/shutting down/);
-    await closing;
-    // A run that finishes within the grace period ends normally.
-    expect((await storedRun(h.dataDir, created.id))!.status).toBe('succeeded');
-    await h.close();
+    try {
+      const created: any = await (await h.createRun({ prompt: h.prompt([{ exec: 'sleep 0.5' }, { message: 'done' }]) })).json();
+      const closing = h.server.close();
+      await expect(h.server.service.create({ tenant: 'default', prompt: 'x', options: { provider: 'standin', model: 'm', timeoutS: 10 }, workspaceTar: null })).rejects.toThrow(/shutting down/);
+      await closing;
+      // A run that finishes within the grace period ends normally.
+      expect((await storedRun(h.dataDir, created.id))!.status).toBe('succeeded');
+    } finally {
+      await h.close();
+    }
   });
 });
