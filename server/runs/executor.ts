@@ -7,8 +7,8 @@ import { RunStop, type RunError, type StopRun } from '../domain/run-error.js';
 import { isStorageFull, STORAGE_FULL_MESSAGE } from '../domain/storage-full.js';
 import type { ProviderAccess, ProviderAccessOpener } from '../provider-access/index.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
-import { buildCodexArgv, buildCodexConfigToml, CODEX_CONFIG_ENV, CODEX_LAUNCHER } from '../sandbox/codex-invocation.js';
-import { SandboxError, WORKSPACE_DIR, type Sandbox, type SandboxDriver, type SandboxLimits } from '../sandbox/driver.js';
+import { buildCodexArgv, buildCodexConfigToml, CODEX_CONFIG_ENV, CODEX_LAUNCHER, CODEX_RELAY_PORT_ENV } from '../sandbox/codex-invocation.js';
+import { SANDBOX_GATEWAY_PORT, SandboxError, WORKSPACE_DIR, type Sandbox, type SandboxDriver, type SandboxLimits } from '../sandbox/driver.js';
 import type { WarmPool } from '../sandbox/warm-pool.js';
 import { indexBaseline, type BaselineIndex } from '../tree-diff/index.js';
 import { collectArtifacts, CollectTimeoutError, type CollectLimits } from './collect-artifacts.js';
@@ -154,6 +154,8 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
           env: [
             // The launcher writes it as Codex's config.toml: one exec where there were two.
             `${CODEX_CONFIG_ENV}=${buildCodexConfigToml({ model: run.model, provider: opened.codex })}`,
+            // A sandbox started just now may not have its relay listening yet: the launcher waits for it.
+            ...(opened.gateway ? [`${CODEX_RELAY_PORT_ENV}=${SANDBOX_GATEWAY_PORT}`] : []),
             // Added here, at the last moment, so the key is in no spec or log line.
             ...opened.codexEnv(),
           ],

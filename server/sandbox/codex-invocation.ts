@@ -44,6 +44,8 @@ export function buildCodexConfigToml(input: { model: string; provider: CodexProv
 /** The image's launcher (`sandbox-image/bin/codex-runner-codex`): writes the config in CODEX_CONFIG_ENV, then execs Codex's argv. */
 export const CODEX_LAUNCHER = 'codex-runner-codex';
 export const CODEX_CONFIG_ENV = 'CODEX_RUNNER_CONFIG_TOML';
+/** The relay's port inside the sandbox: the launcher waits until it listens. */
+export const CODEX_RELAY_PORT_ENV = 'CODEX_RUNNER_RELAY_PORT';
 
 /**
  * Codex's argv. The prompt is not in it: an argv is readable by anyone on the host (`ps`,
