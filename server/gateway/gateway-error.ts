@@ -1,5 +1,6 @@
 // The gateway's own error envelope, the same shape as the API's (`{"error":{"code","message"}}`) but
 // with its own codes: the gateway is a lower room than http/ and does not import from it.
+import { rawJsonResponse } from '../domain/parser-refusal.js';
 
 const gatewayErrorStatus = {
   bad_request: 400,
@@ -37,7 +38,5 @@ export function refusalOf(response: Response): GatewayErrorCode | undefined {
  * (a request its parser refused, a CONNECT); the connection is closed after it.
  */
 export function rawGatewayError(code: GatewayErrorCode, message: string): string {
-  const body = JSON.stringify({ error: { code, message } });
-  const reason = { 400: 'Bad Request', 403: 'Forbidden', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' }[gatewayErrorStatus[code] as number] ?? 'Error';
-  return `HTTP/1.1 ${gatewayErrorStatus[code]} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+  return rawJsonResponse(gatewayErrorStatus[code], { error: { code, message } });
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { closeSoon, onParserRefusal, parserRefusal } from '../domain/parser-refusal.js';
 import { rawGatewayError } from './gateway-error.js';
 
 /**
@@ -11,30 +12,17 @@ import { rawGatewayError } from './gateway-error.js';
  * a sandbox gets the gateway's JSON envelope instead, and the connection is closed after it.
  */
 export function guardListener(server: Server, log: Logger): void {
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    // As Node's default does: answer only when nothing of a response has gone out on this socket yet.
-    const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-    if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
-      socket.destroy();
-      return;
-    }
-    const [code, message] =
-      err.code === 'HPE_HEADER_OVERFLOW'
-        ? (['headers_too_large', 'request headers are over the gateway\'s limit'] as const)
-        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? (['request_timeout', 'the request did not arrive in time'] as const)
-          : (['bad_request', `malformed request (${err.code ?? 'parse error'}): ${String(err.message).slice(0, 200)}`] as const);
+  onParserRefusal(server, (err) => {
+    const { code, message } = parserRefusal(err, 'gateway');
     log.warn({ code: err.code }, 'gateway refused a request its HTTP parser could not take');
-    socket.end(rawGatewayError(code, message));
-    // A client that sends on and never reads would keep the socket open: the end is not negotiable.
-    setTimeout(() => socket.destroy(), 1000).unref();
+    return rawGatewayError(code, message);
   });
 
   server.on('connect', (req: IncomingMessage, socket: Duplex) => {
     log.warn({ target: String(req.url).slice(0, 200) }, 'gateway refused a CONNECT');
     socket.on('error', () => {});
     socket.end(rawGatewayError('forbidden', 'CONNECT is not available through the gateway'));
-    setTimeout(() => socket.destroy(), 1000).unref();
+    closeSoon(socket);
   });
 }
 
