@@ -83,10 +83,9 @@ export class WarmPool {
     let member: Member | undefined;
     while ((member = this.idle.shift())) {
       void this.task.runOnce();
-      const stopped = await member.sandbox.stopReason().then((reason) => reason?.message ?? null, (err: Error) => err.message);
+      const stopped = await stopReasonOf(member);
       if (!stopped) return this.handOut(member);
-      this.deps.log.warn({ containerId: member.sandbox.id, reason: stopped }, 'a pooled sandbox stopped while it waited');
-      this.retire(member);
+      this.dropStopped(member, stopped);
     }
     return null;
   }
@@ -137,14 +136,13 @@ export class WarmPool {
     // One that stopped while it waited (removed from outside, the engine restarted) is replaced now,
     // not met by a run.
     const waiting = [...this.idle];
-    const stopped = await Promise.all(waiting.map((m) => m.sandbox.stopReason().catch((err: Error) => err.message)));
+    const stopped = await Promise.all(waiting.map(stopReasonOf));
     for (const [i, reason] of stopped.entries()) {
       const at = this.idle.indexOf(waiting[i]!);
       // Claimed meanwhile: its run meets the stop itself.
       if (!reason || at < 0) continue;
       this.idle.splice(at, 1);
-      this.deps.log.warn({ containerId: waiting[i]!.sandbox.id, reason }, 'a pooled sandbox stopped while it waited');
-      this.retire(waiting[i]!);
+      this.dropStopped(waiting[i]!, reason);
     }
     const now = Date.now();
     const plan = planPool({
@@ -196,6 +194,11 @@ export class WarmPool {
     }
   }
 
+  private dropStopped(member: Member, reason: string): void {
+    this.deps.log.warn({ containerId: member.sandbox.id, reason }, 'a pooled sandbox stopped while it waited');
+    this.retire(member);
+  }
+
   private retire(member: Member): void {
     const removal = member.sandbox
       .remove()
@@ -207,6 +210,11 @@ export class WarmPool {
       });
     this.removals.add(removal);
   }
+}
+
+/** Why a waiting sandbox no longer runs, or null while it does; a sandbox the engine cannot say of counts as stopped. */
+function stopReasonOf(member: Member): Promise<string | null> {
+  return member.sandbox.stopReason().then((reason) => reason?.message ?? null, (err: Error) => err.message);
 }
 
 function shapeKey(shape: SandboxShape): string {
