@@ -14,6 +14,7 @@ import { parseSse } from '../server/gateway/sse-events.js';
 import { docker } from './fixtures/docker.js';
 import { scriptMarker, startResponsesStandIn, STAND_IN_MODEL, type ResponsesStandIn, type StandInStep } from './fixtures/responses-stand-in.js';
 import { startServerProcess, type ServerProcess } from './fixtures/server-process.js';
+import { until } from './fixtures/until.js';
 
 const TOKENS = { a: `tenant-a-${randomBytes(8).toString('hex')}`, b: `tenant-b-${randomBytes(8).toString('hex')}` } as const;
 type Tenant = keyof typeof TOKENS;
@@ -93,15 +94,6 @@ async function hostCommandLines(): Promise<string[]> {
   return lines.filter(Boolean);
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 describe("a run's gateway token and prompt", () => {
   // Starts with dashes (an option to anyone who parses an argv) and spans lines.
@@ -118,7 +110,7 @@ describe("a run's gateway token and prompt", () => {
     const id = await start('a', prompt);
     const eventsFile = path.join(server.dataDir, 'data', 'runs', id, 'events.jsonl');
     // The run prints its own token into its own events: the test needs to know what to look for.
-    const token = await until('the run to print its token', async () => TOKEN_LINE.exec(await readFile(eventsFile, 'utf8').catch(() => ''))?.[1]);
+    const token = await until('the run to print its token', async () => TOKEN_LINE.exec(await readFile(eventsFile, 'utf8').catch(() => ''))?.[1], 90_000);
     victim = { id, prompt, token };
 
     // While Codex sleeps in its second command: the engine's view and the host's.

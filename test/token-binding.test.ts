@@ -3,12 +3,12 @@
 // Docker, real Codex; the stand-in scripts a run that stole a live run's token.
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../server/config/config.js';
 import { docker } from './fixtures/docker.js';
 import { readSse, startHarness, type Harness } from './fixtures/harness.js';
 import { STAND_IN_MODEL } from './fixtures/responses-stand-in.js';
+import { until } from './fixtures/until.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -38,15 +38,6 @@ async function commandOutputs(harness: Harness, runId: string): Promise<string[]
   return events.filter((e) => e.data.type === 'item.completed' && e.data.item?.type === 'command_execution').map((e) => e.data.item.aggregated_output);
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 const exists = (p: string) => stat(p).then(() => true, () => false);
 

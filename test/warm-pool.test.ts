@@ -1,6 +1,8 @@
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTar } from '../server/archive/test-tarballs.js';
 import { INSTANCE_LABEL, RUN_ID_LABEL } from '../server/sandbox/container-spec.js';
+import { demuxDockerStream } from '../server/sandbox/demux.js';
 import { POOL_ID_PREFIX } from '../server/sandbox/warm-pool.js';
 import { docker } from './fixtures/docker.js';
 import { startHarness, type Harness } from './fixtures/harness.js';
@@ -36,17 +38,9 @@ async function phasesOf(h: Harness, runId: string): Promise<string[]> {
 async function execIn(containerId: string, cmd: string[]): Promise<string> {
   const exec = await docker.getContainer(containerId).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
   const stream = await exec.start({ hijack: true, stdin: false });
-  const chunks: Buffer[] = [];
-  stream.on('data', (c: Buffer) => chunks.push(c));
-  await new Promise((resolve) => stream.on('end', resolve));
-  // Strip the 8-byte multiplexing headers: the output here is short and on stdout.
-  const raw = Buffer.concat(chunks);
   const out: Buffer[] = [];
-  for (let at = 0; at + 8 <= raw.length; ) {
-    const size = raw.readUInt32BE(at + 4);
-    out.push(raw.subarray(at + 8, at + 8 + size));
-    at += 8 + size;
-  }
+  const both = new Writable({ write: (chunk: Buffer, _encoding, done) => (out.push(chunk), done()) });
+  await demuxDockerStream(stream, both, both);
   return Buffer.concat(out).toString();
 }
 
