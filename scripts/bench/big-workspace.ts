@@ -12,7 +12,7 @@ import { makeTar } from '../../server/archive/test-tarballs.js';
 import { HOME_DIR, WORKSPACE_DIR } from '../../server/sandbox/driver.js';
 import type { ResponsesStandIn } from '../../test/fixtures/responses-stand-in.js';
 import { scriptMarker } from '../../test/fixtures/responses-stand-in.js';
-import { FLOOR_LABEL } from './floor.js';
+import { FLOOR_HARDENING, FLOOR_LABEL } from './floor.js';
 import { readRss, sampleRss } from './proc.js';
 import type { ServerChild } from './server-child.js';
 import { createRunUpload } from './service-client.js';
@@ -106,10 +106,7 @@ async function floorArchive(docker: Dockerode, config: Config, benchId: string, 
       Labels: { [FLOOR_LABEL]: benchId },
       NetworkDisabled: true,
       HostConfig: {
-        NetworkMode: 'none',
-        CapDrop: ['ALL'],
-        SecurityOpt: ['no-new-privileges'],
-        ReadonlyRootfs: true,
+        ...FLOOR_HARDENING,
         Memory: sandbox.memoryMb * MiB,
         Tmpfs: { '/tmp': 'rw,size=16m', [HOME_DIR]: 'rw,size=16m' },
         Mounts: [{ Type: 'volume', Source: volumeName, Target: WORKSPACE_DIR }],

@@ -14,6 +14,8 @@ import { CODEX_HOME, GATEWAY_SOCKET_NAME, HOME_DIR, SANDBOX_GATEWAY_PORT as GATE
 
 /** Labels the floor's containers (value: the bench's id), and only them: never the service's run-id label. */
 export const FLOOR_LABEL = 'codex-runner-bench.floor';
+/** What the floor's containers share with every sandbox: no network, no capability, no privilege gained, a read-only root. */
+export const FLOOR_HARDENING = { NetworkMode: 'none', CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'], ReadonlyRootfs: true };
 const MiB = 1024 * 1024;
 
 // Starts the relay, waits until it listens (bash's /dev/tcp; the image has no nc), writes the
@@ -56,10 +58,7 @@ export async function startFloor(docker: Dockerode, config: Config, upstreamUrl:
       Labels: { [FLOOR_LABEL]: benchId },
       NetworkDisabled: true,
       HostConfig: {
-        NetworkMode: 'none',
-        CapDrop: ['ALL'],
-        SecurityOpt: ['no-new-privileges'],
-        ReadonlyRootfs: true,
+        ...FLOOR_HARDENING,
         // The same limits as the service's sandbox, so CPU quota and memory do not favour one side.
         Memory: limits.memoryMb * MiB,
         MemorySwap: limits.memoryMb * MiB,

@@ -1,7 +1,7 @@
 // What a server process holds, and which sandboxes are still around.
 import type Dockerode from 'dockerode';
 import { INSTANCE_LABEL, RUN_ID_LABEL } from '../../server/sandbox/container-spec.js';
-import { POOL_ID_PREFIX } from '../../server/sandbox/warm-pool.js';
+import { sandboxesOf } from './pool-wait.js';
 import { countFds, readRss } from './proc.js';
 import type { ServerChild } from './server-child.js';
 
@@ -17,16 +17,10 @@ export async function holdings(server: ServerChild): Promise<Holdings> {
   return { rss, heapUsed, fds: await countFds(server.pid) };
 }
 
-/**
- * Containers and volumes carrying all these labels (`key` or `key=value`), but the warm pool's
- * (a pool id as their run id): those wait for runs, and the server's shutdown removes them.
- */
+/** Containers and volumes carrying all these labels (`key` or `key=value`) but the warm pool's waiting ones, which its shutdown removes. */
 export async function leftoverSandboxes(docker: Dockerode, labels: string[]): Promise<{ containers: string[]; volumes: string[] }> {
-  const filters = { label: labels };
-  const pooled = (l: Record<string, string> | null | undefined) => Boolean(l?.[RUN_ID_LABEL]?.startsWith(POOL_ID_PREFIX));
-  const containers = (await docker.listContainers({ all: true, filters })).filter((c) => !pooled(c.Labels));
-  const volumes = ((await docker.listVolumes({ filters })).Volumes ?? []).filter((v) => !pooled(v.Labels));
-  return { containers: containers.map((c) => c.Names[0] ?? c.Id), volumes: volumes.map((v) => v.Name) };
+  const { containers, volumes } = await sandboxesOf(docker, labels);
+  return { containers, volumes };
 }
 
 /** A run's sandbox is removed just after its answer: this long is given to the last one's removal. */

@@ -8,9 +8,8 @@ import { SOAK_SERVER_CONFIG, soakCaseFor, type SoakTarget } from '../../test/fix
 import { holdings } from '../bench/leaks.js';
 import type { ServerChild } from '../bench/server-child.js';
 import { runFiles } from '../../server/runs/run-files.js';
-import { INSTANCE_LABEL, RUN_ID_LABEL } from '../../server/sandbox/container-spec.js';
-import { POOL_ID_PREFIX } from '../../server/sandbox/warm-pool.js';
-import { untilPoolFull } from '../bench/pool-wait.js';
+import { INSTANCE_LABEL } from '../../server/sandbox/container-spec.js';
+import { sandboxesOf, untilPoolFull } from '../bench/pool-wait.js';
 
 export interface SoakCount {
   /** The runs' sandboxes: the warm pool's are counted apart. */
@@ -86,16 +85,17 @@ async function count({ server, docker, instance, dataDir }: SoakOptions): Promis
   await untilPoolFull(docker, instance, SOAK_SERVER_CONFIG.pool.size);
   // A run's sandbox is removed just after its answer: given a moment to go before it counts as left.
   const deadline = Date.now() + SETTLE_MS;
-  let sandboxes = await sandboxesOf(docker, instance);
-  while ((sandboxes.runContainers || sandboxes.runVolumes) && Date.now() < deadline) {
+  const labels = [`${INSTANCE_LABEL}=${instance}`];
+  let sandboxes = await sandboxesOf(docker, labels);
+  while ((sandboxes.containers.length || sandboxes.volumes.length) && Date.now() < deadline) {
     await sleep(100);
-    sandboxes = await sandboxesOf(docker, instance);
+    sandboxes = await sandboxesOf(docker, labels);
   }
   const held = await holdings(server);
   return {
-    containers: sandboxes.runContainers,
-    volumes: sandboxes.runVolumes,
-    pooled: sandboxes.waiting,
+    containers: sandboxes.containers.length,
+    volumes: sandboxes.volumes.length,
+    pooled: sandboxes.waiting.length,
     fds: held.fds,
     rssBytes: held.rss,
     heapUsedBytes: held.heapUsed,
@@ -104,23 +104,6 @@ async function count({ server, docker, instance, dataDir }: SoakOptions): Promis
 }
 
 const SETTLE_MS = 15_000;
-
-/**
- * The warm pool's waiting sandboxes (running, still under their pool name), and every other
- * container and volume of the instance: a claimed pool sandbox takes its run's name and is a run's.
- */
-async function sandboxesOf(docker: Dockerode, instance: string): Promise<{ waiting: number; runContainers: number; runVolumes: number }> {
-  const label = { label: [`${INSTANCE_LABEL}=${instance}`] };
-  const containers = await docker.listContainers({ all: true, filters: label });
-  const waiting = containers.filter((c) => c.State === 'running' && c.Names.some((n) => n.startsWith(`/codex-runner-${POOL_ID_PREFIX}`)));
-  const waitingIds = new Set(waiting.map((c) => c.Labels[RUN_ID_LABEL]));
-  const volumes = (await docker.listVolumes({ filters: label })).Volumes ?? [];
-  return {
-    waiting: waiting.length,
-    runContainers: containers.length - waiting.length,
-    runVolumes: volumes.filter((v) => !waitingIds.has(v.Labels?.[RUN_ID_LABEL])).length,
-  };
-}
 
 /** What only a live run or an upload in progress may hold under `dataDir`. */
 async function countTempFiles(dataDir: string): Promise<number> {
