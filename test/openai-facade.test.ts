@@ -157,6 +157,17 @@ describe('POST /v1/chat/completions', () => {
     expect(body.error).toMatchObject({ code: 'run_failed', message: expect.stringContaining(`run ${runId} ended failed (provider_auth:`) });
   });
 
+  it('answers a run that timed out with 504, its timeout_s taken from the extension field', async () => {
+    const prompt = h.prompt([{ exec: 'sleep 60', yieldMs: 60_000 }, { message: 'never' }]);
+    const body: Extended = { model: 'codex', messages: [{ role: 'user', content: prompt }], codex_runner: { timeout_s: 2 } };
+    const err = await client.chat.completions.create(body).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(APIError);
+    expect((err as APIError).status).toBe(504);
+    expect((err as APIError).error).toMatchObject({ code: 'run_timed_out', message: expect.stringMatching(/ended timed_out \(timeout:/) });
+    const run = await json(asA(`/v1/runs/${(err as APIError).headers?.get('x-codex-runner-run-id')}`));
+    expect(run).toMatchObject({ status: 'timed_out', timeout_s: 2 });
+  });
+
   it('ends a stream whose run failed with an error event, which the client throws', async () => {
     const prompt = h.prompt([{ exec: 'echo started' }, { status: 401, body: { error: { message: 'Incorrect API key provided', type: 'invalid_request_error' } } }]);
     const chunks: OpenAI.Chat.ChatCompletionChunk[] = [];

@@ -5,7 +5,7 @@ import type { Config } from '../../config/config.js';
 import { ApiError } from '../../http/api-error.js';
 import type { AuthEnv } from '../../http/auth.js';
 import { readTextCapped } from '../../http/read-capped.js';
-import { runRequestLimits } from '../../http/run-request.js';
+import { ClientGoneError, runRequestLimits } from '../../http/run-request.js';
 import type { RunService } from '../../runs/run-service.js';
 import type { Run } from '../../runs/run.js';
 import { progressText } from '../progress-text.js';
@@ -37,7 +37,7 @@ export function openaiRoutes(config: Config, service: RunService): Hono<AuthEnv>
   app.post('/chat/completions', async (c) => {
     const tenant = c.get('tenant');
     service.checkAdmission(tenant);
-    const request = parseChatRequest(parseJson(await readTextCapped(c.req.raw, bodyMaxBytes)), limits);
+    const request = parseChatRequest(parseJson(await readBody(c.req.raw, bodyMaxBytes)), limits);
     const plan = service.checkAdmission(tenant, request.options)!;
     const spooled = request.workspace
       ? await spoolWorkspaceSource(request.workspace, { tenant, maxBytes: plan.limits.workspaceMb * MiB, signal: c.req.raw.signal }, { runs: service, limits })
@@ -53,6 +53,16 @@ export function openaiRoutes(config: Config, service: RunService): Hono<AuthEnv>
   });
 
   return app;
+}
+
+async function readBody(request: Request, maxBytes: number): Promise<string> {
+  try {
+    return await readTextCapped(request, maxBytes);
+  } catch (err) {
+    // A client that hung up mid-body is nobody's error to log.
+    if (request.signal.aborted || (err as NodeJS.ErrnoException | undefined)?.code === 'ECONNRESET') throw new ClientGoneError();
+    throw err;
+  }
 }
 
 function parseJson(text: string): unknown {
@@ -96,6 +106,8 @@ async function streamed(c: Context<AuthEnv>, service: RunService, run: Run, requ
   const send = (stream: SSEStreamingApi, data: unknown) => stream.writeSSE({ data: JSON.stringify(data) });
   return streamSSE(c, async (stream) => {
     stream.onAbort(() => abort.abort());
+    // Gone before the stream began: no abort event is coming.
+    if (c.req.raw.signal.aborted) abort.abort();
     let lines = 0;
     try {
       await send(stream, chatChunk(run, model, { role: 'assistant', content: '' }));
