@@ -31,15 +31,14 @@ const LABEL = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/;
  */
 export function normalizeHost(raw: string): string | null {
   let host = raw.trim();
-  if (host.startsWith('[') && host.endsWith(']')) {
-    host = host.slice(1, -1);
-    return ipaddr.IPv6.isValid(host) && !host.includes('%') ? ipaddr.IPv6.parse(host).toString() : null;
-  }
+  if (host.startsWith('[') && host.endsWith(']')) return canonicalIpv6(host.slice(1, -1));
   // Only the four-part dotted decimal form is an IPv4 literal: `127.1`, `0x7f.1` and `2130706433`
   // are what inet_aton accepts, and a name that looks like one is refused rather than guessed at.
   if (ipaddr.IPv4.isValidFourPartDecimal(host)) return ipaddr.IPv4.parse(host).toString();
   if (ipaddr.IPv4.isValid(host)) return null;
-  if (host.includes(':')) return ipaddr.IPv6.isValid(host) && !host.includes('%') ? ipaddr.IPv6.parse(host).toString() : null;
+  if (host.includes(':')) return canonicalIpv6(host);
+  // domainToASCII parses a URL host: `evil.test/x.allowed.test` would come back as `evil.test`.
+  if (NOT_IN_A_NAME.test(host)) return null;
   if (host.endsWith('.')) host = host.slice(0, -1);
   const ascii = domainToASCII(host);
   if (!ascii || ascii.length > 253) return null;
@@ -48,6 +47,23 @@ export function normalizeHost(raw: string): string | null {
   // A name whose last label is all digits would be read as an IPv4 address by some resolvers.
   if (/^[0-9]+$/.test(labels.at(-1)!)) return null;
   return ascii;
+}
+
+const NOT_IN_A_NAME = /[^A-Za-z0-9._\-\u0080-\uffff]/;
+
+function canonicalIpv6(text: string): string | null {
+  if (!ipaddr.IPv6.isValid(text) || text.includes('%') || ipv4Compatible(text)) return null;
+  return ipaddr.IPv6.parse(text).toString();
+}
+
+/**
+ * The deprecated IPv4-compatible form (`::127.0.0.1`): ipaddr.js reads it as IPv4-mapped
+ * (`::ffff:127.0.0.1`), another address, so it is told apart here and refused.
+ */
+function ipv4Compatible(text: string): boolean {
+  const m = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (!m || !ipaddr.IPv6.isValid(`${m[1]}0:0`)) return false;
+  return ipaddr.IPv6.parse(`${m[1]}0:0`).toByteArray().slice(0, 12).every((b) => b === 0);
 }
 
 /** Whether a host normalizeHost returned is an IP literal rather than a name. */
@@ -151,6 +167,7 @@ function embeddedIpv4(addr: ipaddr.IPv6): ipaddr.IPv4 | null {
 /** Why `ip` is no address a name may lead to (`loopback`, `private`, `metadata`...), or null when it may. */
 export function refusedRange(ip: string): string | null {
   if (!ipaddr.isValid(ip)) return 'not_an_address';
+  if (ip.includes(':') && ipv4Compatible(ip)) return 'reserved';
   const addr = ipaddr.parse(ip);
   const candidates: ipaddr.IPv4 | ipaddr.IPv6 = addr.kind() === 'ipv6' ? (embeddedIpv4(addr as ipaddr.IPv6) ?? addr) : addr;
   for (const { range, reason } of REFUSED_PARSED) {
