@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -140,6 +141,68 @@ describe('CONNECT tunnels', () => {
     expect((await recorded(1))[0]).toMatchObject({ allowed: false, reason: 'CONNECT target is not host:port' });
   });
 
+  it('reaches an IPv6 loopback literal listed as such, in brackets', async () => {
+    const v6 = net.createServer((s) => s.pipe(s));
+    await new Promise<void>((r) => v6.listen(0, '::1', r));
+    const port = (v6.address() as AddressInfo).port;
+    try {
+      await open([{ host: '::1', port }]);
+      const { status, socket } = await connectThrough(socketPath, `[::1]:${port}`);
+      expect(status).toBe(200);
+      expect((await echoThrough(socket, Buffer.from('six'))).toString()).toBe('six');
+      socket.destroy();
+      expect((await recorded(1))[0]).toMatchObject({ host: '::1', address: '::1', allowed: true });
+      // The same address in IPv4-mapped clothing is another literal, which no rule names.
+      expect((await connectThrough(socketPath, `[::ffff:127.0.0.1]:${port}`)).status).toBe(403);
+    } finally {
+      v6.close();
+    }
+  });
+
+  it('passes on bytes a client sent right behind its CONNECT', async () => {
+    await open([{ host: '127.0.0.1', port: echo.port }]);
+    const socket = net.connect(socketPath);
+    let got = '';
+    socket.on('data', (c: Buffer) => (got += c.toString()));
+    socket.write(`CONNECT 127.0.0.1:${echo.port} HTTP/1.1\r\nHost: x\r\n\r\nearly bytes`);
+    await until('the echo', async () => (got.endsWith('early bytes') ? true : undefined), 5_000);
+    expect(got).toBe('HTTP/1.1 200 Connection Established\r\n\r\nearly bytes');
+    socket.destroy();
+  });
+
+  it('keeps memory bounded: a client that does not read stops the upstream\'s sending', async () => {
+    let written = 0;
+    const firehose = net.createServer((s) => {
+      s.on('error', () => {});
+      const chunk = Buffer.alloc(256 * 1024);
+      const pump = () => {
+        while (s.writable && s.write(chunk)) written += chunk.length;
+        if (s.writable) {
+          written += chunk.length;
+          s.once('drain', pump);
+        }
+      };
+      pump();
+    });
+    await new Promise<void>((r) => firehose.listen(0, '127.0.0.1', r));
+    const port = (firehose.address() as AddressInfo).port;
+    try {
+      await open([{ host: '127.0.0.1', port }]);
+      const { status, socket } = await connectThrough(socketPath, `127.0.0.1:${port}`);
+      expect(status).toBe(200);
+      socket.pause();
+      await new Promise((r) => setTimeout(r, 500));
+      const stalled = written;
+      await new Promise((r) => setTimeout(r, 500));
+      // Socket buffers on both hops and the streams' high-water marks, a few MiB; never the stream.
+      expect(written).toBe(stalled);
+      expect(written).toBeLessThan(32 * 1024 * 1024);
+      socket.destroy();
+    } finally {
+      firehose.close();
+    }
+  });
+
   it('gives up on a name that does not resolve within the connect timeout', async () => {
     await open([{ host: 'slow.test', port: echo.port }], { connectTimeoutMs: 200, resolve: () => new Promise(() => {}) });
     const started = Date.now();
@@ -203,6 +266,34 @@ describe('plain http:// forwarding', () => {
     expect(JSON.parse(answer.body)).toEqual({ error: { code: 'egress_refused', message: `port ${upstream.port} is not allowed for 127.0.0.1` } });
     expect(upstream.seen).toEqual([]);
     expect((await recorded(1))[0]).toMatchObject({ allowed: false, port: upstream.port });
+  });
+
+  it('refuses a listed name that resolves to loopback, before connecting', async () => {
+    await open([{ host: 'loopback.test', port: upstream.port }]);
+    const answer = await get(`http://loopback.test:${upstream.port}/x`);
+    expect(answer.status).toBe(403);
+    expect(JSON.parse(answer.body).error.message).toBe('loopback.test resolves to a refused address: 127.0.0.1 is a loopback address');
+    expect(upstream.seen).toEqual([]);
+  });
+
+  it('answers an Upgrade with 501 and what Node\'s parser refuses with the JSON envelope', async () => {
+    await open([{ host: '127.0.0.1', port: upstream.port }]);
+    const raw = (text: string) =>
+      new Promise<string>((done) => {
+        const s = net.connect(socketPath);
+        let got = '';
+        s.on('data', (c: Buffer) => (got += c.toString()));
+        s.on('close', () => done(got));
+        s.on('error', () => {});
+        s.write(text);
+      });
+    const upgrade = await raw(`GET http://127.0.0.1:${upstream.port}/ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`);
+    expect(upgrade).toMatch(/^HTTP\/1\.1 501/);
+    expect(jsonBody(upgrade).error.code).toBe('not_implemented');
+    const garbage = await raw('NOT HTTP AT ALL\r\n\r\n');
+    expect(garbage).toMatch(/^HTTP\/1\.1 400/);
+    expect(jsonBody(garbage).error.code).toBe('bad_request');
+    expect(upstream.seen).toEqual([]);
   });
 
   it('answers an origin-form request and an https:// one with 400', async () => {
