@@ -33,11 +33,17 @@ let echo: EchoServer;
 let unlisted: EchoServer;
 let upstream: HttpUpstream;
 const records: EgressConnection[] = [];
+const gatewayCalls: string[] = [];
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'egress-sandbox-'));
   [echo, unlisted, upstream] = await Promise.all([startEcho(), startEcho(), startHttpUpstream()]);
-  gateway = await openGatewaySockets({ fetch: () => new Response('gateway here') }, dir, DEFAULT_SANDBOX_IDS.gid, log);
+  gateway = await openGatewaySockets({
+    fetch: (req) => {
+      gatewayCalls.push(`${req.method} ${new URL(req.url).pathname}`);
+      return new Response('gateway here', { status: req.method === 'POST' ? 400 : 200 });
+    },
+  }, dir, DEFAULT_SANDBOX_IDS.gid, log);
   const runId = `egress_${randomUUID().slice(0, 8)}`;
   runSocket = await gateway.listen(runId);
   proxy = await openEgressProxy({
@@ -140,6 +146,13 @@ describe('a sandbox whose egress is the allow-list proxy', () => {
   it('still reaches its gateway on the other relay', async () => {
     const { out } = await run(`exec 3<>/dev/tcp/127.0.0.1/8089; printf 'GET /v1/models HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n' >&3; cat <&3`);
     expect(out).toContain('gateway here');
+  });
+
+  it('leaves real Codex\'s calls to its gateway direct: NO_PROXY keeps the relay off the proxy', async () => {
+    const config = ['model = "stand-in-model"', 'model_provider = "gw"', '[model_providers.gw]', 'name = "gw"', 'base_url = "http://127.0.0.1:8089/v1"', 'env_key = "K"', 'wire_api = "responses"', 'request_max_retries = 0', 'stream_max_retries = 0'].join('\n');
+    await run(`mkdir -p "$CODEX_HOME" && printf '%s\\n' '${config}' > "$CODEX_HOME/config.toml" && K=k timeout 30 codex exec --skip-git-repo-check hi`);
+    expect(gatewayCalls).toContain('POST /v1/responses');
+    expect(records.filter((c) => c.port === 8089)).toEqual([]);
   });
 
   it('refuses everything once the policy is null, as for an agent phase with no egress', async () => {
