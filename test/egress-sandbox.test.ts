@@ -163,3 +163,29 @@ describe('a sandbox whose egress is the allow-list proxy', () => {
     expect(await lastRecord((c) => c.reason === 'no egress is allowed now')).toMatchObject({ allowed: false, port: echo.port });
   });
 });
+
+describe('the relay launcher', () => {
+  it('stops the sandbox when one of its relays ends, rather than running half-connected', async () => {
+    const second = await driver.start({
+      runId: `egress_${randomUUID().slice(0, 8)}`,
+      tenant: 'test',
+      expiresAt: new Date(Date.now() + 600_000),
+      image: IMAGE,
+      network: 'none',
+      runtime: '',
+      limits: { memoryMb: 128, cpus: 1, pidsLimit: 32, workspaceMb: 8, tmpMb: 8, homeMb: 8 },
+      ids: DEFAULT_SANDBOX_IDS,
+      gateway: { socketDir: runSocket.dir, relativeDir: runSocket.subdir },
+      egressProxy: true,
+    });
+    try {
+      expect(await second.stopReason()).toBeNull();
+      // The egress relay is the socat whose argv names the proxy's port.
+      await second.exec(['bash', '-c', `for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null | grep -q '^socat TCP-LISTEN:${SANDBOX_EGRESS_PORT}' && kill \${p#/proc/}; done`]).catch(() => {});
+      const why = await until('the sandbox to stop', async () => (await second.stopReason()) ?? undefined, 10_000);
+      expect(why.message).toContain('the sandbox stopped');
+    } finally {
+      await second.remove();
+    }
+  });
+});
