@@ -123,6 +123,14 @@ export const configFileSchema = z
         // Written to Codex's stdin (not its argv, which Linux caps at 128 KiB an argument). At most
         // 1 MiB: Codex 0.169 fails a turn whose input passes 1,048,576 characters (input_too_large).
         prompt_max_bytes: z.number().int().min(1).max(1024 * 1024).default(100_000),
+        // A run's output_schema as JSON. Codex sends it with every request to the provider; it travels
+        // in the options field (64 KiB with the rest) and in the launcher's environment (128 KiB a string).
+        output_schema_max_kb: z.number().int().min(1).max(48).default(32),
+        // Image parts of a run's form, each sent upstream as a data URL in every request Codex makes
+        // (a third larger in base64): 4 x 2 MiB stays under gateway.max_request_mb's 16 with room for
+        // the rest of the history. They are held in the sandbox's /tmp (sandbox.tmp_mb).
+        image_max_count: z.number().int().min(0).max(32).default(4),
+        image_max_mb: z.number().int().min(1).max(64).default(2),
         // The slots: runs in sandboxes at once, whatever their tenant. Size it for the machine: each
         // run holds up to memory_mb + workspace_mb + tmp_mb + home_mb of RAM and cpus of CPU.
         max_concurrent_runs: z.number().int().min(1).default(4),

@@ -21,6 +21,8 @@ export type RunErrorCode =
   | 'budget_exceeded'
   | 'gateway_lost'
   | 'storage_full'
+  // Codex's final message is not the JSON its run's output_schema asked for.
+  | 'output_invalid'
   | 'internal';
 
 export interface RunError {

@@ -21,7 +21,7 @@ let limits: RunRequestLimits;
 let tar: Buffer;
 beforeAll(async () => {
   uploadDir = await mkdtemp(path.join(tmpdir(), 'run-request-fuzz-'));
-  limits = { uploadDir, owner: { uid: 70000, gid: 70000 }, promptMaxBytes: PROMPT_MAX_BYTES, workspace: { maxBytes: 64 * 1024, maxEntries: 20, maxCompressedBytes: 64 * 1024 } };
+  limits = { uploadDir, owner: { uid: 70000, gid: 70000 }, promptMaxBytes: PROMPT_MAX_BYTES, workspace: { maxBytes: 64 * 1024, maxEntries: 20, maxCompressedBytes: 64 * 1024 }, outputSchemaMaxBytes: 4096, images: { maxCount: 2, maxBytes: 1024 } };
   tar = await makeTar([{ name: 'src/a.txt', content: 'hello' }, { name: 'l', type: 'symlink', linkname: 'src/a.txt' }]);
 });
 afterAll(async () => {

@@ -8,8 +8,10 @@ import busboy from 'busboy';
 import { z } from 'zod';
 import { spoolWorkspace, WorkspaceRejectedError, type SpoolResult, type WorkspaceLimits } from '../archive/spool-workspace.js';
 import type { Config } from '../config/config.js';
+import { outputSchemaProblem, type OutputSchema } from '../runs/output-schema.js';
 import { ApiError } from './api-error.js';
 import { apiErrorFor } from './domain-errors.js';
+import { spoolImage, type ImageLimits, type SpooledImage } from './image-parts.js';
 import { readTextCapped } from './read-capped.js';
 
 const optionsSchema = z
@@ -24,10 +26,12 @@ const optionsSchema = z
     workspace_mb: z.number().int().min(1).optional(),
     // Under one of the tenant's webhook_prefixes (planRun).
     webhook_url: z.string().max(2048).optional(),
+    // A JSON Schema for Codex's final message (checked in checkOptions: its size cap is the config's).
+    output_schema: z.unknown().optional(),
   })
   .strict();
 
-export type RunOptions = z.output<typeof optionsSchema>;
+export type RunOptions = Omit<z.output<typeof optionsSchema>, 'output_schema'> & { output_schema?: OutputSchema };
 
 export interface RunRequest {
   prompt: string;
@@ -36,6 +40,8 @@ export interface RunRequest {
   workspaceTar: string | null;
   /** The workspace's bytes as it will be in the sandbox (0 without one). */
   workspaceBytes: number;
+  /** The form's image parts, in their order, spooled; the caller owns the files, as the tar. */
+  images: SpooledImage[];
 }
 
 export interface RunRequestLimits {
@@ -44,6 +50,8 @@ export interface RunRequestLimits {
   owner: { uid: number; gid: number };
   promptMaxBytes: number;
   workspace: WorkspaceLimits;
+  outputSchemaMaxBytes: number;
+  images: ImageLimits;
 }
 
 const MiB = 1024 * 1024;
@@ -63,6 +71,8 @@ export function runRequestLimits(config: Config): RunRequestLimits {
     uploadDir: path.join(config.server.dataDir, 'uploads'),
     owner: { uid: config.sandbox.uid, gid: config.sandbox.gid },
     promptMaxBytes: config.limits.promptMaxBytes,
+    outputSchemaMaxBytes: config.limits.outputSchemaMaxKb * 1024,
+    images: { maxCount: config.limits.imageMaxCount, maxBytes: config.limits.imageMaxMb * MiB },
     workspace: {
       maxBytes: config.sandbox.workspaceMb * MiB,
       maxEntries: config.limits.workspaceMaxEntries,
@@ -85,7 +95,7 @@ export async function readRunRequest(
   if (/^multipart\/form-data\b/i.test(type)) {
     return readMultipart(request, body !== undefined ? body : request.body ? Readable.fromWeb(request.body as NodeWebReadableStream) : null, limits, admit);
   }
-  throw new ApiError('unsupported_media_type', 'send multipart/form-data (prompt, workspace, options) or application/json ({"prompt", "options"})');
+  throw new ApiError('unsupported_media_type', 'send multipart/form-data (prompt, workspace, image, options) or application/json ({"prompt", "options"})');
 }
 
 async function readJson(request: Request, limits: RunRequestLimits): Promise<RunRequest> {
@@ -101,7 +111,7 @@ async function readJson(request: Request, limits: RunRequestLimits): Promise<Run
   }
   const parsed = z.object({ prompt: z.unknown().optional(), options: z.unknown().optional() }).strict().safeParse(body);
   if (!parsed.success) throw new ApiError('bad_request', `body: ${describeIssues(parsed.error)}`);
-  return { prompt: checkPrompt(parsed.data.prompt, limits), options: checkOptions(parsed.data.options ?? {}), workspaceTar: null, workspaceBytes: 0 };
+  return { prompt: checkPrompt(parsed.data.prompt, limits), options: checkOptions(parsed.data.options ?? {}, limits), workspaceTar: null, workspaceBytes: 0, images: [] };
 }
 
 /**
@@ -120,9 +130,10 @@ async function readMultipart(request: Request, body: Readable | null, limits: Ru
   // A declared length past every cap is refused before a byte is read: the caps below would stop
   // it too, but only once the spool had taken upload_max_mb of it.
   const declared = Number(request.headers.get('content-length') ?? 0);
-  const bodyMax = limits.workspace.maxCompressedBytes + fieldBytesMax;
+  const imagesMax = limits.images.maxCount * (limits.images.maxBytes + FORM_OVERHEAD_BYTES);
+  const bodyMax = limits.workspace.maxCompressedBytes + fieldBytesMax + imagesMax;
   if (declared > bodyMax) {
-    throw new ApiError('payload_too_large', `the body is ${declared} bytes; a run's form takes at most ${bodyMax} (the workspace's limits.upload_max_mb and the fields)`);
+    throw new ApiError('payload_too_large', `the body is ${declared} bytes; a run's form takes at most ${bodyMax} (the workspace's limits.upload_max_mb, the images' limits.image_max_* and the fields)`);
   }
   const fields = new Map<string, string>();
   const tarPath = path.join(limits.uploadDir, `${randomUUID()}.tar`);
@@ -133,13 +144,14 @@ async function readMultipart(request: Request, body: Readable | null, limits: Ru
     stop.abort(err);
   };
   let spooling: Promise<SpoolResult | void> | undefined;
+  const images: Promise<SpooledImage | null>[] = [];
   // busboy reads a form field to its end however long it is, keeping only its first fieldSize bytes:
-  // count what goes by outside the workspace file and stop at the fields' own cap instead.
-  let inFile = false;
+  // count what goes by outside the files (workspace, images) and stop at the fields' own cap instead.
+  let filesOpen = 0;
   let fieldBytes = 0;
   const fieldCap = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
-      if (!inFile) fieldBytes += chunk.length;
+      if (filesOpen === 0) fieldBytes += chunk.length;
       if (fieldBytes > fieldBytesMax) return callback(new ApiError('bad_request', `the form fields (prompt, options) are longer than ${fieldBytesMax} bytes in all`));
       callback(null, chunk);
     },
@@ -150,20 +162,23 @@ async function readMultipart(request: Request, body: Readable | null, limits: Ru
     parser = busboy({
       headers: { 'content-type': request.headers.get('content-type')! },
       // busboy counts a part when it ends and reports partsLimit on reaching the limit, not on passing
-      // it: prompt, workspace and options are three parts, so a fourth is the first one too many.
-      limits: { fieldSize: limits.promptMaxBytes, fields: 2, files: 1, parts: 4 },
+      // it: prompt, workspace, options and the images are the parts, so one more is the first too many.
+      // One file more than allowed reaches the 'file' handler, which says what is too many.
+      limits: { fieldSize: limits.promptMaxBytes, fields: 2, files: 1 + limits.images.maxCount + 1, parts: 3 + limits.images.maxCount + 1 },
     });
   } catch (err) {
     throw new ApiError('bad_request', `malformed multipart request: ${(err as Error).message}`);
   }
   parser.on('field', (name, value, info) => {
-    if (name !== 'prompt' && name !== 'options') return fail(new ApiError('bad_request', `unknown form field "${name}"; expected prompt, workspace, options`));
+    // busboy takes a part without a filename for a field.
+    if (name === 'image' || name === 'workspace') return fail(new ApiError('bad_request', `${name} must be sent as a file part (with a filename)`));
+    if (name !== 'prompt' && name !== 'options') return fail(new ApiError('bad_request', `unknown form field "${name}"; expected prompt, workspace, image, options`));
     if (info.valueTruncated) return fail(new ApiError('bad_request', `${name} is longer than ${limits.promptMaxBytes} bytes`));
     // Two prompts would be one silently dropped: which one a client meant is not ours to guess.
     if (fields.has(name)) return fail(new ApiError('bad_request', `form field "${name}" is given twice`));
     fields.set(name, value);
   });
-  parser.on('file', (name, stream) => {
+  parser.on('file', (name, stream, info) => {
     // Whatever happens next, this stream may be destroyed with an error (busboy aborted, the client
     // gone): unheard, that error would end the process.
     stream.on('error', () => {});
@@ -171,24 +186,33 @@ async function readMultipart(request: Request, body: Readable | null, limits: Ru
       stream.resume();
       fail(err);
     };
+    if (name === 'image') {
+      if (images.length >= limits.images.maxCount) return refuse(new ApiError('image_invalid', `at most ${limits.images.maxCount} images (limits.image_max_count)`));
+      const label = `image ${images.length + 1}${info.filename ? ` (${JSON.stringify(info.filename).slice(0, 80)})` : ''}`;
+      filesOpen++;
+      stream.once('end', () => filesOpen--);
+      const file = path.join(limits.uploadDir, `${randomUUID()}.image`);
+      images.push(spoolImage(stream, file, limits.images.maxBytes, label, stop.signal).catch((err: unknown) => (refuse(err), null)));
+      return;
+    }
     if (name !== 'workspace' || spooling) {
       if (name === 'workspace') return refuse(new ApiError('bad_request', 'only one workspace file is allowed'));
-      const what = name === 'prompt' || name === 'options' ? `${name} was sent as a file; send it as a plain form field` : `unexpected file field "${name}"; the tarball goes in "workspace"`;
+      const what = name === 'prompt' || name === 'options' ? `${name} was sent as a file; send it as a plain form field` : `unexpected file field "${name}"; the tarball goes in "workspace", images in "image"`;
       return refuse(new ApiError('bad_request', what));
     }
     let maxBytes: number;
     try {
-      maxBytes = admit(fields.has('options') ? checkOptions(parseJsonField(fields.get('options')!)) : undefined) ?? limits.workspace.maxBytes;
+      maxBytes = admit(fields.has('options') ? checkOptions(parseJsonField(fields.get('options')!), limits) : undefined) ?? limits.workspace.maxBytes;
     } catch (err) {
       return refuse(err);
     }
-    inFile = true;
-    stream.once('end', () => (inFile = false));
+    filesOpen++;
+    stream.once('end', () => filesOpen--);
     spooling = spoolWorkspace(stream, tarPath, { ...limits.workspace, maxBytes }, { signal: stop.signal, ...limits.owner }).catch(refuse);
   });
-  parser.on('filesLimit', () => fail(new ApiError('bad_request', 'only one workspace file is allowed')));
-  parser.on('fieldsLimit', () => fail(new ApiError('bad_request', 'too many form fields; expected prompt, workspace, options')));
-  parser.on('partsLimit', () => fail(new ApiError('bad_request', 'too many form parts; expected prompt, workspace, options')));
+  parser.on('filesLimit', () => fail(new ApiError('bad_request', `too many files; expected one workspace and at most ${limits.images.maxCount} images`)));
+  parser.on('fieldsLimit', () => fail(new ApiError('bad_request', 'too many form fields; expected prompt, workspace, image, options')));
+  parser.on('partsLimit', () => fail(new ApiError('bad_request', 'too many form parts; expected prompt, workspace, image, options')));
 
   const onBodyError = (err: unknown) => fail(isConnectionReset(err) || request.signal.aborted ? new ClientGoneError() : err);
   body.on('error', onBodyError);
@@ -196,9 +220,16 @@ async function readMultipart(request: Request, body: Readable | null, limits: Ru
     body.pipe(fieldCap);
     await pipeline(fieldCap, parser, { signal: stop.signal });
     const spooled = await spooling;
+    const spooledImages = await Promise.all(images);
     if (firstError) throw firstError;
-    const options = checkOptions(fields.has('options') ? parseJsonField(fields.get('options')!) : {});
-    return { prompt: checkPrompt(fields.get('prompt'), limits), options, workspaceTar: spooling ? tarPath : null, workspaceBytes: spooled?.bytes ?? 0 };
+    const options = checkOptions(fields.has('options') ? parseJsonField(fields.get('options')!) : {}, limits);
+    return {
+      prompt: checkPrompt(fields.get('prompt'), limits),
+      options,
+      workspaceTar: spooling ? tarPath : null,
+      workspaceBytes: spooled?.bytes ?? 0,
+      images: spooledImages.filter((image) => image !== null),
+    };
   } catch (err) {
     // The form may fail by itself (busboy: "Malformed part header" in a later part) while the
     // workspace is being spooled: busboy leaves that file stream open, and the spool would wait on it
@@ -206,6 +237,7 @@ async function readMultipart(request: Request, body: Readable | null, limits: Ru
     fail(err);
     await spooling?.catch(() => {});
     await rm(tarPath, { force: true });
+    for (const image of await Promise.all(images)) if (image) await rm(image.path, { force: true });
     const cause = firstError ?? err;
     if (cause instanceof ClientGoneError || request.signal.aborted || isConnectionReset(cause)) throw new ClientGoneError();
     throw toApiError(cause);
@@ -242,10 +274,14 @@ function checkPrompt(prompt: unknown, limits: RunRequestLimits): string {
   return prompt;
 }
 
-function checkOptions(options: unknown): RunOptions {
+function checkOptions(options: unknown, limits: Pick<RunRequestLimits, 'outputSchemaMaxBytes'>): RunOptions {
   const parsed = optionsSchema.safeParse(options);
   if (!parsed.success) throw new ApiError('invalid_options', `options: ${describeIssues(parsed.error)}`);
-  return parsed.data;
+  const { output_schema: schema, ...rest } = parsed.data;
+  if (schema === undefined) return rest;
+  const problem = outputSchemaProblem(schema, limits.outputSchemaMaxBytes);
+  if (problem) throw new ApiError('invalid_options', `options.output_schema: ${problem}`);
+  return { ...rest, output_schema: schema as OutputSchema };
 }
 
 function describeIssues(error: z.ZodError): string {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { RunError } from '../domain/run-error.js';
 import { checkOutput, outputSchemaProblem, withOutput } from './output-schema.js';
 
 const verdict = {
@@ -70,7 +71,7 @@ describe('withOutput', () => {
   });
 
   it('leaves other ends and runs without a schema as they are', () => {
-    const failed = { status: 'failed', finalMessage: null, error: { code: 'codex_failed', message: 'x' } };
+    const failed = { status: 'failed', finalMessage: null, error: { code: 'codex_failed', message: 'x' } satisfies RunError };
     expect(withOutput(failed, verdict)).toEqual({ ...failed, output: null });
     expect(withOutput(succeeded, null)).toEqual({ ...succeeded, output: null });
   });
