@@ -7,7 +7,7 @@ import { RunStop, type RunError, type StopRun } from '../domain/run-error.js';
 import { isStorageFull, STORAGE_FULL_MESSAGE } from '../domain/storage-full.js';
 import type { ProviderAccess, ProviderAccessOpener } from '../provider-access/index.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
-import { buildCodexArgv, buildCodexConfigToml, CODEX_CONFIG_ENV, CODEX_LAUNCHER, CODEX_RELAY_PORT_ENV } from '../sandbox/codex-invocation.js';
+import { buildCodexArgv, buildCodexConfigToml, CODEX_CONFIG_ENV, CODEX_LAUNCHER, CODEX_OUTPUT_SCHEMA_FILE, CODEX_RELAY_PORT_ENV, outputSchemaEnv } from '../sandbox/codex-invocation.js';
 import { SANDBOX_GATEWAY_PORT, SandboxError, WORKSPACE_DIR, type Sandbox, type SandboxDriver, type SandboxLimits } from '../sandbox/driver.js';
 import type { WarmPool } from '../sandbox/warm-pool.js';
 import { indexBaseline, type BaselineIndex } from '../tree-diff/index.js';
@@ -15,7 +15,9 @@ import { collectArtifacts, CollectTimeoutError, type CollectLimits } from './col
 import type { CodexOutcome } from './codex-outcome.js';
 import { CodexPhase } from './codex-phase.js';
 import type { EventLog } from './event-log.js';
+import { withOutput, type OutputSchema } from './output-schema.js';
 import type { RunFiles } from './run-files.js';
+import { putImages, runImages } from './run-images.js';
 import type { Run, RunStatus } from './run.js';
 
 const MiB = 1024 * 1024;
@@ -49,6 +51,8 @@ export interface RunJob {
   provider: ProviderConfig;
   files: RunFiles;
   hasInput: boolean;
+  /** What Codex's final message must be; the run's `output` is its JSON. */
+  outputSchema?: OutputSchema | null;
   events: EventLog;
   signal: AbortSignal;
   log: Logger;
@@ -57,7 +61,7 @@ export interface RunJob {
 }
 
 /** How a run ended: the fields of the run that its execution decides. */
-export type RunResult = Pick<Run, 'exitCode' | 'finalMessage' | 'usage' | 'error' | 'changes' | 'providerUsage' | 'hasDiff' | 'hasWorkspace' | 'leftOut' | 'artifactProblem'> & {
+export type RunResult = Pick<Run, 'exitCode' | 'finalMessage' | 'output' | 'usage' | 'error' | 'changes' | 'providerUsage' | 'hasDiff' | 'hasWorkspace' | 'leftOut' | 'artifactProblem'> & {
   status: Exclude<RunStatus, 'queued' | 'running'>;
 };
 
@@ -143,6 +147,10 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
     if (job.hasInput) {
       await time('upload', () => started.putArchive(createReadStream(job.files.inputTar), WORKSPACE_DIR, signal));
     }
+    // Read from the run's directory, so a run queued again after a restart still has them.
+    const imageNames = await runImages(job.files.imagesDir);
+    const images = imageNames.length ? await time('images', () => putImages(started, job.files.imagesDir, imageNames, signal)) : [];
+    const outputSchema = job.outputSchema ?? null;
 
     // Not a phase: from the run's acceptance to Codex's start, queue wait included (the pool's target).
     timings.to_codex = Date.now() - run.createdAt.getTime();
@@ -150,12 +158,13 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
       codex.run(
         started,
         {
-          argv: [CODEX_LAUNCHER, ...buildCodexArgv()],
+          argv: [CODEX_LAUNCHER, ...buildCodexArgv({ outputSchemaFile: outputSchema ? CODEX_OUTPUT_SCHEMA_FILE : undefined, images })],
           env: [
             // The launcher writes it as Codex's config.toml: one exec where there were two.
             `${CODEX_CONFIG_ENV}=${buildCodexConfigToml({ model: run.model, provider: opened.codex })}`,
             // A sandbox started just now may not have its relay listening yet: the launcher waits for it.
             ...(opened.gateway ? [`${CODEX_RELAY_PORT_ENV}=${SANDBOX_GATEWAY_PORT}`] : []),
+            ...(outputSchema ? outputSchemaEnv(outputSchema) : []),
             // Added here, at the last moment, so the key is in no spec or log line.
             ...opened.codexEnv(),
           ],
@@ -179,7 +188,7 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
     const collected = await time('collect', () =>
       collectArtifacts(started, baseline, job.files, collectLimits(job.limits.workspaceMb, config.limits.collectTimeoutS), signal, log),
     );
-    result = {
+    result = withOutput({
       ...codexResult(exitCode, codex.outcome, codex.stderrText(), outOfMemory, opened.fault()),
       changes: collected.changes,
       providerUsage: null,
@@ -187,7 +196,7 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
       hasWorkspace: collected.hasWorkspace,
       leftOut: collected.leftOut,
       artifactProblem: collected.problem,
-    };
+    }, outputSchema);
   } catch (err) {
     if (signal.aborted) {
       const stop = signal.reason instanceof RunStop ? signal.reason : new RunStop('cancelled', { code: 'cancelled', message: 'run cancelled' });
@@ -287,7 +296,7 @@ function codexResult(
   stderrTail: string,
   outOfMemoryMb: number | null,
   providerFault: RunError | null,
-): Omit<RunResult, 'changes' | 'providerUsage' | 'hasDiff' | 'hasWorkspace' | 'leftOut' | 'artifactProblem'> {
+): Omit<RunResult, 'output' | 'changes' | 'providerUsage' | 'hasDiff' | 'hasWorkspace' | 'leftOut' | 'artifactProblem'> {
   const base = { exitCode, finalMessage: outcome.finalMessage, usage: outcome.usage };
   if (outOfMemoryMb !== null) {
     return { ...base, status: 'failed', error: { code: 'out_of_memory', message: `the sandbox ran out of memory (${outOfMemoryMb} MB): codex exited with code ${exitCode}` } };
@@ -303,7 +312,7 @@ function codexResult(
 }
 
 function ended(status: RunResult['status'], error: RunError, exitCode: number | null, outcome: CodexOutcome): RunResult {
-  return { status, error, exitCode, finalMessage: outcome.finalMessage, usage: outcome.usage, changes: null, providerUsage: null, hasDiff: false, hasWorkspace: false, leftOut: [], artifactProblem: null };
+  return { status, error, exitCode, finalMessage: outcome.finalMessage, output: null, usage: outcome.usage, changes: null, providerUsage: null, hasDiff: false, hasWorkspace: false, leftOut: [], artifactProblem: null };
 }
 
 function lastLines(text: string, count = 5): string {

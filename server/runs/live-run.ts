@@ -110,6 +110,7 @@ async function execute(deps: LifecycleDeps, entry: LiveRun, log: Logger): Return
       provider: entry.plan.provider,
       files: entry.files,
       hasInput: entry.hasInput,
+      outputSchema: entry.plan.outputSchema,
       events: entry.events,
       signal: entry.controller.signal,
       log,
@@ -128,6 +129,7 @@ export async function finishRun(deps: LifecycleDeps, entry: Pick<LiveRun, 'run' 
     finishedAt: new Date(),
     exitCode: result.exitCode,
     finalMessage: result.finalMessage,
+    output: result.output,
     usage: result.usage,
     error: result.error,
     changes: result.changes,
@@ -170,7 +172,7 @@ export async function finishRun(deps: LifecycleDeps, entry: Pick<LiveRun, 'run' 
 
 /** How a run that never ran (withdrawn from the queue, crashed) ends, but for its status and error. */
 export function notRun(): Omit<RunResult, 'status' | 'error'> {
-  return { exitCode: null, finalMessage: null, usage: null, changes: null, providerUsage: null, hasDiff: false, hasWorkspace: false, leftOut: [], artifactProblem: null };
+  return { exitCode: null, finalMessage: null, output: null, usage: null, changes: null, providerUsage: null, hasDiff: false, hasWorkspace: false, leftOut: [], artifactProblem: null };
 }
 
 function transition(run: Run, to: RunStatus): void {

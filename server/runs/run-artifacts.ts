@@ -4,6 +4,7 @@ import path from 'node:path';
 import { pipeline, type Readable } from 'node:stream';
 import { constants as zlib, createGunzip, createGzip } from 'node:zlib';
 import { runFiles, type RunFiles } from './run-files.js';
+import { runImageName } from './run-images.js';
 
 export type ArtifactKind = 'diff' | 'workspace';
 /** How the workspace is served: a `.tar.gz` (the default) or a plain tar. */
@@ -18,6 +19,8 @@ export interface RunArtifacts {
   create(runId: string): Promise<RunFiles>;
   /** Moves a spooled upload in as the run's input, durable once this resolves. */
   takeInput(runId: string, spooledTar: string): Promise<void>;
+  /** Moves spooled images in, in their order, durable once this resolves. */
+  takeImages(runId: string, images: { path: string; type: string }[]): Promise<void>;
   files(runId: string): RunFiles;
   /** The diff, or the workspace in `format` (compressed as it is read). */
   open(runId: string, kind: ArtifactKind, format?: WorkspaceFormat): Promise<Readable>;
@@ -49,6 +52,17 @@ export class FileRunArtifacts implements RunArtifacts {
     await syncPath(dir);
   }
 
+  async takeImages(runId: string, images: { path: string; type: string }[]): Promise<void> {
+    const { imagesDir, dir } = this.files(runId);
+    await mkdir(imagesDir, { recursive: true });
+    for (const [index, image] of images.entries()) {
+      await syncPath(image.path);
+      await rename(image.path, path.join(imagesDir, runImageName(index, image.type)));
+    }
+    await syncPath(imagesDir);
+    await syncPath(dir);
+  }
+
   files(runId: string): RunFiles {
     return runFiles(this.dataDir, runId);
   }
@@ -67,6 +81,7 @@ export class FileRunArtifacts implements RunArtifacts {
   async settle(runId: string, kept: Record<ArtifactKind, boolean>): Promise<void> {
     const files = this.files(runId);
     await rm(files.inputTar, { force: true });
+    await rm(files.imagesDir, { recursive: true, force: true });
     // The executor removes the baseline once the diff is made; a run ended by a restart still has it.
     await rm(files.baselineDir, { recursive: true, force: true });
     // What a run could not finish is never served: a half-written diff or workspace goes.

@@ -13,6 +13,8 @@ export interface RunFiles {
   legacyWorkspaceGz: string;
   /** The uploaded tree's index and blobs for the server-side diff; removed once the diff is made. */
   baselineDir: string;
+  /** The form's images (runImageName), kept until the run has ended. */
+  imagesDir: string;
 }
 
 export function runFiles(dataDir: string, runId: string): RunFiles {
@@ -25,5 +27,6 @@ export function runFiles(dataDir: string, runId: string): RunFiles {
     workspace: path.join(dir, 'workspace.tar'),
     legacyWorkspaceGz: path.join(dir, 'workspace.tar.gz'),
     baselineDir: path.join(dir, 'baseline'),
+    imagesDir: path.join(dir, 'images'),
   };
 }

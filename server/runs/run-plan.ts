@@ -2,6 +2,7 @@ import type { Config, ProviderConfig } from '../config/config.js';
 import type { RunBudget } from '../domain/provider-usage.js';
 import type { SandboxLimits } from '../sandbox/driver.js';
 import { webhookTargetProblem } from '../webhooks/webhook-target.js';
+import type { OutputSchema } from './output-schema.js';
 import { RunRefusedError } from './run-refused.js';
 import { ceilingSource, tenantCeilings, type QuotaPolicy, type TenantCeilings } from './tenant-quota.js';
 
@@ -14,6 +15,8 @@ export interface RunOptions {
   cpus?: number;
   workspaceMb?: number;
   webhookUrl?: string;
+  /** Checked as a JSON Schema when the request was read. */
+  outputSchema?: OutputSchema;
 }
 
 /** Everything a run is given, decided once, before it is accepted. */
@@ -26,6 +29,8 @@ export interface RunPlan {
   limits: SandboxLimits;
   /** Where the run's end is posted, or null. */
   webhookUrl: string | null;
+  /** What Codex's final message must be (the run's `output`), or null. */
+  outputSchema: OutputSchema | null;
 }
 
 /** The rules plans are made by: the config's providers, tenants, limits and sandbox, and which providers cannot serve now. */
@@ -84,5 +89,6 @@ export function planRun(policy: PlanPolicy, tenantName: string, options: RunOpti
     budget: { maxRequests: tenant?.runMaxRequests ?? policy.limits.runMaxRequests, maxTokens: tenant?.runMaxTokens ?? policy.limits.runMaxTokens },
     limits,
     webhookUrl,
+    outputSchema: options.outputSchema ?? null,
   };
 }

@@ -33,6 +33,8 @@ export interface CreateRunInput {
   workspaceTar: string | null;
   /** Its bytes in the sandbox: more than the run's workspace_mb is refused (the upload may have come before the options). */
   workspaceBytes?: number;
+  /** Spooled images, in their order (`--image`); taken over (moved) like the workspace. */
+  images?: { path: string; type: string }[];
 }
 
 export interface RunServiceDeps {
@@ -112,6 +114,7 @@ export class RunService {
     const files = await this.deps.artifacts.create(id);
     try {
       if (input.workspaceTar) await this.deps.artifacts.takeInput(id, input.workspaceTar);
+      if (input.images?.length) await this.deps.artifacts.takeImages(id, input.images);
       const run = newRunRecord(id, input.tenant, plan);
       await this.deps.store.insert(run, { prompt: input.prompt, options: input.options, hasInput: Boolean(input.workspaceTar) });
       const events = this.streams.createLog(files.events, (n) => (run.eventsDropped = n));

@@ -58,6 +58,8 @@ export const runViewSchema = z.object({
   timeout_s: z.number().int(),
   exit_code: z.number().int().nullable(),
   final_message: z.string().nullable(),
+  /** The final message's JSON, for a run given an output_schema that it matched; null otherwise. */
+  output: z.unknown(),
   usage: runUsageSchema.nullable(),
   error: runErrorSchema.nullable(),
   changes: changeSummarySchema.nullable(),

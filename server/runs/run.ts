@@ -32,6 +32,8 @@ export interface Run {
   timeoutS: number;
   exitCode: number | null;
   finalMessage: string | null;
+  /** The parsed JSON of the final message of a run given an output schema, which it matched; null otherwise. */
+  output: unknown;
   usage: RunUsage | null;
   error: RunError | null;
   changes: ChangeSummary | null;
@@ -65,6 +67,7 @@ export function runView(run: Run): RunView {
     timeout_s: run.timeoutS,
     exit_code: run.exitCode,
     final_message: run.finalMessage,
+    output: run.output ?? null,
     usage: run.usage,
     error: run.error,
     changes: run.changes,

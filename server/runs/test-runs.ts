@@ -14,6 +14,7 @@ export function sampleRun(over: Partial<Run> = {}): Run {
     timeoutS: 60,
     exitCode: null,
     finalMessage: null,
+    output: null,
     usage: null,
     error: null,
     changes: null,

@@ -102,11 +102,13 @@ export class FakeSandbox implements Sandbox {
   }
 
   async exec(argv: string[], options: ExecOptions = {}): Promise<number> {
-    this.execs.push({ argv, stdin: options.stdin });
+    if (options.stdin && typeof options.stdin !== 'string') for await (const _ of options.stdin);
+    const stdin = typeof options.stdin === 'string' ? options.stdin : undefined;
+    this.execs.push({ argv, stdin });
     options.signal?.throwIfAborted();
     if (!argv.includes('codex')) return 0; // other helpers succeed
     const codex = this.script.codex ?? completingCodex();
-    const code = await codex({ stdout: options.stdout!, signal: options.signal ?? new AbortController().signal, sandbox: this, stdin: options.stdin });
+    const code = await codex({ stdout: options.stdout!, signal: options.signal ?? new AbortController().signal, sandbox: this, stdin });
     await options.onExit?.();
     return code;
   }

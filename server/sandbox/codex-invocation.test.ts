@@ -1,6 +1,6 @@
 import { parse } from 'smol-toml';
 import { describe, expect, it } from 'vitest';
-import { buildCodexArgv, buildCodexConfigToml } from './codex-invocation.js';
+import { buildCodexArgv, buildCodexConfigToml, CODEX_OUTPUT_SCHEMA_ENV, CODEX_OUTPUT_SCHEMA_FILE, CODEX_OUTPUT_SCHEMA_FILE_ENV, outputSchemaEnv } from './codex-invocation.js';
 
 const provider = {
   name: 'openai via codex-runner',
@@ -49,5 +49,24 @@ describe('buildCodexArgv', () => {
     expect(argv.at(-1)).toBe('-');
     // `-` is Codex's only positional argument: nothing after it, and no `--` that would make a later word a prompt.
     expect(argv).not.toContain('--');
+  });
+
+  it('passes an output schema file and images before -C, one --image=PATH each, the prompt still last', () => {
+    const argv = buildCodexArgv({ outputSchemaFile: '/home/codex/.codex/output-schema.json', images: ['/tmp/codex-runner-images/01.png', '/tmp/codex-runner-images/02.gif'] });
+    const at = argv.indexOf('--output-schema');
+    expect(argv[at + 1]).toBe('/home/codex/.codex/output-schema.json');
+    expect(argv.filter((a) => a.startsWith('--image'))).toEqual(['--image=/tmp/codex-runner-images/01.png', '--image=/tmp/codex-runner-images/02.gif']);
+    expect(argv.indexOf('--image=/tmp/codex-runner-images/02.gif')).toBeLessThan(argv.indexOf('-C'));
+    expect(argv.slice(-3)).toEqual(['-C', '/workspace', '-']);
+  });
+
+  it('adds neither without them', () => {
+    expect(buildCodexArgv({}).some((a) => a.startsWith('--image') || a === '--output-schema')).toBe(false);
+  });
+});
+
+describe('outputSchemaEnv', () => {
+  it('gives the schema as JSON and the file the argv names', () => {
+    expect(outputSchemaEnv({ type: 'object' })).toEqual([`${CODEX_OUTPUT_SCHEMA_ENV}={"type":"object"}`, `${CODEX_OUTPUT_SCHEMA_FILE_ENV}=${CODEX_OUTPUT_SCHEMA_FILE}`]);
   });
 });

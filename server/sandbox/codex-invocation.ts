@@ -1,5 +1,5 @@
 import { stringify } from 'smol-toml';
-import { WORKSPACE_DIR } from './driver.js';
+import { CODEX_HOME, WORKSPACE_DIR } from './driver.js';
 
 /** The provider name Codex sees, whoever serves it: the gateway, or the provider itself. */
 const CODEX_PROVIDER_ID = 'codex-runner';
@@ -46,13 +46,29 @@ export const CODEX_LAUNCHER = 'codex-runner-codex';
 export const CODEX_CONFIG_ENV = 'CODEX_RUNNER_CONFIG_TOML';
 /** The relay's port inside the sandbox: the launcher waits until it listens. */
 export const CODEX_RELAY_PORT_ENV = 'CODEX_RUNNER_RELAY_PORT';
+/** The run's output schema, which the launcher writes to the file named in the second (`--output-schema`'s). */
+export const CODEX_OUTPUT_SCHEMA_ENV = 'CODEX_RUNNER_OUTPUT_SCHEMA';
+export const CODEX_OUTPUT_SCHEMA_FILE_ENV = 'CODEX_RUNNER_OUTPUT_SCHEMA_FILE';
+/** In $CODEX_HOME, the sandbox's tmpfs for Codex's own files: outside the workspace and its diff. */
+export const CODEX_OUTPUT_SCHEMA_FILE = `${CODEX_HOME}/output-schema.json`;
+
+/** What the launcher needs to write a run's output schema where the argv's `--output-schema` points. */
+export function outputSchemaEnv(schema: Record<string, unknown>): string[] {
+  return [`${CODEX_OUTPUT_SCHEMA_ENV}=${JSON.stringify(schema)}`, `${CODEX_OUTPUT_SCHEMA_FILE_ENV}=${CODEX_OUTPUT_SCHEMA_FILE}`];
+}
+
+/** What a run adds to Codex's argv: its output schema's file, its images' paths in the sandbox. */
+export interface CodexInputs {
+  outputSchemaFile?: string;
+  images?: string[];
+}
 
 /**
  * Codex's argv. The prompt is not in it: an argv is readable by anyone on the host (`ps`,
  * /proc/PID/cmdline) and stays in the engine's exec record (`docker exec` inspect). The last
  * argument `-` makes Codex read the whole prompt from its stdin, which the caller writes and closes.
  */
-export function buildCodexArgv(): string[] {
+export function buildCodexArgv(inputs: CodexInputs = {}): string[] {
   return [
     'codex',
     'exec',
@@ -70,6 +86,11 @@ export function buildCodexArgv(): string[] {
     '-c',
     'features.remote_plugin=false',
     '--ephemeral',
+    // Codex sends it upstream as the strict json_schema text format; the server checks the answer.
+    ...(inputs.outputSchemaFile ? ['--output-schema', inputs.outputSchemaFile] : []),
+    // One value per flag, written --image=PATH: `--image` takes several values and would take the
+    // arguments after it for more images, up to the next option (hence before -C, never last).
+    ...(inputs.images ?? []).map((image) => `--image=${image}`),
     '-C',
     WORKSPACE_DIR,
     // The prompt comes on stdin, so one starting with "-" is never taken for an option.

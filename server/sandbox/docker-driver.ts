@@ -176,10 +176,16 @@ class DockerSandbox implements Sandbox {
     if (signal?.aborted) onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      if (withStdin) {
-        stream.write(options.stdin!);
+      if (typeof options.stdin === 'string') {
+        stream.write(options.stdin);
         // Half-closes the hijacked connection: Docker then closes the process's stdin.
         stream.end();
+      } else if (options.stdin) {
+        const source = options.stdin;
+        // pipe() half-closes the connection at the source's end, as end() above.
+        source.once('error', (err) => stream.destroy(err));
+        stream.once('close', () => source.destroy());
+        source.pipe(stream);
       }
       const output = demuxDockerStream(stream, options.stdout, options.stderr);
       const exited = waitForExit(exec, stop.signal).then(async (code) => {

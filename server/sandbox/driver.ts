@@ -66,7 +66,7 @@ export interface ExecOptions {
    */
   onExit?: () => void | Promise<void>;
   /** Written to the process's stdin, which is then closed. Without it stdin is /dev/null. */
-  stdin?: string;
+  stdin?: string | Readable;
   stdout?: Writable;
   stderr?: Writable;
   signal?: AbortSignal;

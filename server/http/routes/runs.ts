@@ -63,9 +63,11 @@ export function runRoutes(config: Config, service: RunService): Hono<AuthEnv> {
         options: runOptions(request.options),
         workspaceTar: request.workspaceTar,
         workspaceBytes: request.workspaceBytes,
+        images: request.images,
       });
     } finally {
       if (request.workspaceTar) await rm(request.workspaceTar, { force: true });
+      for (const image of request.images) await rm(image.path, { force: true });
     }
     if (!isWaitRequested(c.req.query('wait'))) return c.json(view(run), 202);
     await service.waitForEnd(run.id, c.req.raw.signal);
@@ -138,6 +140,7 @@ function runOptions(options: RunOptions): PlanOptions {
     cpus: options.cpus,
     workspaceMb: options.workspace_mb,
     webhookUrl: options.webhook_url,
+    outputSchema: options.output_schema,
   };
 }
 
