@@ -1,0 +1,115 @@
+// Image parts of a run's form, on real Docker with the real Codex: each reaches the provider as an
+// image input of the user's message, and none is in the run's workspace or diff.
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTar, readTarContents } from '../server/archive/test-tarballs.js';
+import { startHarness, type Harness } from './fixtures/harness.js';
+
+// Only the schema's launcher change needs this branch's image; images work on latest as well.
+const SANDBOX_IMAGE = process.env.CODEX_RUNNER_TEST_SANDBOX_IMAGE ?? 'codex-runner-sandbox:structured-test';
+
+// 1x1 PNG (a red pixel) and a 1x1 GIF: real images, which Codex decodes before it sends them.
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==', 'base64');
+const GIF = Buffer.from('R0lGODlhAQABAIAAAP8AAP///yH5BAAAAAAALAAAAAABAAEAAAICRAEAOw==', 'base64');
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ sandbox: { image: SANDBOX_IMAGE } });
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+function runForm(prompt: string, parts: { images?: { bytes: Buffer; name: string }[]; workspace?: Buffer; options?: object }): FormData {
+  const form = new FormData();
+  form.set('prompt', prompt);
+  if (parts.options) form.set('options', JSON.stringify(parts.options));
+  if (parts.workspace) form.set('workspace', new Blob([new Uint8Array(parts.workspace)]), 'ws.tar');
+  for (const image of parts.images ?? []) form.append('image', new Blob([new Uint8Array(image.bytes)], { type: 'image/png' }), image.name);
+  return form;
+}
+
+const requestsOf = (prompt: string) => h.standIn.requests.filter((r) => prompt.includes(`[stand-in:${r.script}]`));
+
+/** The image parts of the user messages of a Responses request, as their data URLs. */
+function imageInputs(body: any): string[] {
+  return (body.input as any[])
+    .filter((item) => item.type === 'message' && item.role === 'user')
+    .flatMap((item) => (Array.isArray(item.content) ? item.content : []))
+    .filter((part: any) => part.type === 'input_image')
+    .map((part: any) => part.image_url as string);
+}
+
+describe('a run with image parts', () => {
+  let run: any;
+  let prompt: string;
+  beforeAll(async () => {
+    prompt = h.prompt([{ exec: 'ls /tmp/codex-runner-images && ls -A /workspace' }, { message: 'The screenshot shows a red pixel.' }], 'What is in the screenshot?');
+    const workspace = await makeTar([{ name: 'notes.txt', content: 'hello\n' }]);
+    const form = runForm(prompt, { workspace, images: [{ bytes: PNG, name: 'screenshot.png' }, { bytes: GIF, name: 'pixel.gif' }] });
+    const res = await h.api('/v1/runs?wait=1', { method: 'POST', body: form });
+    expect(res.status).toBe(200);
+    run = await res.json();
+  });
+
+  it('ends succeeded', () => {
+    expect(run).toMatchObject({ status: 'succeeded', error: null, final_message: 'The screenshot shows a red pixel.' });
+  });
+
+  it('sends each image upstream as an image input of the user message, in the form\'s order', () => {
+    const sent = requestsOf(prompt);
+    expect(sent.length).toBeGreaterThanOrEqual(1);
+    for (const request of sent) {
+      const images = imageInputs(request.body);
+      expect(images).toHaveLength(2);
+      expect(images[0]).toMatch(/^data:image\/png;base64,/);
+      // Codex may re-encode an image it decoded: what arrives must still be an image of that type.
+      const first = Buffer.from(images[0]!.split(',')[1]!, 'base64');
+      expect(first.subarray(0, 8)).toEqual(PNG.subarray(0, 8));
+      expect(images[1]).toMatch(/^data:image\/(gif|png);base64,/);
+    }
+  });
+
+  it('puts the images outside the workspace: Codex\'s command sees them in /tmp, the workspace and diff hold none', async () => {
+    const output = (requestsOf(prompt).at(-1)!.body as any).input.find((i: any) => i.type === 'function_call_output')?.output as string;
+    expect(output).toContain('01.png');
+    expect(output).toContain('02.gif');
+    expect(run.changes).toMatchObject({ files_changed: 0 });
+    const ws = await readTarContents(Buffer.from(await (await h.api(`/v1/runs/${run.id}/workspace`)).arrayBuffer()));
+    expect([...ws.keys()]).toEqual(['notes.txt']);
+    expect(await (await h.api(`/v1/runs/${run.id}/diff`)).text()).toBe('');
+  });
+
+  it('drops the run\'s copy of the images once it has ended', async () => {
+    const runDir = path.join(h.dataDir, 'runs', run.id);
+    expect(await readdir(runDir)).not.toContain('images');
+  });
+});
+
+describe('image parts the server refuses', () => {
+  const expectRefused = async (form: FormData, status: number, code: string, message: RegExp) => {
+    const before = h.standIn.requests.length;
+    const res = await h.api('/v1/runs', { method: 'POST', body: form });
+    expect(res.status).toBe(status);
+    expect(await res.json()).toEqual({ error: { code, message: expect.stringMatching(message), request_id: expect.any(String) } });
+    expect(h.standIn.requests.length).toBe(before);
+    // Nothing of the refused form is left spooled.
+    expect(await readdir(path.join(h.dataDir, 'uploads'))).toEqual([]);
+  };
+
+  it('refuses a file named .png that is not an image with a 400', async () => {
+    const form = runForm(h.prompt([{ message: 'x' }]), { images: [{ bytes: PNG, name: 'fine.png' }, { bytes: Buffer.from('#!/bin/sh\necho not an image\n'), name: 'evil.png' }] });
+    await expectRefused(form, 400, 'image_invalid', /^image 2 \("evil\.png"\) is not a PNG, JPEG, WebP or GIF image/);
+  });
+
+  it('refuses more images than limits.image_max_count', async () => {
+    const images = Array.from({ length: 5 }, (_, i) => ({ bytes: PNG, name: `${i}.png` }));
+    await expectRefused(runForm(h.prompt([{ message: 'x' }]), { images }), 400, 'image_invalid', /^at most 4 images/);
+  });
+
+  it('refuses an image over limits.image_max_mb with a 413', async () => {
+    const big = Buffer.concat([PNG, Buffer.alloc(2 * 1024 * 1024)]);
+    await expectRefused(runForm(h.prompt([{ message: 'x' }]), { images: [{ bytes: big, name: 'big.png' }] }), 413, 'image_too_large', /^image 1 \("big\.png"\) is over 2097152 bytes/);
+  });
+});
