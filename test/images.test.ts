@@ -5,6 +5,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTar, readTarContents } from '../server/archive/test-tarballs.js';
 import { startHarness, type Harness } from './fixtures/harness.js';
+import { STAND_IN_MODEL } from './fixtures/responses-stand-in.js';
+import { startServerProcess, type ServerProcess } from './fixtures/server-process.js';
 
 // Only the schema's launcher change needs this branch's image; images work on latest as well.
 const SANDBOX_IMAGE = process.env.CODEX_RUNNER_TEST_SANDBOX_IMAGE ?? 'codex-runner-sandbox:structured-test';
@@ -112,4 +114,47 @@ describe('image parts the server refuses', () => {
     const big = Buffer.concat([PNG, Buffer.alloc(2 * 1024 * 1024)]);
     await expectRefused(runForm(h.prompt([{ message: 'x' }]), { images: [{ bytes: big, name: 'big.png' }] }), 413, 'image_too_large', /^image 1 \("big\.png"\) is over 2097152 bytes/);
   });
+});
+
+describe('a run with an image and an output schema still queued at a restart', () => {
+  it('runs after the restart with its image and its schema', async () => {
+    // One slot, held by a sleeping run, so the second waits; no grace, so the stop cancels the first at once.
+    const config = {
+      providers: { standin: { base_url: h.standIn.url, key_env: 'STANDIN_KEY' } },
+      defaults: { provider: 'standin', model: STAND_IN_MODEL },
+      sandbox: { image: SANDBOX_IMAGE, memory_mb: 1024, cpus: 1, workspace_mb: 64 },
+      limits: { max_concurrent_runs: 1 },
+      server: { shutdown_grace_s: 0 },
+    };
+    const env = { STANDIN_KEY: 'sk-images-restart' };
+    let first: ServerProcess | undefined = await startServerProcess(config, env);
+    let second: ServerProcess | undefined;
+    const auth = (server: ServerProcess) => ({ authorization: `Bearer ${server.token}` });
+    try {
+      const sleeper = await (await first.api('/v1/runs', { method: 'POST', headers: { ...auth(first), 'content-type': 'application/json' }, body: JSON.stringify({ prompt: h.prompt([{ exec: 'sleep 300' }]) }) })).json();
+      const schema = { type: 'object', properties: { colour: { type: 'string' } }, required: ['colour'], additionalProperties: false };
+      const prompt = h.prompt([{ message: '{"colour":"red"}' }], 'Which colour is the pixel?');
+      const res = await first.api('/v1/runs', { method: 'POST', headers: auth(first), body: runForm(prompt, { images: [{ bytes: PNG, name: 'pixel.png' }], options: { output_schema: schema } }) });
+      expect(res.status).toBe(202);
+      const queued = await res.json();
+      expect(queued.status).toBe('queued');
+      await expect.poll(async () => (await (await first!.api(`/v1/runs/${sleeper.id}`, { headers: auth(first!) })).json()).status, { timeout: 60_000 }).toBe('running');
+
+      await first.stop();
+      second = await startServerProcess(config, env, first.resume);
+      first = undefined;
+      let ran: any;
+      await expect
+        .poll(async () => (ran = await (await second!.api(`/v1/runs/${queued.id}`, { headers: auth(second!) })).json()).status, { timeout: 90_000, interval: 200 })
+        .toMatch(/succeeded|failed/);
+      expect(ran).toMatchObject({ status: 'succeeded', output: { colour: 'red' } });
+      const sent = requestsOf(prompt);
+      expect(sent).toHaveLength(1);
+      expect(imageInputs(sent[0]!.body)).toHaveLength(1);
+      expect((sent[0]!.body as any).text.format).toMatchObject({ type: 'json_schema', schema });
+    } finally {
+      if (second) await second.close();
+      else if (first) await first.close();
+    }
+  }, 240_000);
 });
