@@ -131,21 +131,21 @@ describe('a run with an image and an output schema still queued at a restart', (
     let second: ServerProcess | undefined;
     const auth = (server: ServerProcess) => ({ authorization: `Bearer ${server.token}` });
     try {
-      const sleeper = await (await first.api('/v1/runs', { method: 'POST', headers: { ...auth(first), 'content-type': 'application/json' }, body: JSON.stringify({ prompt: h.prompt([{ exec: 'sleep 300' }]) }) })).json();
+      const sleeper: any = await (await first.api('/v1/runs', { method: 'POST', headers: { ...auth(first), 'content-type': 'application/json' }, body: JSON.stringify({ prompt: h.prompt([{ exec: 'sleep 300' }]) }) })).json();
       const schema = { type: 'object', properties: { colour: { type: 'string' } }, required: ['colour'], additionalProperties: false };
       const prompt = h.prompt([{ message: '{"colour":"red"}' }], 'Which colour is the pixel?');
       const res = await first.api('/v1/runs', { method: 'POST', headers: auth(first), body: runForm(prompt, { images: [{ bytes: PNG, name: 'pixel.png' }], options: { output_schema: schema } }) });
       expect(res.status).toBe(202);
-      const queued = await res.json();
+      const queued: any = await res.json();
       expect(queued.status).toBe('queued');
-      await expect.poll(async () => (await (await first!.api(`/v1/runs/${sleeper.id}`, { headers: auth(first!) })).json()).status, { timeout: 60_000 }).toBe('running');
+      await expect.poll(async () => ((await (await first!.api(`/v1/runs/${sleeper.id}`, { headers: auth(first!) })).json()) as any).status, { timeout: 60_000 }).toBe('running');
 
       await first.stop();
       second = await startServerProcess(config, env, first.resume);
       first = undefined;
       let ran: any;
       await expect
-        .poll(async () => (ran = await (await second!.api(`/v1/runs/${queued.id}`, { headers: auth(second!) })).json()).status, { timeout: 90_000, interval: 200 })
+        .poll(async () => (ran = (await (await second!.api(`/v1/runs/${queued.id}`, { headers: auth(second!) })).json()) as any).status, { timeout: 90_000, interval: 200 })
         .toMatch(/succeeded|failed/);
       expect(ran).toMatchObject({ status: 'succeeded', output: { colour: 'red' } });
       const sent = requestsOf(prompt);

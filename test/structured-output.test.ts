@@ -34,17 +34,17 @@ describe('a run with an output_schema', () => {
     const prompt = h.prompt([{ exec: 'cat greet.txt' }, { message: JSON.stringify(answer) }], 'Review greet.txt');
     const res = await h.createRun({ prompt, options: { output_schema: verdictSchema }, wait: true });
     expect(res.status).toBe(200);
-    const run = await res.json();
+    const run: any = await res.json();
     expect(run).toMatchObject({ status: 'succeeded', error: null, final_message: JSON.stringify(answer), output: answer });
     const validate = new Ajv2020().compile(verdictSchema);
     expect(validate(run.output), JSON.stringify(validate.errors)).toBe(true);
     // The GET shows it too, from the stored record.
-    expect((await (await h.api(`/v1/runs/${run.id}`)).json()).output).toEqual(answer);
+    expect(((await (await h.api(`/v1/runs/${run.id}`)).json()) as any).output).toEqual(answer);
   });
 
   it('sends the schema upstream as the text format of every request Codex makes', async () => {
     const prompt = h.prompt([{ exec: 'true' }, { message: '{"verdict":"pass","findings":[]}' }]);
-    const run = await (await h.createRun({ prompt, options: { output_schema: verdictSchema }, wait: true })).json();
+    const run: any = await (await h.createRun({ prompt, options: { output_schema: verdictSchema }, wait: true })).json();
     expect(run.status).toBe('succeeded');
     const sent = requestsOf(prompt);
     expect(sent).toHaveLength(2);
@@ -55,21 +55,21 @@ describe('a run with an output_schema', () => {
 
   it('sends no text format for a run without one, and its output is null', async () => {
     const prompt = h.prompt([{ message: '{"verdict":"pass","findings":[]}' }]);
-    const run = await (await h.createRun({ prompt, wait: true })).json();
+    const run: any = await (await h.createRun({ prompt, wait: true })).json();
     expect(run).toMatchObject({ status: 'succeeded', output: null });
     expect((requestsOf(prompt)[0]!.body as any).text?.format).toBeUndefined();
   });
 
   it('ends failed with output_invalid when the final message does not match, keeping the message', async () => {
     const prompt = h.prompt([{ message: '{"verdict":"maybe","findings":[]}' }]);
-    const run = await (await h.createRun({ prompt, options: { output_schema: verdictSchema }, wait: true })).json();
+    const run: any = await (await h.createRun({ prompt, options: { output_schema: verdictSchema }, wait: true })).json();
     expect(run).toMatchObject({ status: 'failed', exit_code: 0, output: null, final_message: '{"verdict":"maybe","findings":[]}' });
     expect(run.error).toEqual({ code: 'output_invalid', message: expect.stringContaining('/verdict must be equal to one of the allowed values') });
   });
 
   it('ends failed with output_invalid when the final message is prose', async () => {
     const prompt = h.prompt([{ message: 'All good, nothing to report.' }]);
-    const run = await (await h.createRun({ prompt, options: { output_schema: verdictSchema }, wait: true })).json();
+    const run: any = await (await h.createRun({ prompt, options: { output_schema: verdictSchema }, wait: true })).json();
     expect(run).toMatchObject({ status: 'failed', output: null, error: { code: 'output_invalid', message: expect.stringMatching(/^the final message is not JSON/) } });
   });
 
@@ -83,7 +83,7 @@ describe('a run with an output_schema', () => {
     const res = await h.createRun({ prompt: h.prompt([{ message: '{}' }]), options: { output_schema: schema } });
     expect(res.status).toBe(400);
     expect(await res.json()).toEqual({ error: { code: 'invalid_options', message: expect.stringMatching(message), request_id: expect.any(String) } });
-    const runs = (await (await h.api('/v1/runs?limit=100')).json()).runs;
+    const runs = ((await (await h.api('/v1/runs?limit=100')).json()) as any).runs;
     expect(runs.every((r: any) => r.status !== 'queued' && r.status !== 'running')).toBe(true);
     expect(h.standIn.requests.length).toBe(before);
   });

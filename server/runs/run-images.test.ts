@@ -30,7 +30,9 @@ describe('run images', () => {
     const extract = tar.extract();
     extract.on('entry', (header, stream, next) => {
       let bytes = 0;
-      stream.on('data', (chunk: Buffer) => (bytes += chunk.length));
+      stream.on('data', (chunk: unknown) => {
+        bytes += (chunk as Buffer).length;
+      });
       stream.on('end', () => {
         seen.push([header.name, bytes, header.mode]);
         next();
