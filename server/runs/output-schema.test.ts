@@ -76,3 +76,25 @@ describe('withOutput', () => {
     expect(withOutput(succeeded, null)).toEqual({ ...succeeded, output: null });
   });
 });
+
+describe('patterns', () => {
+  const schema = { type: 'object', properties: { id: { type: 'string', pattern: '^(a+)+$' } } };
+
+  it('are matched in linear time: a backtracking pattern against a long near-match returns at once', () => {
+    const t0 = performance.now();
+    const checked = checkOutput(JSON.stringify({ id: `${'a'.repeat(200_000)}!` }), schema);
+    expect(performance.now() - t0).toBeLessThan(2_000);
+    expect(checked.error?.message).toMatch(/\/id must match pattern/);
+    expect(checkOutput('{"id":"aaa"}', schema).output).toEqual({ id: 'aaa' });
+  });
+
+  it('hold to JSON Schema semantics: found anywhere unless anchored', () => {
+    const loose = { type: 'object', properties: { v: { type: 'string', pattern: 'b+' } } };
+    expect(checkOutput('{"v":"abbbc"}', loose).error).toBeNull();
+    expect(checkOutput('{"v":"ac"}', loose).error?.message).toMatch(/must match pattern/);
+  });
+
+  it('refuses one RE2 cannot run (a backreference) as an invalid schema', () => {
+    expect(outputSchemaProblem({ type: 'object', properties: { v: { type: 'string', pattern: '(a)\\1' } } }, 1024)).toMatch(/not a valid JSON Schema: .*invalid escape sequence/);
+  });
+});

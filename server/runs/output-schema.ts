@@ -1,8 +1,18 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { RegExpEngine } from 'ajv/dist/types/index.js';
+import { RE2JS } from 're2js';
 import type { RunError } from '../domain/run-error.js';
 
 /** A run's `output_schema`: a JSON Schema (2020-12) whose root is an object schema. */
 export type OutputSchema = Record<string, unknown>;
+
+/**
+ * `pattern` and `patternProperties` run in linear time: the schema is the tenant's and so is the
+ * final message (a hostile repository can write it), and a backtracking `^(a+)+$` against a long
+ * "aaaa…!" would hold the server's one JavaScript thread for minutes. RE2's syntax, then: no
+ * backreferences or lookarounds (a pattern with them is refused as invalid).
+ */
+const linearRegExp: RegExpEngine = Object.assign((pattern: string) => RE2JS.compile(pattern), { code: 're2js' });
 
 /**
  * A new validator each time: one Ajv instance keeps every schema it compiled (by `$id` too, so a
@@ -12,7 +22,7 @@ export type OutputSchema = Record<string, unknown>;
  */
 function compile(schema: OutputSchema): ValidateFunction {
   // strict off: keywords Ajv does not know (OpenAI's own, `x-…`) are annotations to it, as the spec says.
-  return new Ajv2020({ strict: false, allErrors: false }).compile(schema);
+  return new Ajv2020({ strict: false, allErrors: false, code: { regExp: linearRegExp } }).compile(schema);
 }
 
 /** Why `schema` cannot be a run's output schema, or null when it can. */
