@@ -8,7 +8,8 @@ import busboy from 'busboy';
 import { z } from 'zod';
 import { spoolWorkspace, WorkspaceRejectedError, type SpoolResult, type WorkspaceLimits } from '../archive/spool-workspace.js';
 import type { Config } from '../config/config.js';
-import { outputSchemaProblem, type OutputSchema } from '../runs/output-schema.js';
+import { outputSchemaProblemOffThread } from '../runs/output-check.js';
+import { outputSchemaShapeProblem, type OutputSchema } from '../runs/output-schema.js';
 import { ApiError } from './api-error.js';
 import { apiErrorFor } from './domain-errors.js';
 import { spoolImage, type ImageLimits, type SpooledImage } from './image-parts.js';
@@ -111,7 +112,9 @@ async function readJson(request: Request, limits: RunRequestLimits): Promise<Run
   }
   const parsed = z.object({ prompt: z.unknown().optional(), options: z.unknown().optional() }).strict().safeParse(body);
   if (!parsed.success) throw new ApiError('bad_request', `body: ${describeIssues(parsed.error)}`);
-  return { prompt: checkPrompt(parsed.data.prompt, limits), options: checkOptions(parsed.data.options ?? {}, limits), workspaceTar: null, workspaceBytes: 0, images: [] };
+  const prompt = checkPrompt(parsed.data.prompt, limits);
+  const options = await checkOutputSchema(checkOptions(parsed.data.options ?? {}, limits), limits);
+  return { prompt, options, workspaceTar: null, workspaceBytes: 0, images: [] };
 }
 
 /**
@@ -223,8 +226,10 @@ async function readMultipart(request: Request, body: Readable | null, limits: Ru
     const spooledImages = await Promise.all(images);
     if (firstError) throw firstError;
     const options = checkOptions(fields.has('options') ? parseJsonField(fields.get('options')!) : {}, limits);
+    const prompt = checkPrompt(fields.get('prompt'), limits);
+    await checkOutputSchema(options, limits);
     return {
-      prompt: checkPrompt(fields.get('prompt'), limits),
+      prompt,
       options,
       workspaceTar: spooling ? tarPath : null,
       workspaceBytes: spooled?.bytes ?? 0,
@@ -279,9 +284,18 @@ function checkOptions(options: unknown, limits: Pick<RunRequestLimits, 'outputSc
   if (!parsed.success) throw new ApiError('invalid_options', `options: ${describeIssues(parsed.error)}`);
   const { output_schema: schema, ...rest } = parsed.data;
   if (schema === undefined) return rest;
-  const problem = outputSchemaProblem(schema, limits.outputSchemaMaxBytes);
+  // The cheap checks here (this runs as the form is read); compiling it is checkOutputSchema's.
+  const problem = outputSchemaShapeProblem(schema, limits.outputSchemaMaxBytes);
   if (problem) throw new ApiError('invalid_options', `options.output_schema: ${problem}`);
   return { ...rest, output_schema: schema as OutputSchema };
+}
+
+/** The options, once their output schema (if any) compiles as a JSON Schema: on a worker thread. */
+async function checkOutputSchema(options: RunOptions, limits: Pick<RunRequestLimits, 'outputSchemaMaxBytes'>): Promise<RunOptions> {
+  if (!options.output_schema) return options;
+  const problem = await outputSchemaProblemOffThread(options.output_schema, limits.outputSchemaMaxBytes);
+  if (problem) throw new ApiError('invalid_options', `options.output_schema: ${problem}`);
+  return options;
 }
 
 function describeIssues(error: z.ZodError): string {

@@ -15,7 +15,8 @@ import { collectArtifacts, CollectTimeoutError, type CollectLimits } from './col
 import type { CodexOutcome } from './codex-outcome.js';
 import { CodexPhase } from './codex-phase.js';
 import type { EventLog } from './event-log.js';
-import { withOutput, type OutputSchema } from './output-schema.js';
+import { withOutputOffThread } from './output-check.js';
+import type { OutputSchema } from './output-schema.js';
 import type { RunFiles } from './run-files.js';
 import { putImages, runImages } from './run-images.js';
 import type { Run, RunStatus } from './run.js';
@@ -188,7 +189,7 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
     const collected = await time('collect', () =>
       collectArtifacts(started, baseline, job.files, collectLimits(job.limits.workspaceMb, config.limits.collectTimeoutS), signal, log),
     );
-    result = withOutput({
+    result = await withOutputOffThread({
       ...codexResult(exitCode, codex.outcome, codex.stderrText(), outOfMemory, opened.fault()),
       changes: collected.changes,
       providerUsage: null,

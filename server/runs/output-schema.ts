@@ -25,13 +25,23 @@ function compile(schema: OutputSchema): ValidateFunction {
   return new Ajv2020({ strict: false, allErrors: false, code: { regExp: linearRegExp } }).compile(schema);
 }
 
-/** Why `schema` cannot be a run's output schema, or null when it can. */
-export function outputSchemaProblem(schema: unknown, maxBytes: number): string | null {
+/** What can be told of `schema` without compiling it (cheap: no worker needed), or null. */
+export function outputSchemaShapeProblem(schema: unknown, maxBytes: number): string | null {
   if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) return 'a JSON Schema object is required';
   const bytes = Buffer.byteLength(JSON.stringify(schema));
   if (bytes > maxBytes) return `it is ${bytes} bytes as JSON; at most ${maxBytes} (limits.output_schema_max_kb)`;
   // Codex sends it upstream as a strict json_schema text format, whose root must be an object.
   if ((schema as OutputSchema).type !== 'object') return 'its root must be an object schema ("type": "object")';
+  return null;
+}
+
+/**
+ * Why `schema` cannot be a run's output schema, or null when it can. Compiling costs ~0.3-1 ms a
+ * property (Ajv generates code): off the event loop, see output-check.ts.
+ */
+export function outputSchemaProblem(schema: unknown, maxBytes: number): string | null {
+  const shape = outputSchemaShapeProblem(schema, maxBytes);
+  if (shape) return shape;
   try {
     compile(schema as OutputSchema);
   } catch (err) {
@@ -63,7 +73,11 @@ export function checkOutput(finalMessage: string | null, schema: OutputSchema): 
  */
 export function withOutput<R extends { status: string; finalMessage: string | null; error: RunError | null }>(result: R, schema: OutputSchema | null): R & { output: unknown } {
   if (!schema || result.status !== 'succeeded') return { ...result, output: null };
-  const checked = checkOutput(result.finalMessage, schema);
+  return withChecked(result, checkOutput(result.finalMessage, schema));
+}
+
+/** A run that succeeded, given how its final message checked out. */
+export function withChecked<R extends { status: string; error: RunError | null }>(result: R, checked: OutputCheck): R & { output: unknown } {
   return checked.error ? { ...result, status: 'failed', error: checked.error, output: null } : { ...result, output: checked.output };
 }
 
