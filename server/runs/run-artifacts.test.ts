@@ -45,3 +45,27 @@ describe('FileRunArtifacts workspace', () => {
     expect(await readdir(files.dir)).toEqual([]);
   });
 });
+
+describe('FileRunArtifacts images', () => {
+  let dataDir: string;
+  let artifacts: FileRunArtifacts;
+  beforeEach(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'run-artifacts-'));
+    artifacts = new FileRunArtifacts(dataDir);
+  });
+  afterEach(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('takes spooled images in, named by their order and type, and drops them when the run settles', async () => {
+    const files = await artifacts.create('run_i');
+    const spooled = [path.join(dataDir, 'u1'), path.join(dataDir, 'u2')];
+    await writeFile(spooled[0]!, 'gif bytes');
+    await writeFile(spooled[1]!, 'png bytes');
+    await artifacts.takeImages('run_i', [{ path: spooled[0]!, type: 'gif' }, { path: spooled[1]!, type: 'png' }]);
+    expect(await readdir(files.imagesDir)).toEqual(['01.gif', '02.png']);
+    expect(await readdir(dataDir)).toEqual(['runs']);
+    await artifacts.settle('run_i', { diff: true, workspace: true });
+    expect(await readdir(files.dir)).toEqual([]);
+  });
+});
