@@ -50,7 +50,14 @@ export function imagesTar(dir: string, names: string[]): Readable {
 /** Puts the run's images into its sandbox; returns their paths there, in order. */
 export async function putImages(sandbox: Sandbox, dir: string, names: string[], signal: AbortSignal): Promise<string[]> {
   const stderr = tailBuffer();
-  const code = await sandbox.exec(['sh', '-c', UNPACK, SANDBOX_IMAGES_DIR], { stdin: imagesTar(dir, names), stderr, signal });
+  const tarStream = imagesTar(dir, names);
+  let code: number;
+  try {
+    code = await sandbox.exec(['sh', '-c', UNPACK, SANDBOX_IMAGES_DIR], { stdin: tarStream, stderr, signal });
+  } finally {
+    // An exec that failed to start never read it: its open image file goes with it.
+    tarStream.destroy();
+  }
   if (code !== 0) throw new SandboxError(`could not put the run's images into the sandbox: tar exited with code ${code}: ${stderr.text().trim().slice(-500)}`);
   return names.map((name) => path.posix.join(SANDBOX_IMAGES_DIR, name));
 }
