@@ -14,6 +14,10 @@ const SANDBOX_IMAGE = process.env.CODEX_RUNNER_TEST_SANDBOX_IMAGE ?? 'codex-runn
 // 1x1 PNG (a red pixel) and a 1x1 GIF: real images, which Codex decodes before it sends them.
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==', 'base64');
 const GIF = Buffer.from('R0lGODlhAQABAIAAAP8AAP///yH5BAAAAAAALAAAAAABAAEAAAICRAEAOw==', 'base64');
+// A 1x1 lossless WebP.
+const WEBP = Buffer.from('UklGRhoAAABXRUJQVlA4TA0AAAAvAAAAEAcQERGIiP4HAA==', 'base64');
+// JPEG's signature and a header, but no image data a decoder takes.
+const BROKEN_JPEG = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10]), Buffer.from('JFIF\0\x01\x01\0\0\x01\0\x01\0\0', 'latin1'), Buffer.from([0xff, 0xd9])]);
 
 let h: Harness;
 beforeAll(async () => {
@@ -49,7 +53,7 @@ describe('a run with image parts', () => {
   beforeAll(async () => {
     prompt = h.prompt([{ exec: 'ls /tmp/codex-runner-images && ls -A /workspace' }, { message: 'The screenshot shows a red pixel.' }], 'What is in the screenshot?');
     const workspace = await makeTar([{ name: 'notes.txt', content: 'hello\n' }]);
-    const form = runForm(prompt, { workspace, images: [{ bytes: PNG, name: 'screenshot.png' }, { bytes: GIF, name: 'pixel.gif' }] });
+    const form = runForm(prompt, { workspace, images: [{ bytes: PNG, name: 'screenshot.png' }, { bytes: GIF, name: 'pixel.gif' }, { bytes: WEBP, name: 'pixel.webp' }] });
     const res = await h.api('/v1/runs?wait=1', { method: 'POST', body: form });
     expect(res.status).toBe(200);
     run = await res.json();
@@ -64,12 +68,11 @@ describe('a run with image parts', () => {
     expect(sent.length).toBeGreaterThanOrEqual(1);
     for (const request of sent) {
       const images = imageInputs(request.body);
-      expect(images).toHaveLength(2);
-      expect(images[0]).toMatch(/^data:image\/png;base64,/);
-      // Codex may re-encode an image it decoded: what arrives must still be an image of that type.
-      const first = Buffer.from(images[0]!.split(',')[1]!, 'base64');
-      expect(first.subarray(0, 8)).toEqual(PNG.subarray(0, 8));
-      expect(images[1]).toMatch(/^data:image\/(gif|png);base64,/);
+      expect(images).toHaveLength(3);
+      expect(images[0]).toBe(`data:image/png;base64,${PNG.toString('base64')}`);
+      // Codex sends a GIF as the PNG it makes of it, a PNG and a WebP as they are.
+      expect(Buffer.from(images[1]!.replace(/^data:image\/png;base64,/, ''), 'base64').subarray(0, 8)).toEqual(PNG.subarray(0, 8));
+      expect(images[2]).toBe(`data:image/webp;base64,${WEBP.toString('base64')}`);
     }
   });
 
@@ -77,15 +80,32 @@ describe('a run with image parts', () => {
     const output = (requestsOf(prompt).at(-1)!.body as any).input.find((i: any) => i.type === 'function_call_output')?.output as string;
     expect(output).toContain('01.png');
     expect(output).toContain('02.gif');
+    expect(output).toContain('03.webp');
     expect(run.changes).toMatchObject({ files_changed: 0 });
     const ws = await readTarContents(Buffer.from(await (await h.api(`/v1/runs/${run.id}/workspace`)).arrayBuffer()));
     expect([...ws.keys()]).toEqual(['notes.txt']);
     expect(await (await h.api(`/v1/runs/${run.id}/diff`)).text()).toBe('');
   });
 
+  it('tells the model where each image is in the sandbox', () => {
+    const texts = (requestsOf(prompt)[0]!.body as any).input.flatMap((i: any) => (i.role === 'user' && Array.isArray(i.content) ? i.content : [])).map((p: any) => p.text ?? '');
+    expect(texts.join('\n')).toContain('path="/tmp/codex-runner-images/01.png"');
+  });
+
   it('drops the run\'s copy of the images once it has ended', async () => {
     const runDir = path.join(h.dataDir, 'runs', run.id);
     expect(await readdir(runDir)).not.toContain('images');
+  });
+});
+
+describe('an image with a valid signature that Codex cannot decode', () => {
+  it('reaches the model as Codex\'s note that it was left out, and the run goes on', async () => {
+    const prompt = h.prompt([{ message: 'no image to see' }]);
+    const run: any = await (await h.api('/v1/runs?wait=1', { method: 'POST', body: runForm(prompt, { images: [{ bytes: BROKEN_JPEG, name: 'broken.jpg' }] }) })).json();
+    expect(run.status).toBe('succeeded');
+    const body = requestsOf(prompt)[0]!.body as any;
+    expect(imageInputs(body)).toEqual([]);
+    expect(JSON.stringify(body.input)).toContain('image content omitted because it could not be processed');
   });
 });
 
