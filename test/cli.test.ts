@@ -1,48 +1,19 @@
 // The `codex-runner` CLI end to end: the real bin (scripts/codex-runner.js) as a child process, not
 // on a terminal, against a real server on real Docker with the real Codex binary (the stand-in
 // plays the model).
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse } from 'smol-toml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readTarContents } from '../server/archive/test-tarballs.js';
+import { startCli, type CliResult } from './fixtures/cli-process.js';
 import { startHarness, type Harness } from './fixtures/harness.js';
 import { until } from './fixtures/until.js';
 
-export const BIN = fileURLToPath(new URL('../scripts/codex-runner.js', import.meta.url));
 const TIMESTAMPED = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \+\d+(\.\d)?s /;
-
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-export interface CliProcess {
-  stderrText(): string;
-  signal(name: NodeJS.Signals): void;
-  done: Promise<CliResult>;
-}
-
-/** Starts the bin with `args` in `cwd`; only the variables given (and PATH, HOME) are set. */
-export function startCli(args: string[], cwd: string, env: Record<string, string>): CliProcess {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env.PATH, HOME: cwd, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const stdout: Buffer[] = [];
-  const stderr: Buffer[] = [];
-  child.stdout.on('data', (c: Buffer) => stdout.push(c));
-  child.stderr.on('data', (c: Buffer) => stderr.push(c));
-  const done = new Promise<CliResult>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString() }));
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-  void done.finally(() => clearTimeout(timer));
-  return { stderrText: () => Buffer.concat(stderr).toString(), signal: (name) => child.kill(name), done };
-}
 
 /** A loopback port nothing listens on (fetch refuses to even try some low ports). */
 async function closedPort(): Promise<number> {

@@ -36,7 +36,7 @@ export async function runCommand(dirArg: string, flags: RunFlags, target: ApiTar
   const interrupt = new Interrupt();
   try {
     const files = await selectWorkspaceFiles(dir, { withGit: flags.withGit ?? false });
-    progress.note(`uploading ${files.length} files from ${dir}`);
+    progress.note(`uploading ${files.length} ${files.length === 1 ? 'file' : 'files'} from ${dir}`);
     const created = await createRun(client, dir, files, flags, interrupt.signal);
     interrupt.onCancel(() => {
       progress.note(`cancelling ${created.id} (Ctrl-C again to stop waiting)`);
