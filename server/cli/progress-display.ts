@@ -14,7 +14,8 @@ export interface ProgressDisplay {
 }
 
 export function createProgressDisplay(stream: NodeJS.WriteStream, startedAt = Date.now()): ProgressDisplay {
-  return stream.isTTY ? new TerminalProgress(stream, startedAt) : new PlainProgress(stream, startedAt);
+  // A terminal that reports no width (a pty nobody sized) would get every redraw cut to nothing.
+  return stream.isTTY && stream.columns > 0 ? new TerminalProgress(stream, startedAt) : new PlainProgress(stream, startedAt);
 }
 
 class PlainProgress implements ProgressDisplay {
@@ -72,6 +73,6 @@ class TerminalProgress implements ProgressDisplay {
 
   private draw(): void {
     const spinner = SPINNER[this.frame++ % SPINNER.length]!;
-    this.status(statusLine(this.state, Date.now() - this.startedAt, (this.stream.columns || 80) - 1, spinner));
+    this.status(statusLine(this.state, Date.now() - this.startedAt, this.stream.columns - 1, spinner));
   }
 }
