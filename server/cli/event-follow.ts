@@ -2,7 +2,7 @@
 // connection drops, until the run's terminal event.
 import { SseDecoder } from '../gateway/sse-events.js';
 import type { ApiClient } from './api-client.js';
-import { CliError } from './exit-codes.js';
+import { CliError, EXIT } from './exit-codes.js';
 import type { StreamEvent } from './progress-text.js';
 
 const TERMINAL = new Set(['run.succeeded', 'run.failed', 'run.timed_out', 'run.cancelled']);
@@ -19,6 +19,8 @@ export interface FollowOptions {
   signal?: AbortSignal;
   /** Stop once no event has come for this long (a look at a live run, not a follow). */
   quietMs?: number;
+  /** The wait before reconnecting after a break. */
+  reconnectDelayMs?: number;
 }
 
 /** Yields each event once, in order; ends after the terminal event (or when quiet for `quietMs`). */
@@ -58,11 +60,11 @@ export async function* followEvents(client: ApiClient, id: string, options: Foll
     } catch (err) {
       if (quietEnded) return;
       if (options.signal?.aborted || err instanceof CliError) throw err;
-      if (++failures > RECONNECTS_MAX) throw new CliError(5, `the event stream of ${id} kept breaking: ${(err as Error).message}`);
+      if (++failures > RECONNECTS_MAX) throw new CliError(EXIT.unreachable, `the event stream of ${id} kept breaking: ${(err as Error).message}`);
     } finally {
       clearTimeout(quiet);
       connection.abort();
     }
-    await new Promise((resolve) => setTimeout(resolve, RECONNECT_DELAY_MS));
+    await new Promise((resolve) => setTimeout(resolve, options.reconnectDelayMs ?? RECONNECT_DELAY_MS));
   }
 }
