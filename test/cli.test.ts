@@ -173,6 +173,7 @@ describe('exit codes', () => {
     expect((await cli(['run', '-p', 'x', '--timeout', 'soon'])).code).toBe(2);
     expect((await cli(['run', dir])).code).toBe(2);
     expect((await cli(['frobnicate'])).code).toBe(2);
+    expect(await cli(['run', path.join(dir, 'nowhere'), '-p', 'x'])).toMatchObject({ code: 2, stderr: `codex-runner: ${path.join(dir, 'nowhere')} is not a directory\n` });
     const noToken = await cli(['list'], dir, { CODEX_RUNNER_URL: h.url });
     expect(noToken).toMatchObject({ code: 2, stderr: 'codex-runner: no API token: pass --token or set CODEX_RUNNER_TOKEN\n' });
     const empty = path.join(dir, 'empty');

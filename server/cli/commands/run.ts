@@ -1,5 +1,6 @@
 // `codex-runner run [DIR] -p PROMPT`: upload DIR, follow the run, print its final message, keep its
 // diff (and with --apply, apply it), exit with its outcome.
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { RunView } from '../../runs/run-wire.js';
@@ -8,7 +9,7 @@ import { followEvents } from '../event-follow.js';
 import { CliError, EXIT, exitCodeForStatus, type ExitCode } from '../exit-codes.js';
 import { applyPatch, checkCleanTree } from '../git-apply.js';
 import { multipartBody, multipartContentType, newBoundary } from '../multipart-body.js';
-import { createProgressDisplay, type ProgressDisplay } from '../progress-display.js';
+import { createProgressDisplay } from '../progress-display.js';
 import { formatElapsed } from '../progress-text.js';
 import { downloadArtifact } from '../run-artifacts.js';
 import { selectWorkspaceFiles } from '../workspace-files.js';
@@ -29,6 +30,8 @@ export interface RunFlags {
 
 export async function runCommand(dirArg: string, flags: RunFlags, target: ApiTarget): Promise<ExitCode> {
   const dir = path.resolve(dirArg);
+  const kind = await stat(dir).catch(() => null);
+  if (!kind?.isDirectory()) throw new CliError(EXIT.usage, `${dirArg} is not a directory`);
   if (flags.apply) await checkCleanTree(dir, flags.force ?? false);
   const client = new ApiClient(target);
   const startedAt = Date.now();
@@ -67,20 +70,31 @@ async function createRun(client: ApiClient, dir: string, files: string[], flags:
     Object.entries({ provider: flags.provider, model: flags.model, timeout_s: flags.timeout }).filter(([, v]) => v !== undefined),
   );
   const boundary = newBoundary();
+  const tarball = packWorkspace(dir, files);
+  // fetch reports a body that failed as a failed request: keep the cause, a file here, not the server.
+  let readError: Error | undefined;
+  tarball.once('error', (err) => (readError ??= err));
   const body = multipartBody(boundary, [{ name: 'prompt', value: flags.prompt }, { name: 'options', value: JSON.stringify(options) }], {
     name: 'workspace',
     filename: 'workspace.tar.gz',
     contentType: 'application/gzip',
-    content: packWorkspace(dir, files),
+    content: tarball,
   });
-  return client.json<RunView>('/v1/runs', {
-    method: 'POST',
-    headers: { 'content-type': multipartContentType(boundary) },
-    body: Readable.toWeb(Readable.from(body)) as ReadableStream,
-    // Node's fetch sends a streamed body only half-duplex: the answer is read once the body is sent.
-    duplex: 'half',
-    signal,
-  });
+  try {
+    return await client.json<RunView>('/v1/runs', {
+      method: 'POST',
+      headers: { 'content-type': multipartContentType(boundary) },
+      body: Readable.toWeb(Readable.from(body)) as ReadableStream,
+      // Node's fetch sends a streamed body only half-duplex: the answer is read once the body is sent.
+      duplex: 'half',
+      signal,
+    });
+  } catch (err) {
+    if (readError) throw new CliError(EXIT.failed, `reading the workspace in ${dir}: ${readError.message}`);
+    throw err;
+  } finally {
+    tarball.destroy();
+  }
 }
 
 async function finish(client: ApiClient, dir: string, run: RunView, flags: RunFlags, elapsedMs: number): Promise<ExitCode> {
