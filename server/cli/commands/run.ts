@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { RunView } from '../../runs/run-wire.js';
 import { ApiClient, type ApiTarget } from '../api-client.js';
-import { followEvents } from '../event-follow.js';
+import { followEvents, isTerminal } from '../event-follow.js';
 import { CliError, EXIT, exitCodeForStatus, type ExitCode } from '../exit-codes.js';
 import { applyPatch, checkCleanTree } from '../git-apply.js';
 import { multipartBody, multipartContentType, newBoundary } from '../multipart-body.js';
@@ -51,14 +51,17 @@ export async function runCommand(dirArg: string, flags: RunFlags, target: ApiTar
     let run: RunView | undefined;
     for await (const event of followEvents(client, created.id, { signal: interrupt.signal })) {
       progress.event(event);
-      if (event.kind === 'run' && event.data.run && event.data.type !== 'run.queued' && event.data.type !== 'run.started') run = event.data.run as RunView;
+      if (isTerminal(event)) run = event.data.run as RunView;
     }
     run ??= await client.json<RunView>(`/v1/runs/${created.id}`);
     progress.stop();
     return await finish(client, dir, run, flags, Date.now() - startedAt);
   } catch (err) {
     progress.stop();
-    if (interrupt.signal.aborted) throw new CliError(EXIT.cancelled, 'interrupted');
+    if (interrupt.signal.aborted) {
+      await interrupt.sent();
+      throw new CliError(EXIT.cancelled, 'interrupted: stopped waiting for the run');
+    }
     throw err;
   } finally {
     interrupt.close();
@@ -134,11 +137,17 @@ class Interrupt {
   private readonly abort = new AbortController();
   private cancel: (() => Promise<void>) | null = null;
   private presses = 0;
+  private cancelling: Promise<void> | null = null;
   private readonly handler = () => {
     this.presses++;
-    if (this.cancel && this.presses === 1) void this.cancel();
+    if (this.cancel && this.presses === 1) this.cancelling = this.cancel();
     else this.abort.abort();
   };
+
+  /** The cancel request a first Ctrl-C sent, so that stopping to wait does not cut it off. */
+  async sent(): Promise<void> {
+    await this.cancelling;
+  }
 
   constructor() {
     process.on('SIGINT', this.handler);
