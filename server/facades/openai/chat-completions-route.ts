@@ -23,8 +23,8 @@ const BODY_OVERHEAD_BYTES = 256 * 1024;
 export function chatCompletionsRoute(config: Config, service: RunService): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   const limits = runRequestLimits(config);
-  // An inline workspace is JSON-escaped text: the upload cap bounds it as it bounds a tarball.
-  const bodyMaxBytes = config.limits.uploadMaxMb * MiB + config.limits.promptMaxBytes + BODY_OVERHEAD_BYTES;
+  // The body is held in memory until it is parsed: its own cap, far under an upload's (streamed to disk).
+  const bodyMaxBytes = config.limits.inlineWorkspaceMaxMb * MiB + config.limits.promptMaxBytes + BODY_OVERHEAD_BYTES;
   app.post('/', async (c) => {
     const tenant = c.get('tenant');
     service.checkAdmission(tenant);
