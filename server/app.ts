@@ -3,7 +3,7 @@ import { HTTPException } from 'hono/http-exception';
 import { requestId, type RequestIdVariables } from 'hono/request-id';
 import type { Logger } from 'pino';
 import type { Config } from './config/config.js';
-import { errorBody } from './http/api-error.js';
+import { errorBody, shownId } from './http/api-error.js';
 import { apiErrorFor } from './http/domain-errors.js';
 import { requireMetricsToken, requireTenant, type AuthEnv, type TokenAuthenticator } from './http/auth.js';
 import { runRoutes } from './http/routes/runs.js';
@@ -66,7 +66,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.route('/v1/runs', runRoutes(deps.config, deps.service));
   app.route('/v1', openaiRoutes(deps.config, deps.service));
 
-  app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`, c.get('requestId')), 404));
+  app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${shownId(c.req.path)}`, c.get('requestId')), 404));
   app.onError((err, c) => {
     const id = c.get('requestId');
     const mapped = apiErrorFor(err);

@@ -149,14 +149,14 @@ describe('POST /v1/chat/completions', () => {
   });
 
   it('refuses with 413 a body past inline_workspace_max_mb, which is read into memory, before any run', async () => {
-    const before = (await (await asA('/v1/runs')).json()).runs.length;
+    const before = ((await (await asA('/v1/runs')).json()) as any).runs.length;
     const files = { 'big.txt': 'x'.repeat(2 * 1024 * 1024) };
     const err = await client.chat.completions
       .create({ model: 'codex', messages: [{ role: 'user', content: 'x' }], codex_runner: { workspace: { files } } } as any)
       .catch((e: unknown) => e);
     expect((err as APIError).status).toBe(413);
     expect((err as APIError).error).toMatchObject({ code: 'payload_too_large' });
-    expect((await (await asA('/v1/runs')).json()).runs.length).toBe(before);
+    expect(((await (await asA('/v1/runs')).json()) as any).runs.length).toBe(before);
   });
 
   it('answers a run that failed with 502, our envelope and no retry asked for', async () => {

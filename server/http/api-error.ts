@@ -46,3 +46,11 @@ export class ApiError extends Error {
 export function errorBody(code: ErrorCode, message: string, requestId?: string) {
   return { error: { code, message, ...(requestId ? { request_id: requestId } : {}) } };
 }
+
+/** Longest id a message repeats whole: a run id is 24 characters; a client's guess may be any length. */
+const SHOWN_ID_MAX_CHARS = 64;
+
+/** An id from the client as an error message shows it: a long one cut, so the answer stays small. */
+export function shownId(id: string): string {
+  return id.length <= SHOWN_ID_MAX_CHARS ? id : `${id.slice(0, SHOWN_ID_MAX_CHARS)}… (${id.length} characters)`;
+}
