@@ -10,6 +10,7 @@ import { spoolWorkspaceSource, type SpooledWorkspace, type WorkspaceSource } fro
 import { readDiffPage } from './diff-page.js';
 import { followProgress } from './follow-progress.js';
 import { codexRunResult } from './run-result.js';
+import { errorResult } from './tool-error.js';
 import type { McpToolDeps } from './tool-deps.js';
 
 const MiB = 1024 * 1024;
@@ -50,6 +51,8 @@ export async function codexRun(args: CodexRunArgs, tenant: string, deps: McpTool
   } finally {
     if (extra.signal.aborted) await service.cancel(tenant, run.id);
   }
+  // Nobody is left to read a result.
+  if (extra.signal.aborted) return errorResult('cancelled', `the call was cancelled, and run ${run.id} with it`);
   const ended = (await service.get(tenant, run.id)) ?? run;
   const diff = ended.hasDiff && !ended.artifactsExpired ? await readDiffPage(await service.openArtifact(ended, 'diff'), 0, deps.diffPageBytes) : null;
   return codexRunResult(ended, diff);

@@ -73,5 +73,24 @@ export function buildMcpServer(tenant: string, deps: McpToolDeps): McpServer {
       }),
   );
 
+  server.registerTool(
+    'codex_run_cancel',
+    {
+      title: 'Cancel a run',
+      description:
+        'Cancels a queued or running run (it ends cancelled); an ended run is left as it is. The run id is in the first progress ' +
+        "notification of codex_run. This server is stateless: an MCP cancellation of a codex_run call cannot reach the call it names, but closing the connection does, and so does this tool.",
+      inputSchema: runStatusInput,
+      outputSchema: runStatusOutput,
+      annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+    },
+    ({ run_id }) =>
+      guarded('codex_run_cancel', async () => {
+        const run = await service.cancel(tenant, run_id);
+        if (!run) return errorResult('not_found', `no run ${run_id}`);
+        return runStatusResult({ ...runView(run), queue_position: null });
+      }),
+  );
+
   return server;
 }
