@@ -1,6 +1,7 @@
 // The MCP server at /mcp, driven by the SDK's own client over Streamable HTTP, against real Docker
 // and the real Codex binary (the stand-in plays the model).
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult, Progress } from '@modelcontextprotocol/sdk/types.js';
@@ -189,6 +190,26 @@ describe('the MCP server', () => {
     const result = (await call) as CallToolResult;
     expect(result).toMatchObject({ isError: true, structuredContent: { run_id: runId, status: 'cancelled', error: { code: 'cancelled' } } });
     await expectRunReleased(runId!);
+  });
+});
+
+describe("the README's MCP client config", () => {
+  it('connects as written, its ${VAR}s filled in as a client does, and runs codex_run', async () => {
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+    const at = readme.indexOf('<!-- readme-example: mcp-config -->');
+    expect(at).toBeGreaterThan(0);
+    const block = /```json\n([\s\S]*?)```/.exec(readme.slice(at))![1]!;
+    const env: Record<string, string> = { CODEX_RUNNER_URL: h.url, CODEX_RUNNER_TOKEN: TOKENS.a };
+    const expand = (value: string) => value.replace(/\$\{(\w+)\}/g, (_, name: string) => env[name] ?? '');
+    const server = JSON.parse(block).mcpServers['codex-runner'] as { type: string; url: string; headers: Record<string, string> };
+    expect(server.type).toBe('http');
+    const headers = Object.fromEntries(Object.entries(server.headers).map(([k, v]) => [k, expand(v)]));
+    const client = new Client({ name: 'readme-config', version: '1' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(expand(server.url)), { requestInit: { headers } }));
+    clients.push(client);
+    const prompt = h.prompt([{ exec: "printf 'hello\\n' > hello.txt" }, { message: 'Wrote hello.txt.' }]);
+    const result = (await client.callTool({ name: 'codex_run', arguments: { prompt } }, undefined, CALL)) as CallToolResult;
+    expect(result.structuredContent).toMatchObject({ status: 'succeeded', final_message: 'Wrote hello.txt.', diff: expect.stringContaining('+hello') });
   });
 });
 
