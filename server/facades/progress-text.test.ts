@@ -41,10 +41,10 @@ describe('progressText', () => {
     expect(progressText({ type: 'turn.completed', usage: { input_tokens: 1 } })).toBeNull();
   });
 
-  it('reports failures, errors and warnings', () => {
+  it('reports failures and errors, not Codex warnings about its setup', () => {
     expect(progressText({ type: 'turn.failed', error: { message: 'stream disconnected' } })).toBe('turn failed: stream disconnected');
     expect(progressText({ type: 'error', message: 'Reconnecting... 1/5' })).toBe('error: Reconnecting... 1/5');
-    expect(progressText(item('error', { message: 'unknown config key' }))).toBe('warning: unknown config key');
+    expect(progressText(item('error', { message: 'Model metadata for `m` not found.' }))).toBeNull();
   });
 
   it('shows tool calls, web searches and the plan', () => {

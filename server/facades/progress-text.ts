@@ -8,7 +8,8 @@ type Item = Record<string, unknown> & { type?: unknown };
 /**
  * One Codex JSONL event (`codex exec --json`) as a short line for a person watching, or null when
  * it says nothing worth a line. Agent messages are null too: a facade sends the final one itself,
- * and cannot tell an earlier one from the last until the run ends.
+ * and cannot tell an earlier one from the last until the run ends. So are `error` items: Codex's
+ * warnings about its own setup (a model without metadata, on every run of one), the operator's to read.
  */
 export function progressText(event: Record<string, unknown>): string | null {
   const type = event.type;
@@ -30,8 +31,6 @@ export function progressText(event: Record<string, unknown>): string | null {
       return type === 'item.completed' && typeof item.query === 'string' ? line(`searched the web: ${item.query}`) : null;
     case 'todo_list':
       return type === 'item.completed' ? null : planLine(item);
-    case 'error':
-      return type === 'item.completed' ? line(`warning: ${messageOf(item)}`) : null;
     default:
       return null;
   }
