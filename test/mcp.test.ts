@@ -29,7 +29,11 @@ const text = (result: CallToolResult) => result.content.map((c) => (c.type === '
 const rest = (pathname: string, tenant: Tenant = 'a') => h.api(pathname, { token: TOKENS[tenant] });
 
 beforeAll(async () => {
-  h = await startHarness({ tenants: [{ name: 'a', token_sha256: sha(TOKENS.a) }, { name: 'b', token_sha256: sha(TOKENS.b) }] });
+  h = await startHarness({
+    tenants: [{ name: 'a', token_sha256: sha(TOKENS.a) }, { name: 'b', token_sha256: sha(TOKENS.b) }],
+    // Bounds an MCP body with its inline files: 1 MiB plus the prompt and some room.
+    limits: { upload_max_mb: 1 },
+  });
 });
 afterAll(async () => {
   for (const client of clients) await client.close().catch(() => {});
@@ -241,5 +245,13 @@ describe('the /mcp endpoint', () => {
     const accept = await h.api('/mcp', { method: 'POST', token: TOKENS.a, headers: { 'content-type': 'application/json', accept: 'text/html' }, body: JSON.stringify(initialize) });
     expect(accept.status).toBe(406);
     expect(await accept.json()).toMatchObject({ error: { code: 'not_acceptable' } });
+  });
+
+  it('refuses a body past limits.upload_max_mb (inline files count towards it) 413 in the envelope', async () => {
+    const files = { 'big.txt': 'x'.repeat(2 * 1024 * 1024) };
+    const call = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'codex_run', arguments: { prompt: 'x', workspace: { files } } } };
+    const res = await h.api('/mcp', { method: 'POST', token: TOKENS.a, headers: mcpHeaders, body: JSON.stringify(call) });
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({ error: { code: 'payload_too_large' } });
   });
 });

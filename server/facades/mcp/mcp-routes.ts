@@ -11,11 +11,8 @@ import type { McpToolDeps } from './tool-deps.js';
 import { transportRefusal } from './transport-errors.js';
 
 const MiB = 1024 * 1024;
-/**
- * A JSON-RPC body is parsed whole in memory: a `codex_run` with inline files is meant for small
- * trees; a larger one is uploaded as a tar (`POST /v1/runs`) or started `from_run`.
- */
-export const MCP_BODY_MAX_BYTES = 32 * MiB;
+/** Room for the JSON-RPC envelope and the arguments around an inline workspace. */
+const BODY_OVERHEAD_BYTES = 256 * 1024;
 /** A tool result is read by a model: a page of diff it can take in, the rest a codex_run_diff away. */
 export const MCP_DIFF_PAGE_BYTES = 256 * 1024;
 
@@ -26,11 +23,13 @@ export const MCP_DIFF_PAGE_BYTES = 256 * 1024;
  */
 export function mcpRoutes(config: Config, service: RunService, log: Logger): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
+  // Inline files are JSON-escaped text: the upload cap bounds them as it bounds a tarball (as the OpenAI facade does).
+  const bodyMaxBytes = config.limits.uploadMaxMb * MiB + config.limits.promptMaxBytes + BODY_OVERHEAD_BYTES;
   const deps: McpToolDeps = { service, requestLimits: runRequestLimits(config), diffPageBytes: MCP_DIFF_PAGE_BYTES, log: log.child({ facade: 'mcp' }) };
 
   app.post('/', async (c) => {
     const server = buildMcpServer(c.get('tenant'), deps);
-    const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, maxRequestBodySize: MCP_BODY_MAX_BYTES });
+    const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, maxRequestBodySize: bodyMaxBytes });
     let closed = false;
     const close = () => {
       if (closed) return;
