@@ -27,7 +27,8 @@ export interface CodexRunArgs {
 
 /**
  * `codex_run`: one run from its creation to its end. The call owns the run while it waits: when the
- * call is aborted (the client cancelled it or went away) the run is cancelled.
+ * call is aborted (its client's connection closed, which closes the request's MCP server) the run is
+ * cancelled.
  */
 export async function codexRun(args: CodexRunArgs, tenant: string, deps: McpToolDeps, extra: ToolExtra): Promise<CallToolResult> {
   const { service } = deps;

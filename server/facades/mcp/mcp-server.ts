@@ -29,7 +29,7 @@ export function buildMcpServer(tenant: string, deps: McpToolDeps): McpServer {
       description:
         'Runs the Codex CLI on a prompt in a fresh sandbox, on the files given (or the final workspace of an earlier run), and returns ' +
         "Codex's final message, the diff of what it changed and the run id. Sends a progress notification per Codex step when the " +
-        'request has a progressToken. Cancelling the call cancels the run.',
+        'request has a progressToken. Closing the connection during the call cancels the run, and so does codex_run_cancel.',
       inputSchema: codexRunInput,
       outputSchema: codexRunOutput,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
