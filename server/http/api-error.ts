@@ -7,6 +7,8 @@ export const errorStatus = {
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
+  method_not_allowed: 405,
+  not_acceptable: 406,
   request_timeout: 408,
   run_not_finished: 409,
   artifact_expired: 410,
