@@ -32,7 +32,7 @@ beforeAll(async () => {
   h = await startHarness({
     tenants: [{ name: 'a', token_sha256: sha(TOKENS.a) }, { name: 'b', token_sha256: sha(TOKENS.b) }],
     // Bounds an MCP body with its inline files: 1 MiB plus the prompt and some room.
-    limits: { upload_max_mb: 1 },
+    limits: { inline_workspace_max_mb: 1 },
   });
 });
 afterAll(async () => {
@@ -247,7 +247,7 @@ describe('the /mcp endpoint', () => {
     expect(await accept.json()).toMatchObject({ error: { code: 'not_acceptable' } });
   });
 
-  it('refuses a body past limits.upload_max_mb (inline files count towards it) 413 in the envelope', async () => {
+  it('refuses a body past limits.inline_workspace_max_mb 413 in the envelope', async () => {
     const files = { 'big.txt': 'x'.repeat(2 * 1024 * 1024) };
     const call = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'codex_run', arguments: { prompt: 'x', workspace: { files } } } };
     const res = await h.api('/mcp', { method: 'POST', token: TOKENS.a, headers: mcpHeaders, body: JSON.stringify(call) });

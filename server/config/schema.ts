@@ -119,7 +119,7 @@ export const configFileSchema = z
     limits: z
       .object({
         upload_max_mb: z.number().int().min(1).default(256),
-        // A JSON body that carries a workspace inline (the OpenAI-compatible endpoint's files) is
+        // A JSON body that carries a workspace inline (the files of chat completions and MCP's codex_run) is
         // read whole into memory before it is checked, unlike an upload, which streams to disk.
         inline_workspace_max_mb: z.number().int().min(1).max(256).default(16),
         workspace_max_entries: z.number().int().min(1).default(50_000),

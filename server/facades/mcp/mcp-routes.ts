@@ -23,8 +23,8 @@ export const MCP_DIFF_PAGE_BYTES = 256 * 1024;
  */
 export function mcpRoutes(config: Config, service: RunService, log: Logger): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
-  // Inline files are JSON-escaped text: the upload cap bounds them as it bounds a tarball (as the OpenAI facade does).
-  const bodyMaxBytes = config.limits.uploadMaxMb * MiB + config.limits.promptMaxBytes + BODY_OVERHEAD_BYTES;
+  // The body is held in memory until it is parsed: its own cap, far under an upload's (streamed to disk).
+  const bodyMaxBytes = config.limits.inlineWorkspaceMaxMb * MiB + config.limits.promptMaxBytes + BODY_OVERHEAD_BYTES;
   const deps: McpToolDeps = { service, requestLimits: runRequestLimits(config), diffPageBytes: MCP_DIFF_PAGE_BYTES, log: log.child({ facade: 'mcp' }) };
 
   app.post('/', async (c) => {
