@@ -119,6 +119,9 @@ export const configFileSchema = z
     limits: z
       .object({
         upload_max_mb: z.number().int().min(1).default(256),
+        // A JSON body that carries a workspace inline (the files of chat completions and MCP's codex_run) is
+        // read whole into memory before it is checked, unlike an upload, which streams to disk.
+        inline_workspace_max_mb: z.number().int().min(1).max(256).default(16),
         workspace_max_entries: z.number().int().min(1).default(50_000),
         // Written to Codex's stdin (not its argv, which Linux caps at 128 KiB an argument). At most
         // 1 MiB: Codex 0.169 fails a turn whose input passes 1,048,576 characters (input_too_large).

@@ -7,6 +7,8 @@ export const errorStatus = {
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
+  method_not_allowed: 405,
+  not_acceptable: 406,
   request_timeout: 408,
   run_not_finished: 409,
   artifact_expired: 410,
@@ -18,6 +20,9 @@ export const errorStatus = {
   too_many_streams: 429,
   internal: 500,
   bad_gateway: 502,
+  // A run behind a facade's synchronous answer (OpenAI's chat completions) that did not succeed.
+  run_failed: 502,
+  run_timed_out: 504,
   not_ready: 503,
   shutting_down: 503,
   storage_full: 503,
@@ -42,4 +47,12 @@ export class ApiError extends Error {
 
 export function errorBody(code: ErrorCode, message: string, requestId?: string) {
   return { error: { code, message, ...(requestId ? { request_id: requestId } : {}) } };
+}
+
+/** Longest id a message repeats whole: a run id is 24 characters; a client's guess may be any length. */
+const SHOWN_ID_MAX_CHARS = 64;
+
+/** An id from the client as an error message shows it: a long one cut, so the answer stays small. */
+export function shownId(id: string): string {
+  return id.length <= SHOWN_ID_MAX_CHARS ? id : `${id.slice(0, SHOWN_ID_MAX_CHARS)}… (${id.length} characters)`;
 }

@@ -235,7 +235,8 @@ function parseJsonField(text: string): unknown {
   }
 }
 
-function checkPrompt(prompt: unknown, limits: RunRequestLimits): string {
+/** The checks a prompt gets however it came: non-empty, within `limits.prompt_max_bytes`, no NUL. */
+export function checkPrompt(prompt: unknown, limits: Pick<RunRequestLimits, 'promptMaxBytes'>): string {
   if (typeof prompt !== 'string' || !prompt.trim()) throw new ApiError('bad_request', 'prompt is required (a non-empty string)');
   if (Buffer.byteLength(prompt) > limits.promptMaxBytes) throw new ApiError('bad_request', `prompt is longer than ${limits.promptMaxBytes} bytes`);
   if (prompt.includes('\0')) throw new ApiError('bad_request', 'prompt contains a NUL byte');

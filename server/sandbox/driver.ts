@@ -48,6 +48,11 @@ export interface SandboxRequest {
   network: string;
   /** How the sandbox reaches its run's gateway; null when Codex calls the provider itself. */
   gateway: GatewayEndpoint | null;
+  /**
+   * Whether the sandbox also relays 127.0.0.1:SANDBOX_EGRESS_PORT to the run's egress proxy (its
+   * socket beside the gateway's, so it needs `gateway`) and has the proxy variables set.
+   */
+  egressProxy?: boolean;
   /** Past this the sandbox is an orphan, whoever made it: a sweep may remove it. */
   expiresAt: Date;
 }
@@ -118,6 +123,11 @@ export interface SandboxDriver {
   start(request: SandboxRequest, signal?: AbortSignal): Promise<Sandbox>;
   /** Removes this server instance's sandboxes (and what belongs to them), but those of the runs `keep` names. */
   sweep(keep?: (runId: string) => boolean): Promise<SweepResult>;
+  /**
+   * Removes every server instance's sandboxes whose `expiresAt` is before `now`: what a server that
+   * is gone (another instance, or one that never started again) left behind.
+   */
+  sweepExpired(now: Date): Promise<SweepResult>;
 }
 
 export type SandboxErrorCode = 'sandbox_error' | 'sandbox_stopped' | 'sandbox_gone' | 'docker_unreachable';
