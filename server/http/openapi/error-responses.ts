@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { ZodOpenApiResponseObject } from 'zod-openapi';
 import { errorBodySchema, errorStatus, type ErrorCode } from '../api-error.js';
 
@@ -29,10 +30,20 @@ export function errorResponses(...statuses: ErrorStatus[]): Record<string, ZodOp
       {
         description: `${codesFor(status).join(', ')}${status === 401 ? ' (with `WWW-Authenticate: Bearer`)' : ''}`,
         content: { 'application/json': { schema: bodyFor(status) } },
+        ...(HEADERS[status] ? { headers: HEADERS[status] } : {}),
       },
     ]),
   );
 }
+
+const retryAfter = z.object({
+  'Retry-After': z.string().regex(/^\d+$/).optional().meta({ description: 'Seconds until asking again may succeed, when the server can tell' }),
+});
+const HEADERS: Partial<Record<ErrorStatus, z.ZodObject>> = {
+  401: z.object({ 'WWW-Authenticate': z.literal('Bearer') }),
+  429: retryAfter,
+  503: retryAfter,
+};
 
 /**
  * Any route may give these: Node's parser refuses a malformed request (400), one whose headers are
