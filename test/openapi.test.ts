@@ -3,9 +3,8 @@
 // token over real HTTP. That the integration tests' answers agree with it is harness.ts's check.
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UNDOCUMENTED } from '../server/http/openapi/api-paths.js';
 import { DOCS_CSP } from '../server/http/openapi/docs-routes.js';
-import { openApiDocument } from '../server/http/openapi/document.js';
+import { openApiDocument, UNDOCUMENTED } from '../server/api-document.js';
 import { operationsWithoutRoute, routesMissingFromDocument } from '../server/http/openapi/route-coverage.js';
 import { startHarness, type Harness } from './fixtures/harness.js';
 

@@ -2,11 +2,11 @@ import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { ApiError, errorBody } from '../api-error.js';
 import { docsRoutes, DOCS_CSP } from './docs-routes.js';
-import { openApiDocument } from './document.js';
+import { openApiDocument } from '../../api-document.js';
 
 describe('docs routes', () => {
   // As app.ts mounts them, an ApiError answered as its one onError does.
-  const app = new Hono().route('/', docsRoutes());
+  const app = new Hono().route('/', docsRoutes(openApiDocument()));
   app.onError((err, c) => (err instanceof ApiError ? c.json(errorBody(err.code, err.message), err.status) : c.text('unexpected', 500)));
 
   it('serves the document as JSON', async () => {

@@ -3,7 +3,6 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Hono } from 'hono';
 import { ApiError } from '../api-error.js';
-import { openApiDocument } from './document.js';
 
 /**
  * Everything the page loads comes from this server: no CDN (users may be offline), no inline script
@@ -54,12 +53,12 @@ const PAGE = `<!doctype html>
 const securityHeaders = { 'content-security-policy': DOCS_CSP, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' };
 
 /** `GET /openapi.json`, `GET /docs` and the page's assets; no token: they hold no tenant's data. */
-export function docsRoutes(): Hono {
+export function docsRoutes(document: object): Hono {
   const app = new Hono();
   const distDir = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
   const loaded = new Map<string, Promise<Buffer>>();
 
-  app.get('/openapi.json', (c) => c.json(openApiDocument()));
+  app.get('/openapi.json', (c) => c.json(document));
   app.get('/docs', (c) => c.html(PAGE, 200, securityHeaders));
   app.get('/docs/assets/:file', async (c) => {
     const name = c.req.param('file');

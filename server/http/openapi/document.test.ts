@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { errorStatus } from '../api-error.js';
 import { optionsSchema } from '../run-request.js';
 import { runViewSchema } from '../../runs/run-wire.js';
-import { openApiDocument } from './document.js';
+import { openApiDocument } from '../../api-document.js';
 
 const doc = openApiDocument();
 const operations = Object.entries(doc.paths ?? {}).flatMap(([path, item]) =>

@@ -1,15 +1,10 @@
-import { createDocument, createSchema, type oas31 } from 'zod-openapi';
-import { apiPaths, eventSchemas, namedSchemas } from './api-paths.js';
+import { createDocument, createSchema, type oas31, type ZodOpenApiPathsObject } from 'zod-openapi';
+import { eventSchemas, namedSchemas } from './api-paths.js';
 
-let built: oas31.OpenAPIObject | undefined;
+export type ApiDocument = oas31.OpenAPIObject;
 
-/** The API's OpenAPI 3.1 document, built once from the route table's zod schemas. */
-export function openApiDocument(): oas31.OpenAPIObject {
-  built ??= build();
-  return built;
-}
-
-function build(): oas31.OpenAPIObject {
+/** The API's OpenAPI 3.1 document from route tables' zod schemas (`server/api-document.ts` gives them all). */
+export function buildApiDocument(paths: ZodOpenApiPathsObject): ApiDocument {
   const document = createDocument({
     openapi: '3.1.0',
     info: {
@@ -21,7 +16,7 @@ function build(): oas31.OpenAPIObject {
       schemas: namedSchemas,
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: "A tenant's token (`[[tenants]]`, or CODEX_RUNNER_TOKEN)" } },
     },
-    paths: apiPaths,
+    paths,
   });
   // Rendered apart, as responses are: a component no operation uses is otherwise rendered as a
   // request's, which would give the run it holds a second, input-side component.
