@@ -1,5 +1,6 @@
 // The one list of route tables the OpenAPI document is built from: a route added to the app needs
 // its entry in one of them (or in UNDOCUMENTED, with the reason), or test/openapi.test.ts fails.
+import { mcpPaths } from './facades/mcp/openapi-paths.js';
 import { openaiPaths } from './facades/openai/openapi-paths.js';
 import { apiPaths, UNDOCUMENTED_HERE } from './http/openapi/api-paths.js';
 import { buildApiDocument, type ApiDocument } from './http/openapi/document.js';
@@ -11,6 +12,6 @@ let built: ApiDocument | undefined;
 
 /** Built once: the schemas do not change while the process runs. */
 export function openApiDocument(): ApiDocument {
-  built ??= buildApiDocument({ ...apiPaths, ...openaiPaths });
+  built ??= buildApiDocument({ ...apiPaths, ...openaiPaths, ...mcpPaths });
   return built;
 }

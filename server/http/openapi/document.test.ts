@@ -11,11 +11,11 @@ const operations = Object.entries(doc.paths ?? {}).flatMap(([path, item]) =>
 const schemas = doc.components!.schemas as Record<string, any>;
 
 describe('the OpenAPI document', () => {
-  it('is OpenAPI 3.1 with a bearer scheme that every /v1 and /metrics operation asks for, and each of those lists 401', () => {
+  it('is OpenAPI 3.1 with a bearer scheme that every /v1, /mcp and /metrics operation asks for, and each of those lists 401', () => {
     expect(doc.openapi).toBe('3.1.0');
     expect(doc.components!.securitySchemes).toEqual({ bearer: expect.objectContaining({ type: 'http', scheme: 'bearer' }) });
     for (const { path, method, operation } of operations) {
-      const needsToken = path.startsWith('/v1/') || path === '/metrics';
+      const needsToken = path.startsWith('/v1/') || path === '/mcp' || path === '/metrics';
       expect(Boolean(operation.security), `${method} ${path}`).toBe(needsToken);
       expect(Object.hasOwn(operation.responses, '401'), `${method} ${path}`).toBe(needsToken);
     }
