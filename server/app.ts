@@ -6,6 +6,8 @@ import type { Config } from './config/config.js';
 import { errorBody, shownId } from './http/api-error.js';
 import { apiErrorFor } from './http/domain-errors.js';
 import { requireMetricsToken, requireTenant, type AuthEnv, type TokenAuthenticator } from './http/auth.js';
+import { openApiDocument } from './api-document.js';
+import { docsRoutes } from './http/openapi/docs-routes.js';
 import { runRoutes } from './http/routes/runs.js';
 import { openaiRoutes } from './facades/openai/routes.js';
 import { mcpRoutes } from './facades/mcp/mcp-routes.js';
@@ -63,6 +65,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     );
   }
 
+  app.route('/', docsRoutes(openApiDocument()));
   app.use('/v1/*', requireTenant(deps.auth));
   app.route('/v1/runs', runRoutes(deps.config, deps.service));
   app.route('/v1', openaiRoutes(deps.config, deps.service));

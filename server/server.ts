@@ -46,6 +46,8 @@ export interface StartOptions {
 
 export interface RunningServer extends AsyncDisposable {
   url: string;
+  /** What the API serves; its `routes` are what the OpenAPI document must describe. */
+  app: { routes: readonly { method: string; path: string }[] };
   service: RunService;
   driver: SandboxDriver;
   pool: WarmPool;
@@ -252,7 +254,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       await webhookSender.close();
       store.close();
     })());
-  return { url, service, driver, pool, close, [Symbol.asyncDispose]: close };
+  return { url, app, service, driver, pool, close, [Symbol.asyncDispose]: close };
 }
 
 /** The sandbox of a run that asks for nothing, of a tenant with no ceilings: the one the pool makes ahead. */

@@ -1,4 +1,5 @@
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { z } from 'zod';
 
 export const errorStatus = {
   bad_request: 400,
@@ -55,4 +56,9 @@ const SHOWN_ID_MAX_CHARS = 64;
 /** An id from the client as an error message shows it: a long one cut, so the answer stays small. */
 export function shownId(id: string): string {
   return id.length <= SHOWN_ID_MAX_CHARS ? id : `${id.slice(0, SHOWN_ID_MAX_CHARS)}… (${id.length} characters)`;
+}
+
+/** The envelope `errorBody` builds, for the codes given (all of them when none are). */
+export function errorBodySchema(codes: readonly ErrorCode[] = Object.keys(errorStatus) as ErrorCode[]) {
+  return z.object({ error: z.object({ code: z.enum(codes as [ErrorCode, ...ErrorCode[]]), message: z.string(), request_id: z.string().optional() }) });
 }

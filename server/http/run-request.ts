@@ -12,7 +12,8 @@ import { ApiError } from './api-error.js';
 import { apiErrorFor } from './domain-errors.js';
 import { readTextCapped } from './read-capped.js';
 
-const optionsSchema = z
+/** A run's options, as the `options` JSON (a form field or the JSON body's key) gives them. */
+export const optionsSchema = z
   .object({
     provider: z.string().min(1).max(64).optional(),
     model: z.string().min(1).max(200).optional(),
