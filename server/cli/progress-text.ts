@@ -1,5 +1,6 @@
 // Pure: what a run's events look like to a person. One short line per event worth showing, and the
 // status line a terminal keeps redrawing (the current step, the command it runs, the time so far).
+import { unwrapShell } from '../facades/progress-text.js';
 
 export interface StreamEvent {
   seq: number;
@@ -27,9 +28,7 @@ const RUN_STEPS: Record<string, string> = {
 
 /** Codex runs each command through a login shell: `/bin/bash -lc 'cmd'` reads better as `cmd`. */
 export function shownCommand(command: unknown): string {
-  const text = Array.isArray(command) ? command.join(' ') : String(command ?? '');
-  const wrapped = /^(?:\/usr)?\/bin\/(?:ba)?sh -lc (?:'([\s\S]*)'|"([\s\S]*)")$/.exec(text);
-  return oneLine(wrapped ? (wrapped[1] ?? wrapped[2] ?? text) : text);
+  return oneLine(unwrapShell(Array.isArray(command) ? command.join(' ') : String(command ?? '')));
 }
 
 function oneLine(text: string): string {

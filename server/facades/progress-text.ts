@@ -48,9 +48,11 @@ function commandLine(type: string, item: Item): string | null {
 }
 
 /** Codex runs each command as `/bin/bash -lc '<command>'`: the quoted part is what the model wrote. */
-function unwrapShell(command: string): string {
-  const wrapped = /^(?:\S*\/)?(?:ba|z)?sh -l?c '((?:[^']|'\\'')*)'$/s.exec(command);
-  return wrapped ? wrapped[1]!.replaceAll("'\\''", "'") : command;
+export function unwrapShell(command: string): string {
+  const single = /^(?:\S*\/)?(?:ba|z)?sh -l?c '((?:[^']|'\\'')*)'$/s.exec(command);
+  if (single) return single[1]!.replaceAll("'\\''", "'");
+  const double = /^(?:\S*\/)?(?:ba|z)?sh -l?c "([^"]*)"$/s.exec(command);
+  return double ? double[1]! : command;
 }
 
 const CHANGE_VERBS: Record<string, string> = { add: 'added', delete: 'deleted', update: 'edited' };
