@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import type { Config, ProviderConfig } from '../config/config.js';
+import type { Config, EnvironmentConfig, ProviderConfig } from '../config/config.js';
 import type { RunBudget } from '../domain/provider-usage.js';
 import { RunStop, type RunError, type StopRun } from '../domain/run-error.js';
 import { isStorageFull, STORAGE_FULL_MESSAGE } from '../domain/storage-full.js';
@@ -15,6 +15,8 @@ import { collectArtifacts, CollectTimeoutError, type CollectLimits } from './col
 import type { CodexOutcome } from './codex-outcome.js';
 import { CodexPhase } from './codex-phase.js';
 import type { EventLog } from './event-log.js';
+import { enterPhase, needsPhaseNetwork, NetworkPolicyError } from './phase-network.js';
+import { runSetup, SetupFailedError } from './setup-phase.js';
 import type { RunFiles } from './run-files.js';
 import type { Run, RunStatus } from './run.js';
 
@@ -36,6 +38,8 @@ export interface ExecutorDeps {
   config: Pick<Config, 'sandbox' | 'limits'>;
   /** Sandboxes started ahead; a run whose shape one has takes it instead of starting its own. */
   pool?: Pick<WarmPool, 'claim'>;
+  /** The values of the named server environment variables, read when a setup needs them. */
+  secrets?: (names: string[]) => Record<string, string>;
 }
 
 export interface RunJob {
@@ -47,6 +51,8 @@ export interface RunJob {
   stop: StopRun;
   prompt: string;
   provider: ProviderConfig;
+  /** The run's image, setup and per-phase network policies. */
+  environment: EnvironmentConfig;
   files: RunFiles;
   hasInput: boolean;
   events: EventLog;
@@ -107,8 +113,11 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
   const baselineWork = indexBaseline(job.hasInput ? job.files.inputTar : null, job.files.baselineDir, { signal: baselineStop.signal });
   baselineWork.catch(() => {}); // awaited when collecting; a failure before then is not unhandled
   try {
-    const shape = { image: config.sandbox.image, runtime: config.sandbox.runtime, limits: job.limits, ids: config.sandbox, network: config.sandbox.network };
-    const claimed = deps.pool && deps.access.usesGateway(job.provider) ? await time('claim', () => deps.pool!.claim(shape)) : null;
+    const environment = job.environment;
+    const shape = { image: environment.image, runtime: config.sandbox.runtime, limits: job.limits, ids: config.sandbox, network: config.sandbox.network };
+    // The pool's sandboxes are made without a phase network; one of another image is not the pool's shape.
+    const phaseNetwork = needsPhaseNetwork(environment) ? config.sandbox.egressNetwork : null;
+    const claimed = deps.pool && deps.access.usesGateway(job.provider) && !phaseNetwork ? await time('claim', () => deps.pool!.claim(shape)) : null;
     sandbox = claimed?.sandbox;
     // Off the run's path: a name for operators, awaited before the removal.
     assigned = claimed?.sandbox.assign(run.id).catch((err) => log.warn({ err }, 'could not name the pooled sandbox after its run'));
@@ -127,6 +136,7 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
               runId: run.id,
               tenant: run.tenant,
               network: opened.network,
+              phaseNetwork,
               gateway: opened.gateway,
               // The run's own timeout, its collection's and a margin: what outlives that belongs to nobody.
               expiresAt: new Date(Date.now() + (run.timeoutS + config.limits.collectTimeoutS + EXPIRY_MARGIN_S) * 1000),
@@ -143,6 +153,18 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
     if (job.hasInput) {
       await time('upload', () => started.putArchive(createReadStream(job.files.inputTar), WORKSPACE_DIR, signal));
     }
+
+    let joined = false;
+    if (environment.setup.length) {
+      await time('setup', async () => {
+        joined = await enterPhase(started, environment.setupNetwork, joined, signal);
+        // Read here, at the last moment: the values are in no plan, spec or log line.
+        const secrets = environment.setupSecretEnv.length ? (deps.secrets?.(environment.setupSecretEnv) ?? {}) : {};
+        const spec = { commands: environment.setup, timeoutMs: environment.setupTimeoutS * 1000, env: [], secrets, maxLineBytes: config.limits.eventLineMaxKb * 1024 };
+        await runSetup(started, spec, job.events, signal, log);
+      });
+    }
+    joined = await enterPhase(started, environment.agentNetwork, joined, signal);
 
     // Not a phase: from the run's acceptance to Codex's start, queue wait included (the pool's target).
     timings.to_codex = Date.now() - run.createdAt.getTime();
@@ -202,6 +224,11 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
       // The baseline, the diff or the workspace export found no room in the data_dir.
       log.error({ err }, 'the run\'s files found no room');
       result = ended('failed', { code: 'storage_full', message: `${STORAGE_FULL_MESSAGE}: the run's diff and workspace could not be kept` }, exitCode, codex.outcome);
+    } else if (err instanceof SetupFailedError) {
+      result = ended('failed', { code: 'setup_failed', message: err.message }, exitCode, codex.outcome);
+    } else if (err instanceof NetworkPolicyError) {
+      log.error({ err }, 'could not apply a network policy');
+      result = ended('failed', { code: 'network_policy_failed', message: err.message }, exitCode, codex.outcome);
     } else if (err instanceof CollectTimeoutError) {
       result = ended('failed', { code: 'collect_timeout', message: err.message }, exitCode, codex.outcome);
     } else if (err instanceof SandboxError) {

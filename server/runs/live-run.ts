@@ -108,6 +108,7 @@ async function execute(deps: LifecycleDeps, entry: LiveRun, log: Logger): Return
       stop: (stop) => entry.controller.abort(stop),
       prompt: entry.prompt,
       provider: entry.plan.provider,
+      environment: entry.plan.environment,
       files: entry.files,
       hasInput: entry.hasInput,
       events: entry.events,

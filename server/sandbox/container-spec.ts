@@ -68,9 +68,11 @@ export function buildSandboxSpec(input: SandboxRequest, placement: DockerPlaceme
     WorkingDir: WORKSPACE_DIR,
     Env: [`HOME=${HOME_DIR}`, `CODEX_HOME=${CODEX_HOME}`],
     Labels: labels,
-    NetworkDisabled: input.network === 'none',
+    // A sandbox with a phase network is created on it and taken off it before it starts (Docker
+    // cannot add a network to one made with "none"): it starts with loopback only, like "none".
+    NetworkDisabled: !input.phaseNetwork && input.network === 'none',
     HostConfig: {
-      NetworkMode: input.network,
+      NetworkMode: input.phaseNetwork || input.network,
       CapDrop: ['ALL'],
       SecurityOpt: ['no-new-privileges'],
       Privileged: false,
