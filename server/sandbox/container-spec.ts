@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type Dockerode from 'dockerode';
+import { EGRESS_SOCKET_NAME, SANDBOX_EGRESS_PORT, SANDBOX_PROXY_ENV } from '../domain/sandbox-egress.js';
 import { CODEX_HOME, GATEWAY_SOCKET_NAME, HOME_DIR, SANDBOX_GATEWAY_PORT, WORKSPACE_DIR, type SandboxRequest } from './driver.js';
 
 export const RUN_ID_LABEL = 'codex-runner.run-id';
@@ -53,20 +54,25 @@ export function buildSandboxSpec(input: SandboxRequest, placement: DockerPlaceme
   const mounts: Dockerode.MountSettings[] = [{ Type: 'volume', Source: volumeName, Target: WORKSPACE_DIR }];
   if (gateway && placement.gatewayVolume) mounts.push({ Type: 'volume', Source: placement.gatewayVolume, Target: GATEWAY_MOUNT_DIR, ReadOnly: true });
   else if (gateway) mounts.push({ Type: 'bind', Source: gateway.socketDir, Target: GATEWAY_MOUNT_DIR, ReadOnly: true });
-  const socketPath = gateway && placement.gatewayVolume
-    ? path.posix.join(GATEWAY_MOUNT_DIR, gateway.relativeDir, GATEWAY_SOCKET_NAME)
-    : path.posix.join(GATEWAY_MOUNT_DIR, GATEWAY_SOCKET_NAME);
+  const runDir = gateway && placement.gatewayVolume ? path.posix.join(GATEWAY_MOUNT_DIR, gateway.relativeDir) : GATEWAY_MOUNT_DIR;
+  const socketPath = path.posix.join(runDir, GATEWAY_SOCKET_NAME);
+  // The egress proxy's socket sits beside the gateway's, in the directory the sandbox mounts already.
+  if (input.egressProxy && !gateway) throw new Error('an egress proxy is reached through the gateway\'s socket directory: the sandbox needs a gateway');
+  const relays = input.egressProxy
+    ? ['codex-runner-relay', String(SANDBOX_GATEWAY_PORT), socketPath, String(SANDBOX_EGRESS_PORT), path.posix.join(runDir, EGRESS_SOCKET_NAME)]
+    : null;
   const container: Dockerode.ContainerCreateOptions = {
     name: sandboxName(input.runId),
     Image: input.image,
     // PID 1 is tini (the image's entrypoint); the idle process is the relay to the gateway socket,
-    // so the sandbox needs no network at all to reach its model provider.
-    Cmd: gateway
+    // so the sandbox needs no network at all to reach its model provider (and, given the egress
+    // proxy, the image's launcher relays that socket too).
+    Cmd: relays ?? (gateway
       ? ['socat', `TCP-LISTEN:${SANDBOX_GATEWAY_PORT},bind=127.0.0.1,reuseaddr,fork`, `UNIX-CONNECT:${socketPath}`]
-      : ['sleep', 'infinity'],
+      : ['sleep', 'infinity']),
     User: `${ids.uid}:${ids.gid}`,
     WorkingDir: WORKSPACE_DIR,
-    Env: [`HOME=${HOME_DIR}`, `CODEX_HOME=${CODEX_HOME}`],
+    Env: [`HOME=${HOME_DIR}`, `CODEX_HOME=${CODEX_HOME}`, ...(input.egressProxy ? SANDBOX_PROXY_ENV : [])],
     Labels: labels,
     // A sandbox with a phase network is created on it and taken off it before it starts (Docker
     // cannot add a network to one made with "none"): it starts with loopback only, like "none".

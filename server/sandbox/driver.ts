@@ -53,6 +53,11 @@ export interface SandboxRequest {
   phaseNetwork?: string | null;
   /** How the sandbox reaches its run's gateway; null when Codex calls the provider itself. */
   gateway: GatewayEndpoint | null;
+  /**
+   * Whether the sandbox also relays 127.0.0.1:SANDBOX_EGRESS_PORT to the run's egress proxy (its
+   * socket beside the gateway's, so it needs `gateway`) and has the proxy variables set.
+   */
+  egressProxy?: boolean;
   /** Past this the sandbox is an orphan, whoever made it: a sweep may remove it. */
   expiresAt: Date;
 }
