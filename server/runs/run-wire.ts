@@ -97,8 +97,25 @@ export const setupEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('setup.finished'), index: z.number().int(), exit_code: z.number().int(), ms: z.number().int() }),
 ]);
 
-/** One event of a run's stream: the run's own (`run`), its environment's setup (`setup`), or a line of Codex's JSONL as Codex wrote it (`codex`). */
+/** A connection the sandbox asked the run's egress proxy for (an "allowlist" phase, or a refused try outside one). */
+export const egressEventSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('egress.connection'),
+    host: z.string(),
+    port: z.number().int(),
+    address: z.string().nullable(),
+    allowed: z.boolean(),
+    reason: z.string().nullable(),
+    bytes_up: z.number().int(),
+    bytes_down: z.number().int(),
+    ms: z.number().int(),
+  }),
+  z.object({ type: z.literal('egress.events_truncated'), max_events: z.number().int() }),
+]);
+
+/** One event of a run's stream: the run's own (`run`), its environment's setup (`setup`), its egress (`egress`), or a line of Codex's JSONL as Codex wrote it (`codex`). */
 export const runEventSchema = z.discriminatedUnion('kind', [
+  z.object({ seq: z.number().int(), kind: z.literal('egress'), data: egressEventSchema }),
   z.object({ seq: z.number().int(), kind: z.literal('setup'), data: setupEventSchema }),
   z.object({ seq: z.number().int(), kind: z.literal('run'), data: z.union([runStatusEventSchema, eventsTruncatedEventSchema]) }),
   z.object({ seq: z.number().int(), kind: z.literal('codex'), data: z.record(z.string(), z.unknown()) }),
