@@ -21,9 +21,10 @@ for d in /proc/[0-9]*; do
 done
 spared() {
   local p=$1 s
+  [ "$p" = 1 ] && return 0
   while :; do
-    [ "$p" = 1 ] || [ "$p" = "$$" ] || [ "$p" = "$main" ] && return 0
-    [ "$p" = 0 ] && return 1
+    [ "$p" = "$$" ] || [ "$p" = "$main" ] && return 0
+    [ "$p" = 0 ] || [ "$p" = 1 ] && return 1
     read -r s < "/proc/$p/stat" 2>/dev/null || return 1
     s=\${s##*) }; set -- $s
     [ "$1" = Z ] && return 0
