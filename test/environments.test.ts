@@ -70,11 +70,13 @@ beforeAll(async () => {
           setup_secret_env: ['ENV_TEST_SECRET'],
         },
         wide: { agent_network: { policy: 'open' } },
+        'open-setup': { setup: ['cat /proc/net/dev'], setup_network: { policy: 'open' } },
         registry: {
           image: NODE_IMAGE,
           setup: [`npm install --no-audit --no-fund --registry ${registryUrl}/ leftpad@1.0.0`],
           setup_network: { policy: 'allowlist', allow: [`127.0.0.2:${registryPort}`] },
         },
+        'agent-allowlist': { image: NODE_IMAGE, agent_network: { policy: 'allowlist', allow: [`127.0.0.2:${registryPort}`] } },
       },
       tenants: [
         { name: 'ci', token_sha256: sha256(ciToken) },
@@ -171,7 +173,9 @@ describe('a setup that fails', () => {
     expect(body.status).toBe('failed');
     expect(body.error.code).toBe('setup_failed');
     expect(body.error.message).toMatch(/^setup command 2 \(.*\) exited with code 3: /);
-    expect(body.error.message).toContain('preparing\nfirst line');
+    // stdout and stderr are two streams: their lines' order between them is the engine's.
+    expect(body.error.message).toMatch(/: preparing\n/);
+    expect(body.error.message).toContain('first line');
     expect(body.error.message).toContain('the last words');
     expect(body.error.message).not.toContain('never');
     expect(h.standIn.requests.length).toBe(before);
@@ -221,6 +225,34 @@ describe('network policies', () => {
     expect(dev!.aggregated_output).toMatch(/^\s*eth0:/m);
   });
 
+  it('takes the interface of an open setup away before Codex starts', async () => {
+    const { body } = await run({ environment: 'open-setup', token: trustedToken, steps: [{ exec: 'cat /proc/net/dev' }, { message: 'ok' }] });
+    expect(body).toMatchObject({ status: 'succeeded' });
+    const events = await eventsOf(body.id, trustedToken);
+    expect(events.some((e) => e.data.type === 'setup.output' && /^\s*eth0:/.test(e.data.text))).toBe(true);
+    const [dev] = commands(events);
+    expect(dev!.aggregated_output).toMatch(/^\s*lo:/m);
+    expect(dev!.aggregated_output).not.toMatch(/eth0/);
+  });
+
+  it('gives Codex\'s phase the proxy when its policy is allowlist, the gateway still direct', async () => {
+    const hitsBefore = registryHits.length;
+    const get = (url: string) => `node -e 'require("http").get({host:"127.0.0.1",port:8090,path:"${url}"},r=>{console.log("status",r.statusCode);r.resume()})'`;
+    const { body } = await run({
+      environment: 'agent-allowlist',
+      steps: [{ exec: `echo "$HTTP_PROXY"; ${get(`${registryUrl}/leftpad`)}; ${get('http://127.0.0.3:9/')}; cat /proc/net/dev` }, { message: 'ok' }],
+    });
+    expect(body).toMatchObject({ status: 'succeeded', error: null });
+    const events = await eventsOf(body.id);
+    const [out] = commands(events);
+    expect(out!.aggregated_output).toContain('http://127.0.0.1:8090');
+    expect(out!.aggregated_output).toMatch(/^status 200\nstatus 403$/m);
+    expect(out!.aggregated_output).not.toMatch(/eth0/);
+    expect(registryHits.slice(hitsBefore)).toEqual(['/leftpad']);
+    const egress = events.filter((e) => e.event === 'egress').map((e) => [e.data.host, e.data.port, e.data.allowed]);
+    expect(egress).toEqual([['127.0.0.2', Number(registryUrl.split(':')[2]), true], ['127.0.0.3', 9, false]]);
+  });
+
   it('keeps a sandbox of the default environment to loopback', async () => {
     const { body } = await run({ steps: [{ exec: 'cat /proc/net/dev' }, { message: 'ok' }] });
     const [dev] = commands(await eventsOf(body.id));
@@ -237,9 +269,11 @@ describe('network policies', () => {
       `node -e 'require("http").get({host:"127.0.0.1",port:8090,path:"${registryUrl}/leftpad",headers:{host:"127.0.0.2"}},r=>{console.log("status",r.statusCode);r.resume()}).on("error",e=>console.log("error",e.code))'`,
       `node -e 'console.log(require("leftpad")(7, 3))'`,
     ].join('; ');
+    const telemetryBefore = h.telemetry.of('egressConnection').length;
+    const hitsBefore = registryHits.length;
     const { body } = await run({ environment: 'registry', workspace, steps: [{ exec: probe }, { message: 'ok' }] });
     expect(body).toMatchObject({ status: 'succeeded', error: null });
-    expect(registryHits).toEqual(['/leftpad', '/leftpad/-/leftpad-1.0.0.tgz']);
+    expect(registryHits.slice(hitsBefore)).toEqual(['/leftpad', '/leftpad/-/leftpad-1.0.0.tgz']);
     const events = await eventsOf(body.id);
     const [out] = commands(events);
     expect(out!.aggregated_output).toMatch(/^\s*lo:/m);
@@ -250,7 +284,7 @@ describe('network policies', () => {
     const egress = events.filter((e) => e.event === 'egress').map((e) => e.data);
     expect(egress.filter((c) => c.allowed).map((c) => `${c.host}:${c.port}`)).toEqual([registryUrl.slice(7), registryUrl.slice(7)]);
     expect(egress.filter((c) => !c.allowed)).toHaveLength(1);
-    expect(h.telemetry.of('egressConnection').map((r) => r.labels.outcome).sort()).toEqual(['allowed', 'allowed', 'refused']);
+    expect(h.telemetry.of('egressConnection').slice(telemetryBefore).map((r) => r.labels.outcome).sort()).toEqual(['allowed', 'allowed', 'refused']);
     expect(body.changes.files.map((f: any) => f.path)).toEqual(expect.arrayContaining(['package.json', 'package-lock.json']));
   });
 });
