@@ -1,3 +1,4 @@
+import { finished } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import type { Sandbox } from '../sandbox/driver.js';
 import type { EventLog } from './event-log.js';
@@ -64,8 +65,10 @@ export async function runSetup(sandbox: Sandbox, spec: SetupSpec, events: EventL
       if (!signal.aborted && deadline.aborted) throw failed(`setup exceeded its setup_timeout_s of ${Math.round(spec.timeoutMs / 1000)} s in command ${index + 1}`);
       throw err;
     } finally {
+      // A last line without a newline is taken when the splitter ends, before the command's end is told.
       stdout.end();
       stderr.end();
+      await Promise.all([finished(stdout), finished(stderr)]).catch(() => {});
     }
     events.append('setup', { type: 'setup.finished', index, exit_code: exitCode, ms: Math.round(performance.now() - t0) });
     if (exitCode !== 0) throw failed(`setup command ${index + 1} (${redact(command)}) exited with code ${exitCode}`);
