@@ -78,6 +78,8 @@ beforeAll(async () => {
         },
         'agent-allowlist': { image: NODE_IMAGE, agent_network: { policy: 'allowlist', allow: [`127.0.0.2:${registryPort}`] } },
       },
+      // A pooled sandbox is of the default shape: a run of another image, or with a phase network or the proxy, must not take it.
+      pool: { size: 1 },
       tenants: [
         { name: 'ci', token_sha256: sha256(ciToken) },
         { name: 'trusted', token_sha256: sha256(trustedToken), allow_open_network: true },
@@ -253,8 +255,11 @@ describe('network policies', () => {
     expect(egress).toEqual([['127.0.0.2', Number(registryUrl.split(':')[2]), true], ['127.0.0.3', 9, false]]);
   });
 
-  it('keeps a sandbox of the default environment to loopback', async () => {
+  it('keeps a sandbox of the default environment to loopback, and takes it from the pool', async () => {
+    await expect.poll(async () => (await docker.listContainers({ filters: { label: [`codex-runner.instance=${h.instance}`] } })).length, { timeout: 30_000 }).toBeGreaterThan(0);
+    const starts = h.telemetry.of('runPhase').filter((r) => r.labels.phase === 'start').length;
     const { body } = await run({ steps: [{ exec: 'cat /proc/net/dev' }, { message: 'ok' }] });
+    expect(h.telemetry.of('runPhase').filter((r) => r.labels.phase === 'start').length).toBe(starts);
     const [dev] = commands(await eventsOf(body.id));
     expect(dev!.aggregated_output).toMatch(/^\s*lo:/m);
     expect(dev!.aggregated_output).not.toMatch(/eth0/);
