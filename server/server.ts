@@ -157,6 +157,13 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       log.warn({ environment: e.name }, `environment ${e.name}: ${environmentProblems[e.name]}; its runs are refused`);
     }
   }
+  if (!engine.problem) {
+    for (const e of Object.values(config.environments)) {
+      if (e.image !== config.sandbox.image && !(await driver.hasImage(e.image).catch(() => true))) {
+        log.warn({ environment: e.name }, `environment ${e.name}: its image ${e.image} is missing (npm run sandbox:build -- --env NAME); its runs will fail to start`);
+      }
+    }
+  }
   const storage = new StorageHealth(config.server.dataDir, log.child({ part: 'storage' }));
   await storage.check();
   const webhooks = new RunWebhooks({ sender: webhookSender, secretFor: (tenant) => webhookSecrets.get(tenant), store, log: log.child({ part: 'webhooks' }) });
