@@ -125,7 +125,7 @@ describe('the node environment', () => {
       steps: [{ exec: 'npm test' }, { exec: "sed -i 's/a - b/a + b/' index.js" }, { exec: 'npm test' }, { message: 'fixed add' }],
     });
     expect(status).toBe(200);
-    expect(body).toMatchObject({ status: 'succeeded', error: null, final_message: 'fixed add' });
+    expect(body).toMatchObject({ status: 'succeeded', error: null, final_message: 'fixed add', environment: 'node' });
     const events = await eventsOf(body.id);
     const [first, , last] = commands(events);
     expect(first!.exit_code).not.toBe(0);

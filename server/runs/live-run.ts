@@ -50,6 +50,7 @@ export function newRunRecord(id: string, tenant: string, plan: RunPlan): Run {
     finishedAt: null,
     provider: plan.provider.name,
     model: plan.model,
+    environment: plan.environment.name,
     timeoutS: plan.timeoutS,
     ...notRun(),
     error: null,

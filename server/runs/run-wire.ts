@@ -55,6 +55,8 @@ export const runViewSchema = z.object({
   finished_at: z.iso.datetime().nullable(),
   provider: z.string(),
   model: z.string(),
+  /** The [environments.NAME] the run runs in. */
+  environment: z.string(),
   timeout_s: z.number().int(),
   exit_code: z.number().int().nullable(),
   final_message: z.string().nullable(),
