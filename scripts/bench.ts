@@ -19,6 +19,7 @@ import { measureAdmissionRate } from './bench/admission-rate.js';
 import { printAdmissionRate, printAttacks, printBigWorkspace, printConcurrency, printImage, printLatency, printLeaks, printStore, printUpload } from './bench/report.js';
 import { measureBigWorkspace } from './bench/big-workspace.js';
 import { measureConcurrency } from './bench/concurrency.js';
+import { measureEgress, printEgress } from './bench/egress.js';
 import { untilPoolFull } from './bench/pool-wait.js';
 import { writeRandomTarball, writeTreeTarball } from './bench/tarball.js';
 import { startServerChild } from './bench/server-child.js';
@@ -31,6 +32,8 @@ const { values: args } = parseArgs({
     'upload-mb': { type: 'string', default: '200' },
     // Only the run store's section: no Docker, a few seconds.
     'store-only': { type: 'boolean', default: false },
+    // Only the egress proxy's section (6e): no Docker, a few seconds.
+    'egress-only': { type: 'boolean', default: false },
     // Only the admission burst (section 7): Docker, about a minute.
     'admission-only': { type: 'boolean', default: false },
     // Only the speed figures: latency (1), concurrency (9) and big workspaces (10).
@@ -70,6 +73,12 @@ async function main(): Promise<void> {
     const dir = await mkdtemp(path.join(tmpdir(), 'codex-runner-bench-'));
     cleanups.push({ what: 'temp dir', release: () => rm(dir, { recursive: true, force: true }) });
     printStore('6. the run store', await measureStore(dir));
+    return;
+  }
+  if (args['egress-only']) {
+    const dir = await mkdtemp(path.join(tmpdir(), 'codex-runner-bench-'));
+    cleanups.push({ what: 'temp dir', release: () => rm(dir, { recursive: true, force: true }) });
+    printEgress('6e. the egress proxy', await measureEgress(dir));
     return;
   }
   const docker = new Dockerode();
@@ -161,6 +170,7 @@ async function main(): Promise<void> {
   printAttacks('5. attacks from inside a sandbox', runAttacked, RUN_ATTACK_PEAK_RSS_BOUND_BYTES);
 
   printStore('6. the run store', await measureStore(dir));
+  printEgress('6e. the egress proxy', await measureEgress(dir));
 
   const admission = await measureAdmissionRate(dir, `${benchId}-admission`);
   await assertNoLeftovers(docker, 'after the admission burst', [`${INSTANCE_LABEL}=${benchId}-admission`]);

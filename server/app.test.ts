@@ -21,6 +21,7 @@ function fakeDriver(state: { reachable: boolean; image: boolean }): SandboxDrive
       throw new Error('not in unit tests');
     },
     sweep: async () => ({ containers: 0, volumes: 0 }),
+    sweepExpired: async () => ({ containers: 0, volumes: 0 }),
   };
 }
 

@@ -7,6 +7,7 @@ import { errorBody } from './http/api-error.js';
 import { apiErrorFor } from './http/domain-errors.js';
 import { requireMetricsToken, requireTenant, type AuthEnv, type TokenAuthenticator } from './http/auth.js';
 import { runRoutes } from './http/routes/runs.js';
+import { openaiRoutes } from './facades/openai/routes.js';
 import { ClientGoneError } from './http/run-request.js';
 import type { RunService } from './runs/run-service.js';
 import type { SandboxDriver } from './sandbox/driver.js';
@@ -63,6 +64,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
 
   app.use('/v1/*', requireTenant(deps.auth));
   app.route('/v1/runs', runRoutes(deps.config, deps.service));
+  app.route('/v1', openaiRoutes(deps.config, deps.service));
 
   app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`, c.get('requestId')), 404));
   app.onError((err, c) => {

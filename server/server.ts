@@ -207,6 +207,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   storageWatch.start();
   // After the startup sweep (an interrupted run's sandbox is gone first), before the first request.
   await service.recover();
+  await webhooks.resumePending();
   const sweeper = new OrphanSweeper({
     driver,
     liveRunIds: () => {

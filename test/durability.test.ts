@@ -137,6 +137,43 @@ describe('a server killed with SIGKILL and started again on the same data dir', 
   }, 300_000);
 });
 
+describe('a server stopped with SIGTERM and started again on the same data dir', () => {
+  it('cancels the running run, keeps the waiting ones queued, and runs them after the restart in their order', async () => {
+    // No grace: the running run is cancelled at once, so the test does not wait for it.
+    const graceless = () => ({ ...config(), server: { shutdown_grace_s: 0 } });
+    let first: ServerProcess | undefined = await startServerProcess(graceless(), ENV);
+    let second: ServerProcess | undefined;
+    try {
+      const a = client(first, 'a');
+      const b = client(first, 'b');
+      const long = await a.create([{ exec: 'sleep 300' }]);
+      await a.until(long.id, (r) => r.status === 'running');
+      const queuedA = await a.create([{ exec: 'printf a > a.txt' }, { message: 'a ran after the restart' }]);
+      const queuedB = await b.create([{ exec: 'printf b > b.txt' }, { message: 'b ran after the restart' }]);
+
+      await first.stop();
+      second = await startServerProcess(graceless(), ENV, first.resume);
+      first = undefined;
+      const againA = client(second, 'a');
+      const againB = client(second, 'b');
+
+      expect(await againA.json(`/v1/runs/${long.id}`)).toMatchObject({ status: 'cancelled', error: { code: 'shutdown' } });
+      const ranA = await againA.until(queuedA.id, (r) => r.status === 'succeeded' || r.status === 'failed');
+      const ranB = await againB.until(queuedB.id, (r) => r.status === 'succeeded' || r.status === 'failed');
+      expect(ranA).toMatchObject({ status: 'succeeded', final_message: 'a ran after the restart' });
+      expect(ranB).toMatchObject({ status: 'succeeded', final_message: 'b ran after the restart' });
+      expect(await (await againB.api(`/v1/runs/${queuedB.id}/diff`)).text()).toContain('b.txt');
+      // One event log across both processes: queued before the stop, started and ended after it.
+      const events = await readSse(await againA.api(`/v1/runs/${queuedA.id}/events`));
+      expect(events.filter((e) => e.event === 'run').map((e) => e.data.type)).toEqual(['run.queued', 'run.started', 'run.succeeded']);
+      expect(events.map((e) => Number(e.id))).toEqual(events.map((_, i) => i + 1));
+    } finally {
+      if (second) await second.close();
+      else if (first) await first.close();
+    }
+  }, 300_000);
+});
+
 describe('GET /v1/runs', () => {
   let server: ServerProcess;
   beforeAll(async () => {

@@ -70,3 +70,35 @@ describe('the README curl session', () => {
     expect(stdout).toContain('"type":"run.succeeded"');
   });
 });
+
+describe('the README OpenAI-compatible example', () => {
+  let h: Harness;
+  let dir: string;
+  beforeAll(async () => {
+    h = await startHarness();
+    dir = await mkdtemp(path.join(tmpdir(), 'readme-openai-'));
+  });
+  afterAll(async () => {
+    await h?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('answers a chat completion over an inline workspace and serves the run diff by the header run id', async () => {
+    h.standIn.scriptUnmarked([{ exec: "sed -i 's/helo/hello/' greet.txt" }, { message: 'Fixed the typo.' }]);
+
+    const script = await readmeExample('openai-chat');
+    const { stdout } = await run('bash', ['-euo', 'pipefail', '-c', script], {
+      cwd: dir,
+      env: { PATH: process.env.PATH, HOME: dir, CODEX_RUNNER_URL: h.url, CODEX_RUNNER_TOKEN: h.token },
+      timeout: 120_000,
+    });
+
+    const completion = JSON.parse(await readFile(path.join(dir, 'completion.json'), 'utf8'));
+    expect(completion).toMatchObject({ object: 'chat.completion', choices: [{ message: { role: 'assistant', content: 'Fixed the typo.' }, finish_reason: 'stop' }] });
+    expect(completion.usage.prompt_tokens).toBeGreaterThan(0);
+    const headers = await readFile(path.join(dir, 'headers.txt'), 'utf8');
+    expect(headers).toContain(`x-codex-runner-run-id: ${completion.codex_runner.run_id}`);
+    expect(stdout).toContain('-helo world');
+    expect(stdout).toContain('+hello world');
+  });
+});

@@ -30,6 +30,33 @@ describe('server lifecycle', () => {
     }
   });
 
+  it("removes on its timer another instance's sandboxes past their expiry, and none that has not expired", async () => {
+    const gone = `gone-${randomBytes(4).toString('hex')}`;
+    const labels = (runId: string, expiresAt: Date) => ({ 'codex-runner.run-id': runId, 'codex-runner.instance': gone, 'codex-runner.expires-at': expiresAt.toISOString() });
+    const past = labels('run_expired', new Date(Date.now() - 60_000));
+    const future = labels('run_current', new Date(Date.now() + 3_600_000));
+    const expired = await docker.createContainer({ Image: 'codex-runner-sandbox:latest', Cmd: ['sleep', 'infinity'], Labels: past });
+    await expired.start();
+    await docker.createVolume({ Name: `codex-runner-ws-expired-${gone}`, Labels: past });
+    const current = await docker.createContainer({ Image: 'codex-runner-sandbox:latest', Cmd: ['sleep', 'infinity'], Labels: future });
+    await current.start();
+    try {
+      const h = await startHarness({ server: { sweep_interval_s: 1 } });
+      try {
+        await expect.poll(() => leftovers(`codex-runner.run-id=run_expired`), { timeout: 15_000 }).toEqual({ containers: 0, volumes: 0 });
+        expect(h.logText()).toContain('removed sandboxes past their expiry, of any instance');
+        expect(await leftovers(`codex-runner.run-id=run_current`)).toEqual({ containers: 1, volumes: 0 });
+      } finally {
+        await h.close();
+      }
+      expect((await current.inspect()).State.Running).toBe(true);
+    } finally {
+      await current.remove({ force: true });
+      await expired.remove({ force: true }).catch(() => {});
+      await docker.getVolume(`codex-runner-ws-expired-${gone}`).remove().catch(() => {});
+    }
+  });
+
   it('cancels running runs on shutdown and removes their containers', async () => {
     const h = await startHarness({ server: { shutdown_grace_s: 1 } });
     const created: any = await (await h.createRun({ prompt: h.prompt([{ exec: 'sleep 60' }]) })).json();

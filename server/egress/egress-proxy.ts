@@ -27,7 +27,7 @@ export interface EgressConnection {
   ms: number;
 }
 
-export interface EgressProxy {
+export interface EgressProxy extends AsyncDisposable {
   /** Replaces the allow-list (null: refuse everything); open connections it no longer allows are ended. */
   setPolicy(rules: EgressRule[] | null): void;
   /** Stops listening, ends every tunnel and removes the socket file; idempotent. */
@@ -157,6 +157,11 @@ export async function openEgressProxy(opts: EgressProxyOptions): Promise<EgressP
       return answer(400, 'bad_request', https ? 'https:// goes through CONNECT' : 'a proxy request needs an absolute http:// target');
     }
     void admit(target.host, target.port).then((opened) => {
+      if (opened.ok && res.destroyed) {
+        // The client left while its upstream was being opened: nothing goes out on its behalf.
+        opened.socket.destroy();
+        return record({ host: opened.host, port: target.port, address: opened.address, allowed: true, reason: 'the client left before the request went out', bytesUp: 0, bytesDown: 0, ms: performance.now() - started });
+      }
       if (!opened.ok) {
         req.resume();
         record(refusedRecord(shown(target.host), target.port, opened, started));
@@ -256,5 +261,6 @@ export async function openEgressProxy(opts: EgressProxyOptions): Promise<EgressP
       }
     },
     close,
+    [Symbol.asyncDispose]: close,
   };
 }

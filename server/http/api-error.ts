@@ -18,6 +18,9 @@ export const errorStatus = {
   too_many_streams: 429,
   internal: 500,
   bad_gateway: 502,
+  // A run behind a facade's synchronous answer (OpenAI's chat completions) that did not succeed.
+  run_failed: 502,
+  run_timed_out: 504,
   not_ready: 503,
   shutting_down: 503,
   storage_full: 503,

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { EGRESS_SOCKET_NAME, openEgressProxy, type EgressConnection, type EgressProxy } from '../egress/egress-proxy.js';
+import { egressEvent } from '../egress/egress-event.js';
 import type { GatewayEndpoint } from '../sandbox/driver.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import type { EventLog } from './event-log.js';
@@ -25,7 +26,7 @@ export async function openRunEgress(
     if (!c.allowed) log.info({ host: c.host, port: c.port, reason: c.reason }, 'egress refused');
     recorded++;
     if (recorded <= EGRESS_EVENTS_MAX) {
-      events.append('egress', { type: 'egress.connection', host: c.host, port: c.port, address: c.address, allowed: c.allowed, reason: c.reason, bytes_up: c.bytesUp, bytes_down: c.bytesDown, ms: Math.round(c.ms) });
+      events.append('egress', egressEvent(c));
     } else if (recorded === EGRESS_EVENTS_MAX + 1) {
       events.append('egress', { type: 'egress.events_truncated', max_events: EGRESS_EVENTS_MAX });
     }

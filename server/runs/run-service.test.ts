@@ -70,11 +70,12 @@ function build(script: FakeSandboxScript = {}, configOverrides: Record<string, o
   const telemetry = new RecordingTelemetry();
   const logSink = new PassThrough();
   logSink.on('data', (chunk: Buffer) => logLines.push(...chunk.toString().split('\n').filter(Boolean)));
+  const store = new MemoryRunStore();
   const service = new RunService({
     executor: { driver, access, config },
     plan: (tenant, options) => planRun({ ...config, providerProblems: {} }, tenant, options),
     admission: new FairQueue(config.limits, (tenant) => tenantQuota(config, tenant)),
-    store: new MemoryRunStore(),
+    store,
     artifacts: new FileRunArtifacts(config.server.dataDir),
     telemetry,
     limits: config.limits,
@@ -86,7 +87,7 @@ function build(script: FakeSandboxScript = {}, configOverrides: Record<string, o
     await service.waitForEnd(id);
     return (await service.get(TENANT, id))!;
   };
-  return { service, driver, access, telemetry, create, ended };
+  return { service, driver, access, telemetry, store, create, ended };
 }
 
 /** Resolves with the sandbox once the fake Codex has started its turn in it. */
@@ -175,6 +176,20 @@ describe('RunService on a scripted sandbox driver', () => {
     await service.cancel(TENANT, first.id);
     expect(telemetry.of('runStarted').length).toBe(1);
     expect(telemetry.of('runEnded').map((e) => e.labels.status)).toEqual(['cancelled', 'cancelled']);
+  });
+
+  it('leaves a waiting run queued in the store at shutdown, for the next start, and cancels the running one', async () => {
+    const { script, started } = codexStarted();
+    const { service, driver, store, create } = build(script, { limits: { max_concurrent_runs: 1 } });
+    const first = await create();
+    await started;
+    const second = await create();
+    await service.shutdown(0);
+    expect(await store.get(first.id)).toMatchObject({ status: 'cancelled', error: { code: 'shutdown' } });
+    expect(await store.get(second.id)).toMatchObject({ status: 'queued', startedAt: null, finishedAt: null });
+    expect(driver.requests.map((r) => r.runId)).toEqual([first.id]);
+    expect(service.liveRunIds().size).toBe(0);
+    expect(logged('left the waiting runs queued for the next start')).toHaveLength(1);
   });
 
   it('ends timed_out when the run exceeds its timeout, and removes its sandbox', async () => {

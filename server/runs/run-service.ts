@@ -243,9 +243,15 @@ export class RunService {
     return this.deps.admission.stats();
   }
 
-  /** Stops accepting runs, gives running ones `graceS` to end, then cancels the rest and waits for them. */
+  /**
+   * Stops accepting runs, leaves the waiting ones queued in the store for the next start (the
+   * restart's recovery queues them again, in their order), gives running ones `graceS` to end,
+   * then cancels the rest and waits for them.
+   */
   async shutdown(graceS: number): Promise<void> {
     this.accepting = false;
+    const kept = await this.keepQueuedForRestart();
+    if (kept) this.deps.log.info({ runs: kept }, 'left the waiting runs queued for the next start');
     const all = () => Promise.all([...this.live.values()].map((e) => e.ended));
     const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceS * 1000).unref());
     if ((await Promise.race([all(), timer])) === 'timeout') {
@@ -254,6 +260,21 @@ export class RunService {
     }
     await this.unsaved.flush();
     if (this.unsaved.size) this.deps.log.error({ runIds: this.unsaved.ids() }, 'the ends of these runs could not be written for want of space: a restart will call them interrupted');
+  }
+
+  /** Takes every waiting run out of admission without ending it: its record stays `queued`. */
+  private async keepQueuedForRestart(): Promise<number> {
+    const waiting = [...this.live.values()].filter((entry) => entry.run.status === 'queued' && this.deps.admission.withdraw(entry.run.id));
+    await Promise.all(
+      waiting.map(async (entry) => {
+        try {
+          await entry.events.close();
+        } finally {
+          entry.markEnded();
+        }
+      }),
+    );
+    return waiting.length;
   }
 
   /** Ends a run early: a waiting one never starts, a running one is aborted (its sandbox removed). */

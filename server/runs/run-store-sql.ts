@@ -4,7 +4,7 @@
 // The columns are what the store filters and orders by; the rest of the record is one JSON text,
 // so a field added to `Run` needs no migration (it must be JSON: only the three dates are revived).
 import type { RunOptions } from './run-plan.js';
-import type { RunCursor, RunSubmission } from './run-store.js';
+import { hasPendingWebhook, type RunCursor, type RunSubmission } from './run-store.js';
 import type { Run, RunStatus } from './run.js';
 
 export interface Migration {
@@ -44,6 +44,17 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX runs_by_finished ON runs (finished_at, id) WHERE finished_at IS NOT NULL AND artifacts_expired = 0;
     `,
   },
+  {
+    // An ended run whose completion webhook is not delivered yet (nor given up): a restart sends it
+    // again. The backfill reads the JSON record with SQLite's json_extract; a Postgres store starts
+    // from its own first schema and needs none.
+    version: 3,
+    sql: `
+      ALTER TABLE runs ADD COLUMN webhook_pending INTEGER NOT NULL DEFAULT 0;
+      UPDATE runs SET webhook_pending = 1 WHERE finished_at IS NOT NULL AND json_extract(record, '$.webhook.state') = 'pending';
+      CREATE INDEX runs_webhook_pending ON runs (finished_at, id) WHERE webhook_pending = 1;
+    `,
+  },
 ];
 
 /** The numbered-migrations table: which migrations a database has had. */
@@ -54,15 +65,16 @@ export const MIGRATIONS_SQL = {
 } as const;
 
 export const RUN_SQL = {
-  insert: `INSERT INTO runs (id, tenant, status, created_at, started_at, finished_at, artifacts_expired, record, prompt, options, has_input)
-           VALUES (@id, @tenant, @status, @created_at, @started_at, @finished_at, @artifacts_expired, @record, @prompt, @options, @has_input)`,
+  insert: `INSERT INTO runs (id, tenant, status, created_at, started_at, finished_at, artifacts_expired, webhook_pending, record, prompt, options, has_input)
+           VALUES (@id, @tenant, @status, @created_at, @started_at, @finished_at, @artifacts_expired, @webhook_pending, @record, @prompt, @options, @has_input)`,
   update: `UPDATE runs SET status = @status, started_at = @started_at, finished_at = @finished_at,
-           artifacts_expired = @artifacts_expired, record = @record WHERE id = @id`,
+           artifacts_expired = @artifacts_expired, webhook_pending = @webhook_pending, record = @record WHERE id = @id`,
   get: `SELECT ${runColumns()} FROM runs WHERE id = @id`,
   submission: 'SELECT prompt, options, has_input FROM runs WHERE id = @id',
   unfinished: `SELECT ${runColumns()} FROM runs WHERE status IN ('queued', 'running') ORDER BY created_at, id`,
   endedBefore: `SELECT ${runColumns()} FROM runs WHERE finished_at IS NOT NULL AND artifacts_expired = 0 AND finished_at < @before
                 ORDER BY finished_at, id LIMIT @limit`,
+  webhookPending: `SELECT ${runColumns()} FROM runs WHERE webhook_pending = 1 ORDER BY finished_at, id`,
   delete: 'DELETE FROM runs WHERE id = @id',
 } as const;
 
@@ -103,7 +115,7 @@ export interface SubmissionRow {
   has_input: number;
 }
 
-export function runRow(run: Run): RunRow & { artifacts_expired: number } {
+export function runRow(run: Run): RunRow & { artifacts_expired: number; webhook_pending: number } {
   const { id, tenant, status, createdAt, startedAt, finishedAt, ...rest } = run;
   return {
     id,
@@ -113,6 +125,7 @@ export function runRow(run: Run): RunRow & { artifacts_expired: number } {
     started_at: startedAt?.getTime() ?? null,
     finished_at: finishedAt?.getTime() ?? null,
     artifacts_expired: run.artifactsExpired ? 1 : 0,
+    webhook_pending: hasPendingWebhook(run) ? 1 : 0,
     record: JSON.stringify(rest),
   };
 }

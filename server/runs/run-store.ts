@@ -38,6 +38,8 @@ export interface RunStore {
   unfinished(): Promise<Run[]>;
   /** Ended runs that finished before `before` and still have their artifacts, oldest first: retention. */
   endedBefore(before: Date, limit: number): Promise<Run[]>;
+  /** Ended runs whose completion webhook is neither delivered nor given up, oldest end first: resent at startup. */
+  webhookPending(): Promise<Run[]>;
   delete(id: string): Promise<void>;
 }
 
@@ -85,8 +87,15 @@ export class MemoryRunStore implements RunStore {
   async endedBefore(before: Date, limit: number): Promise<Run[]> {
     return this.all()
       .filter((r) => r.finishedAt !== null && r.finishedAt < before && !r.artifactsExpired)
-      .sort((a, b) => a.finishedAt!.getTime() - b.finishedAt!.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .sort(oldestEndFirst)
       .slice(0, limit)
+      .map((r) => ({ ...r }));
+  }
+
+  async webhookPending(): Promise<Run[]> {
+    return this.all()
+      .filter(hasPendingWebhook)
+      .sort(oldestEndFirst)
       .map((r) => ({ ...r }));
   }
 
@@ -97,6 +106,16 @@ export class MemoryRunStore implements RunStore {
   private all(): Run[] {
     return [...this.runs.values()].map((h) => h.run);
   }
+}
+
+/** Ended, with a completion webhook neither delivered nor given up. */
+export function hasPendingWebhook(run: Run): boolean {
+  return run.finishedAt !== null && run.webhook?.state === 'pending';
+}
+
+/** Ended runs by when they ended, ties by id. */
+function oldestEndFirst(a: Run, b: Run): number {
+  return a.finishedAt!.getTime() - b.finishedAt!.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
 /** The list order as a comparator: negative when `a` comes first. */

@@ -5,8 +5,8 @@ import { runView, type Run } from './run.js';
 
 /**
  * Posts an ended run that named a webhook to it, signed with its tenant's secret, and records how
- * the delivery went in the run (`webhook.state`). Deliveries still pending when the server stops
- * are not made (they are not durable).
+ * the delivery went in the run (`webhook.state`). A delivery still pending when the server stops
+ * stays `pending` in the store, and the next start sends it again (`resumePending`).
  */
 export class RunWebhooks {
   constructor(
@@ -28,6 +28,14 @@ export class RunWebhooks {
     }
     const body = JSON.stringify(runView(run));
     this.deps.sender.send({ runId: run.id, url: run.webhook.url, secret, event: `run.${run.status}`, body }, (outcome) => void this.record(run.id, outcome));
+  }
+
+  /** At startup: sends again what an earlier process ended before its runs' webhooks were delivered. */
+  async resumePending(): Promise<number> {
+    const pending = await this.deps.store.webhookPending();
+    for (const run of pending) this.runEnded(run);
+    if (pending.length) this.deps.log.info({ runs: pending.length }, 'sending again the webhooks an earlier process left pending');
+    return pending.length;
   }
 
   private async record(runId: string, outcome: { state: 'delivered' | 'failed'; attempts: number; lastError: string | null }): Promise<void> {

@@ -101,16 +101,17 @@ export const setupEventSchema = z.discriminatedUnion('type', [
 
 /** A connection the sandbox asked the run's egress proxy for (an "allowlist" phase, or a refused try outside one). */
 export const egressEventSchema = z.discriminatedUnion('type', [
+  // egress/egress-event.ts makes it.
   z.object({
-    type: z.literal('egress.connection'),
+    type: z.literal('egress'),
     host: z.string(),
     port: z.number().int(),
     address: z.string().nullable(),
     allowed: z.boolean(),
-    reason: z.string().nullable(),
+    reason: z.string().optional(),
     bytes_up: z.number().int(),
     bytes_down: z.number().int(),
-    ms: z.number().int(),
+    ms: z.number(),
   }),
   z.object({ type: z.literal('egress.events_truncated'), max_events: z.number().int() }),
 ]);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MIGRATIONS } from './run-store-sql.js';
+import { MIGRATIONS, MIGRATIONS_SQL } from './run-store-sql.js';
 import { MemoryRunStore, type RunStore } from './run-store.js';
 import type { Run } from './run.js';
 import { SqliteRunStore } from './sqlite-run-store.js';
@@ -127,6 +127,19 @@ describe.each(stores)('%s', (_name, make) => {
     expect((await store.get(id(1)))!.artifactsExpired).toBe(true);
   });
 
+  it('finds the ended runs whose webhook is still pending, oldest end first, and forgets one once delivered', async () => {
+    const webhook = (state: 'pending' | 'delivered' | 'failed') => ({ url: 'http://127.0.0.1:9/hook', state, attempts: 0, last_error: null });
+    await store.insert(sampleRun({ id: id(1), status: 'succeeded', finishedAt: at(30), webhook: webhook('pending') }), submission);
+    await store.insert(sampleRun({ id: id(2), status: 'failed', finishedAt: at(10), webhook: webhook('pending') }), submission);
+    await store.insert(sampleRun({ id: id(3), status: 'succeeded', finishedAt: at(20), webhook: webhook('delivered') }), submission);
+    await store.insert(sampleRun({ id: id(4), status: 'running', webhook: webhook('pending') }), submission);
+    await store.insert(sampleRun({ id: id(5), status: 'succeeded', finishedAt: at(5) }), submission);
+    expect((await store.webhookPending()).map((r) => r.id)).toEqual([id(2), id(1)]);
+    await store.update({ ...(await store.get(id(2)))!, webhook: webhook('failed') });
+    await store.update({ ...(await store.get(id(4)))!, status: 'succeeded', finishedAt: at(40) });
+    expect((await store.webhookPending()).map((r) => r.id)).toEqual([id(1), id(4)]);
+  });
+
   it('deletes a run and its submission', async () => {
     await store.insert(sampleRun(), submission);
     await store.delete(sampleRun().id);
@@ -166,6 +179,29 @@ describe('SqliteRunStore on its file', () => {
       expect(versions).toEqual(extra.map((m) => ({ version: m.version })));
     } finally {
       raw.close();
+    }
+  });
+
+  it('marks, on migrating, the ended runs an older schema left with a pending webhook', async () => {
+    // A file as a server of schema 2 left it (its statements would not prepare on this schema).
+    const raw = new Database(file());
+    try {
+      raw.exec(MIGRATIONS_SQL.table);
+      for (const m of MIGRATIONS.filter((m) => m.version < 3)) {
+        raw.exec(m.sql);
+        raw.prepare(MIGRATIONS_SQL.record).run({ version: m.version, applied_at: 0 });
+      }
+      const record = JSON.stringify({ ...sampleRun(), webhook: { url: 'http://127.0.0.1:9/hook', state: 'pending', attempts: 1, last_error: null } });
+      raw.prepare(`INSERT INTO runs (id, tenant, status, created_at, started_at, finished_at, record, prompt, options, has_input)
+                   VALUES ('run_old', 'a', 'succeeded', 1, 1, 2, @record, 'p', '{}', 0)`).run({ record });
+    } finally {
+      raw.close();
+    }
+    const store = SqliteRunStore.open(file());
+    try {
+      expect((await store.webhookPending()).map((r) => r.id)).toEqual(['run_old']);
+    } finally {
+      store.close();
     }
   });
 

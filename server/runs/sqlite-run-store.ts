@@ -43,8 +43,8 @@ export class SqliteRunStore implements RunStore, Disposable {
   }
 
   async update(run: Run): Promise<void> {
-    const { id, status, started_at, finished_at, artifacts_expired, record } = runRow(run);
-    const { changes } = this.statements.update.run({ id, status, started_at, finished_at, artifacts_expired, record });
+    const { id, status, started_at, finished_at, artifacts_expired, webhook_pending, record } = runRow(run);
+    const { changes } = this.statements.update.run({ id, status, started_at, finished_at, artifacts_expired, webhook_pending, record });
     if (changes !== 1) throw new Error(`no run ${run.id}`);
   }
 
@@ -72,6 +72,10 @@ export class SqliteRunStore implements RunStore, Disposable {
 
   async endedBefore(before: Date, limit: number): Promise<Run[]> {
     return (this.statements.endedBefore.all({ before: before.getTime(), limit }) as RunRow[]).map(rowRun);
+  }
+
+  async webhookPending(): Promise<Run[]> {
+    return (this.statements.webhookPending.all() as RunRow[]).map(rowRun);
   }
 
   async delete(id: string): Promise<void> {

@@ -65,6 +65,10 @@ export class FakeSandboxDriver implements SandboxDriver {
     return { containers: 0, volumes: 0 };
   }
 
+  async sweepExpired(): Promise<SweepResult> {
+    return { containers: 0, volumes: 0 };
+  }
+
   /** Sandboxes started and not removed. */
   live(): FakeSandbox[] {
     return this.sandboxes.filter((s) => !s.removed);

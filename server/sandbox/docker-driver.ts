@@ -3,7 +3,7 @@ import type { Duplex, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Dockerode from 'dockerode';
 import type { Logger } from 'pino';
-import { buildSandboxSpec, INSTANCE_LABEL, RUN_ID_LABEL, sandboxName, type DockerPlacement, type SandboxSpec } from './container-spec.js';
+import { buildSandboxSpec, EXPIRES_LABEL, INSTANCE_LABEL, RUN_ID_LABEL, sandboxName, type DockerPlacement, type SandboxSpec } from './container-spec.js';
 import { demuxDockerStream } from './demux.js';
 import { SandboxError, type BoundedTree, type ExecOptions, type Sandbox, type SandboxDriver, type SandboxRequest, type SweepResult } from './driver.js';
 import { readWorkspaceWithin } from './workspace-reader.js';
@@ -87,11 +87,22 @@ export class DockerSandboxDriver implements SandboxDriver {
   }
 
   async sweep(keepRun: (runId: string) => boolean = () => false): Promise<SweepResult> {
-    const label = [`${INSTANCE_LABEL}=${this.placement.instance}`];
-    const keep = (labels: Record<string, string> | undefined) => keepRun(labels?.[RUN_ID_LABEL] ?? '');
-    const containers = (await this.docker.listContainers({ all: true, filters: { label } })).filter((c) => !keep(c.Labels));
+    return this.removeLabelled(`${INSTANCE_LABEL}=${this.placement.instance}`, (labels) => !keepRun(labels[RUN_ID_LABEL] ?? ''));
+  }
+
+  async sweepExpired(now: Date): Promise<SweepResult> {
+    return this.removeLabelled(EXPIRES_LABEL, (labels) => {
+      const expiresAt = Date.parse(labels[EXPIRES_LABEL] ?? '');
+      return Number.isFinite(expiresAt) && expiresAt < now.getTime();
+    });
+  }
+
+  /** Removes the containers, then the volumes, that carry `label` and whose labels `remove` picks. */
+  private async removeLabelled(label: string, remove: (labels: Record<string, string>) => boolean): Promise<SweepResult> {
+    const filters = { label: [label] };
+    const containers = (await this.docker.listContainers({ all: true, filters })).filter((c) => remove(c.Labels ?? {}));
     await Promise.all(containers.map((c) => removeContainer(this.docker.getContainer(c.Id))));
-    const volumes = ((await this.docker.listVolumes({ filters: { label } })).Volumes ?? []).filter((v) => !keep(v.Labels ?? undefined));
+    const volumes = ((await this.docker.listVolumes({ filters })).Volumes ?? []).filter((v) => remove(v.Labels ?? {}));
     await Promise.all(volumes.map((v) => removeVolume(this.docker.getVolume(v.Name))));
     return { containers: containers.length, volumes: volumes.length };
   }

@@ -132,6 +132,11 @@ export interface SandboxDriver {
   start(request: SandboxRequest, signal?: AbortSignal): Promise<Sandbox>;
   /** Removes this server instance's sandboxes (and what belongs to them), but those of the runs `keep` names. */
   sweep(keep?: (runId: string) => boolean): Promise<SweepResult>;
+  /**
+   * Removes every server instance's sandboxes whose `expiresAt` is before `now`: what a server that
+   * is gone (another instance, or one that never started again) left behind.
+   */
+  sweepExpired(now: Date): Promise<SweepResult>;
 }
 
 export type SandboxErrorCode = 'sandbox_error' | 'sandbox_stopped' | 'sandbox_gone' | 'docker_unreachable';

@@ -4,14 +4,15 @@ import type { SandboxDriver } from './driver.js';
 
 /**
  * Removes, on a timer, this instance's sandboxes that belong to no live run: what a failed removal
- * left (the engine was away, a removal timed out). Startup and shutdown sweep everything anyway.
+ * left (the engine was away, a removal timed out); and any instance's sandboxes past their expiry:
+ * what a server that is gone left. Startup and shutdown sweep this instance's anyway.
  */
 export class OrphanSweeper {
   private readonly task: PeriodicTask<void>;
 
   constructor(
     private readonly deps: {
-      driver: Pick<SandboxDriver, 'sweep'>;
+      driver: Pick<SandboxDriver, 'sweep' | 'sweepExpired'>;
       /** Ids of the runs that own a sandbox now or may create one (and of the warm pool's sandboxes). */
       liveRunIds: () => Pick<ReadonlySet<string>, 'has'>;
       /** While this says why, the engine is skipped. */
@@ -42,6 +43,8 @@ export class OrphanSweeper {
       const live = this.deps.liveRunIds();
       const swept = await this.deps.driver.sweep((runId) => live.has(runId));
       if (swept.containers || swept.volumes) this.deps.log.warn(swept, 'removed sandboxes that no live run owns');
+      const expired = await this.deps.driver.sweepExpired(new Date());
+      if (expired.containers || expired.volumes) this.deps.log.warn(expired, 'removed sandboxes past their expiry, of any instance');
     } catch (err) {
       this.deps.log.error({ err }, 'orphan sweep failed');
     }

@@ -8,6 +8,20 @@ import { createDeflate, deflateSync, constants as zlib, type Deflate } from 'nod
 import { runGit, type GitEnv } from './git-runner.js';
 import { TreeDiffError } from './tree-diff-error.js';
 
+/** How many small object files are written at once (libuv's pool runs 4 file operations at a time). */
+const SMALL_WRITES_AT_ONCE = 16;
+
+/** A loose object before it is written: its id and its bytes, header included. */
+export interface SmallObject {
+  id: string;
+  bytes: Buffer;
+}
+
+export function smallObject(type: 'blob' | 'tree', content: Buffer): SmallObject {
+  const bytes = Buffer.concat([Buffer.from(`${type} ${content.length}\0`, 'latin1'), content]);
+  return { id: createHash('sha1').update(bytes).digest('hex'), bytes };
+}
+
 /** git's blob id: sha1 of `blob <size>\0<content>`. */
 export function blobId(content: Buffer): string {
   return createHash('sha1').update(`blob ${content.length}\0`).update(content).digest('hex');
@@ -50,18 +64,31 @@ export class ObjectStore {
 
   /** Stores a small object (a symlink's target, a tree) in one write; returns its id. */
   async writeObject(type: 'blob' | 'tree', content: Buffer): Promise<string> {
-    const header = Buffer.from(`${type} ${content.length}\0`, 'latin1');
-    const id = createHash('sha1').update(header).update(content).digest('hex');
-    if (this.written.has(id)) return id;
+    const object = smallObject(type, content);
+    await this.writeSmall(object);
+    return object.id;
+  }
+
+  /**
+   * Stores small objects (made by `smallObject`), `concurrency` writes at a time: a tree of
+   * thousands of directories is thousands of small files, and one at a time leaves the disk idle.
+   */
+  async writeObjects(objects: readonly SmallObject[], concurrency = SMALL_WRITES_AT_ONCE): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < objects.length) await this.writeSmall(objects[next++]!);
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, objects.length) }, worker));
+  }
+
+  private async writeSmall({ id, bytes }: SmallObject): Promise<void> {
+    if (this.written.has(id)) return;
     const dir = await this.fanoutDir(id);
     // No reader runs while objects are written, so a plain exclusive create is enough here.
-    await writeFile(join(dir, id.slice(2)), deflateSync(Buffer.concat([header, content]), { level: zlib.Z_NO_COMPRESSION }), { flag: 'wx', mode: 0o444 }).catch(
-      (error: NodeJS.ErrnoException) => {
-        if (error.code !== 'EEXIST') throw error;
-      },
-    );
+    await writeFile(join(dir, id.slice(2)), deflateSync(bytes, { level: zlib.Z_NO_COMPRESSION }), { flag: 'wx', mode: 0o444 }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
     this.written.add(id);
-    return id;
   }
 
   /** Stores `size` bytes of `file` from `start`, which must hash to `id`; no-op if stored. */

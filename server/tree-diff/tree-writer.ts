@@ -1,4 +1,4 @@
-import type { ObjectStore } from './object-store.js';
+import { smallObject, type ObjectStore, type SmallObject } from './object-store.js';
 import { TreeDiffError } from './tree-diff-error.js';
 import type { PathKey } from './tree-path.js';
 
@@ -38,13 +38,21 @@ export async function writeTree(store: ObjectStore, entries: Iterable<[PathKey, 
     if (dir.has(name)) throw conflict(key);
     dir.set(name, entry);
   }
-  return writeDir(store, root);
+  // Every tree's id is known before any is written (a tree names its subtrees by id), so the
+  // writes need not wait for one another.
+  const trees: SmallObject[] = [];
+  const rootId = treeObjects(root, (tree) => {
+    if (!store.has(tree.id)) trees.push(tree);
+  });
+  await store.writeObjects(trees);
+  return rootId;
 }
 
-async function writeDir(store: ObjectStore, dir: Dir): Promise<string> {
+/** The tree object of `dir` and of each directory below it, each handed to `found`; returns dir's id. */
+function treeObjects(dir: Dir, found: (tree: SmallObject) => void): string {
   const rows: { sortKey: string; mode: string; name: string; id: string }[] = [];
   for (const [name, value] of dir) {
-    if (value instanceof Map) rows.push({ sortKey: `${name}/`, mode: '40000', name, id: await writeDir(store, value) });
+    if (value instanceof Map) rows.push({ sortKey: `${name}/`, mode: '40000', name, id: treeObjects(value, found) });
     else rows.push({ sortKey: name, mode: value.mode, name, id: value.id });
   }
   // git orders a tree's entries by name bytes, a directory as if its name ended in `/`; keys are
@@ -52,7 +60,9 @@ async function writeDir(store: ObjectStore, dir: Dir): Promise<string> {
   rows.sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
   const parts: Buffer[] = [];
   for (const row of rows) parts.push(Buffer.from(`${row.mode} ${row.name}\0`, 'latin1'), Buffer.from(row.id, 'hex'));
-  return store.writeObject('tree', Buffer.concat(parts));
+  const tree = smallObject('tree', Buffer.concat(parts));
+  found(tree);
+  return tree.id;
 }
 
 function conflict(key: PathKey): TreeDiffError {

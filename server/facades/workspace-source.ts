@@ -1,0 +1,79 @@
+import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import tar from 'tar-stream';
+import { z } from 'zod';
+import { spoolWorkspace } from '../archive/spool-workspace.js';
+import { ApiError } from '../http/api-error.js';
+import type { RunRequestLimits } from '../http/run-request.js';
+import type { RunService } from '../runs/run-service.js';
+import { isTerminal } from '../runs/run.js';
+
+/**
+ * A facade's workspace: files given inline (relative path -> UTF-8 content) or the final workspace
+ * of an earlier run of the same tenant.
+ */
+export const workspaceSourceSchema = z.union([
+  z.object({ files: z.record(z.string().min(1), z.string()) }).strict(),
+  z.object({ from_run: z.string().min(1).max(100) }).strict(),
+]);
+
+export type WorkspaceSource = z.output<typeof workspaceSourceSchema>;
+
+export interface SpooledWorkspace {
+  /** A checked plain tar; the caller owns it and must hand it to `RunService.create` or delete it. */
+  workspaceTar: string;
+  workspaceBytes: number;
+}
+
+export interface WorkspaceSourceDeps {
+  runs: Pick<RunService, 'get' | 'openArtifact'>;
+  limits: Pick<RunRequestLimits, 'uploadDir' | 'owner' | 'workspace'>;
+}
+
+export interface SpoolSourceOptions {
+  tenant: string;
+  /** The run's workspace cap in bytes; the server's (`limits.workspace.maxBytes`) when not given. */
+  maxBytes?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Spools the source into a checked tar through the same policy as an upload (escaping paths,
+ * links, entry and byte caps). On any failure nothing is left behind and the error is one the
+ * API maps (`ApiError`, `WorkspaceRejectedError`).
+ */
+export async function spoolWorkspaceSource(source: WorkspaceSource, opts: SpoolSourceOptions, deps: WorkspaceSourceDeps): Promise<SpooledWorkspace> {
+  const input = 'files' in source ? filesTar(source.files) : await previousWorkspace(source.from_run, opts.tenant, deps.runs);
+  const dest = path.join(deps.limits.uploadDir, `${randomUUID()}.tar`);
+  const limits = { ...deps.limits.workspace, maxBytes: opts.maxBytes ?? deps.limits.workspace.maxBytes };
+  try {
+    const spooled = await spoolWorkspace(input, dest, limits, { ...deps.limits.owner, signal: opts.signal });
+    return { workspaceTar: dest, workspaceBytes: spooled.bytes };
+  } catch (err) {
+    input.destroy();
+    await rm(dest, { force: true });
+    throw err;
+  }
+}
+
+async function previousWorkspace(id: string, tenant: string, runs: WorkspaceSourceDeps['runs']): Promise<Readable> {
+  // Another tenant's run is answered as a missing one: its existence is not theirs to learn.
+  const run = await runs.get(tenant, id);
+  if (!run) throw new ApiError('not_found', `workspace.from_run: no run ${id}`);
+  if (!isTerminal(run.status)) throw new ApiError('run_not_finished', `workspace.from_run: run ${id} is ${run.status}; its workspace is ready when it ends`);
+  if (run.artifactsExpired) throw new ApiError('artifact_expired', `workspace.from_run: retention has removed run ${id}'s workspace`);
+  if (!run.hasWorkspace) throw new ApiError('not_found', `workspace.from_run: run ${id} ended ${run.status} and has no workspace`);
+  return runs.openArtifact(run, 'workspace', 'tar');
+}
+
+/** The map as a tar stream of regular files; the policy then judges each name like an upload's. */
+function filesTar(files: Record<string, string>): Readable {
+  const pack = tar.pack();
+  const mtime = new Date();
+  // tar-stream queues each entry's body: the map is in memory already (a parsed JSON body).
+  for (const [name, content] of Object.entries(files)) pack.entry({ name, type: 'file', mode: 0o644, mtime }, content);
+  pack.finalize();
+  return Readable.from(pack);
+}
