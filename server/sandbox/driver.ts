@@ -55,7 +55,8 @@ export interface SandboxRequest {
   gateway: GatewayEndpoint | null;
   /**
    * Whether the sandbox also relays 127.0.0.1:SANDBOX_EGRESS_PORT to the run's egress proxy (its
-   * socket beside the gateway's, so it needs `gateway`) and has the proxy variables set.
+   * socket beside the gateway's, so it needs `gateway`). The proxy variables are not the
+   * sandbox's: the execs of a phase that uses the proxy carry them (SANDBOX_PROXY_ENV).
    */
   egressProxy?: boolean;
   /** Past this the sandbox is an orphan, whoever made it: a sweep may remove it. */
