@@ -291,5 +291,10 @@ describe('network policies', () => {
     expect(egress.filter((c) => !c.allowed)).toHaveLength(1);
     expect(h.telemetry.of('egressConnection').slice(telemetryBefore).map((r) => r.labels.outcome).sort()).toEqual(['allowed', 'allowed', 'refused']);
     expect(body.changes.files.map((f: any) => f.path)).toEqual(expect.arrayContaining(['package.json', 'package-lock.json']));
+    const metrics = await (await h.api('/metrics', { token: ciToken })).text();
+    expect(Number(/^codex_runner_egress_connections_total\{outcome="allowed"\} (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(2);
+    expect(Number(/^codex_runner_egress_connections_total\{outcome="refused"\} (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+    expect(Number(/^codex_runner_egress_bytes_total\{direction="down"\} (\d+)/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+    expect(metrics).toMatch(/^codex_runner_run_phase_seconds_count\{phase="setup"\} [1-9]/m);
   });
 });
