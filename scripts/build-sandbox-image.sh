@@ -7,6 +7,7 @@
 # sandbox trust, for networks behind a TLS-intercepting proxy. When neither is given, the host's local
 # CAs in /usr/local/share/ca-certificates are used if there are any: behind such a proxy that is where
 # its CA lives. CODEX_RUNNER_EXTRA_CA_DIR= (set, empty) disables that. Re-runs hit Docker's layer cache.
+# SANDBOX_IMAGE and ENV_IMAGE (with --env) override the tags.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 IMAGE="${SANDBOX_IMAGE:-codex-runner-sandbox:latest}"
