@@ -5,6 +5,7 @@ import type { Config, EnvironmentConfig, ProviderConfig } from '../config/config
 import type { RunBudget } from '../domain/provider-usage.js';
 import { RunStop, type RunError, type StopRun } from '../domain/run-error.js';
 import { isStorageFull, STORAGE_FULL_MESSAGE } from '../domain/storage-full.js';
+import type { EgressProxy } from '../egress/egress-proxy.js';
 import type { ProviderAccess, ProviderAccessOpener } from '../provider-access/index.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { buildCodexArgv, buildCodexConfigToml, CODEX_CONFIG_ENV, CODEX_LAUNCHER, CODEX_RELAY_PORT_ENV } from '../sandbox/codex-invocation.js';
@@ -15,7 +16,6 @@ import { collectArtifacts, CollectTimeoutError, type CollectLimits } from './col
 import type { CodexOutcome } from './codex-outcome.js';
 import { CodexPhase } from './codex-phase.js';
 import type { EventLog } from './event-log.js';
-import type { EgressProxy } from '../egress/egress-proxy.js';
 import { enterPhase, needsEgressProxy, needsPhaseNetwork, NetworkPolicyError, type PhaseNetworkState } from './phase-network.js';
 import { openRunEgress } from './run-egress.js';
 import { runSetup, SetupFailedError } from './setup-phase.js';
