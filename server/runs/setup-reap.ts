@@ -6,9 +6,11 @@ import { SetupFailedError } from './setup-phase.js';
 /**
  * Kills every process of the sandbox but PID 1 (tini), the sandbox's own main process (the first
  * child of PID 1: the gateway relay or the idle sleep) with its children (the relay's connections),
- * and itself; passes until none is left (a leftover may fork while it is killed, within pids_limit);
- * then prints, for each process still there, `PID <pid>` and its environ. Only builtins run in the
- * kill passes, so the script forks nothing it would have to spare. Exit 3: some would not die.
+ * and itself (with its children); passes until none is left (a leftover may fork while it is killed,
+ * within pids_limit);
+ * then prints, for each process still there, `PID <pid>` and its environ. The kill passes run
+ * builtins and a short sleep between passes (its child, spared), for at most 10 s. Exit 3: some
+ * would not die.
  * A process that left setup's session or cleared its own variables is found all the same.
  */
 export const REAP_SCRIPT = `
@@ -31,7 +33,8 @@ spared() {
     p=$2
   done
 }
-for ((pass = 0; pass < 200; pass++)); do
+deadline=$((SECONDS + 10))
+while :; do
   found=0
   for d in /proc/[0-9]*; do
     p=\${d#/proc/}
@@ -39,7 +42,9 @@ for ((pass = 0; pass < 200; pass++)); do
     found=1
     kill -KILL "$p" 2>/dev/null
   done
-  [ "$found" = 0 ] && break
+  [ "$found" = 0 ] || [ "$SECONDS" -ge "$deadline" ] && break
+  # A killed process takes a moment to exit under load; the sleep is this script's child, spared.
+  sleep 0.02
 done
 [ "$found" = 0 ] || exit 3
 for d in /proc/[0-9]*; do
