@@ -25,6 +25,8 @@ export const optionsSchema = z
     workspace_mb: z.number().int().min(1).optional(),
     // Under one of the tenant's webhook_prefixes (planRun).
     webhook_url: z.string().max(2048).optional(),
+    // One of the tenant's [environments.NAME] (planRun); "default" when unset.
+    environment: z.string().min(1).max(64).optional(),
   })
   .strict();
 

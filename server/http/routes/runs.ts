@@ -138,6 +138,7 @@ function runOptions(options: RunOptions): PlanOptions {
     cpus: options.cpus,
     workspaceMb: options.workspace_mb,
     webhookUrl: options.webhook_url,
+    environment: options.environment,
   };
 }
 
