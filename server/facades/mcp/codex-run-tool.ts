@@ -5,7 +5,7 @@ import { checkPrompt } from '../../http/run-request.js';
 import type { RunOptions } from '../../runs/run-plan.js';
 import type { Run } from '../../runs/run.js';
 import { TooManyStreamsError } from '../../runs/stream-slots.js';
-import { progressText } from '../progress-text.js';
+import { streamEventText } from '../progress-text.js';
 import { spoolWorkspaceSource, type SpooledWorkspace, type WorkspaceSource } from '../workspace-source.js';
 import { readDiffPage } from './diff-page.js';
 import { followProgress } from './follow-progress.js';
@@ -73,7 +73,7 @@ async function follow(run: Run, tenant: string, deps: McpToolDeps, extra: ToolEx
     }
     if (events) {
       try {
-        await followProgress(events, progressText, (progress, message) =>
+        await followProgress(events, streamEventText, (progress, message) =>
           extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress, message } }),
         );
       } finally {

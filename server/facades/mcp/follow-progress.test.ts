@@ -15,7 +15,7 @@ async function* events(): AsyncGenerator<RunStreamEvent> {
 describe('followProgress', () => {
   it("reports the run's queued and started events and each Codex event the describer makes a line of, numbered from 1", async () => {
     const reported: [number, string][] = [];
-    const describe = (e: Record<string, unknown>) => (e.type === 'item.completed' ? `$ ${(e.item as { command: string }).command}` : null);
+    const describe = (e: { data: Record<string, unknown> }) => (e.data.type === 'item.completed' ? `$ ${(e.data.item as { command: string }).command}` : null);
     const steps = await followProgress(events(), describe, async (step, message) => {
       reported.push([step, message]);
     });
@@ -35,7 +35,7 @@ describe('followProgress', () => {
       order.push('read 2');
       yield { seq: 2, kind: 'codex', data: { type: 'b' } };
     }
-    await followProgress(two(), (e) => String(e.type), async (_, message) => {
+    await followProgress(two(), (e) => String(e.data.type), async (_, message) => {
       await new Promise((r) => setTimeout(r, 5));
       order.push(`reported ${message}`);
     });

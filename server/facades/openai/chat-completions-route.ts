@@ -8,7 +8,7 @@ import { readTextCapped } from '../../http/read-capped.js';
 import { ClientGoneError, runRequestLimits } from '../../http/run-request.js';
 import type { RunService } from '../../runs/run-service.js';
 import type { Run } from '../../runs/run.js';
-import { progressText } from '../progress-text.js';
+import { streamEventText } from '../progress-text.js';
 import { spoolWorkspaceSource } from '../workspace-source.js';
 import { parseChatRequest, type ChatRequest } from './chat-request.js';
 import { chatChunk, chatCompletion, chatUsage, runFailure } from './chat-response.js';
@@ -108,7 +108,7 @@ async function streamed(c: Context<AuthEnv>, service: RunService, run: Run, requ
           if (event.data.type !== 'run.queued' && event.data.type !== 'run.started' && event.data.type !== 'run.events_truncated') break;
           continue;
         }
-        const line = progressText(event.data);
+        const line = streamEventText(event);
         if (line === null) continue;
         lines++;
         await send(stream, chatChunk(run, model, { content: `${line}\n` }));
