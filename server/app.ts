@@ -3,11 +3,14 @@ import { HTTPException } from 'hono/http-exception';
 import { requestId, type RequestIdVariables } from 'hono/request-id';
 import type { Logger } from 'pino';
 import type { Config } from './config/config.js';
-import { errorBody } from './http/api-error.js';
+import { errorBody, shownId } from './http/api-error.js';
 import { apiErrorFor } from './http/domain-errors.js';
 import { requireMetricsToken, requireTenant, type AuthEnv, type TokenAuthenticator } from './http/auth.js';
+import { openApiDocument } from './api-document.js';
+import { docsRoutes } from './http/openapi/docs-routes.js';
 import { runRoutes } from './http/routes/runs.js';
 import { openaiRoutes } from './facades/openai/routes.js';
+import { mcpRoutes } from './facades/mcp/mcp-routes.js';
 import { ClientGoneError } from './http/run-request.js';
 import type { RunService } from './runs/run-service.js';
 import type { SandboxDriver } from './sandbox/driver.js';
@@ -62,11 +65,14 @@ export function createApp(deps: AppDeps): Hono<Env> {
     );
   }
 
+  app.route('/', docsRoutes(openApiDocument()));
   app.use('/v1/*', requireTenant(deps.auth));
   app.route('/v1/runs', runRoutes(deps.config, deps.service));
   app.route('/v1', openaiRoutes(deps.config, deps.service));
+  app.use('/mcp', requireTenant(deps.auth));
+  app.route('/mcp', mcpRoutes(deps.config, deps.service, deps.log));
 
-  app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`, c.get('requestId')), 404));
+  app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${shownId(c.req.path)}`, c.get('requestId')), 404));
   app.onError((err, c) => {
     const id = c.get('requestId');
     const mapped = apiErrorFor(err);

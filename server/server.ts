@@ -46,6 +46,8 @@ export interface StartOptions {
 
 export interface RunningServer extends AsyncDisposable {
   url: string;
+  /** What the API serves; its `routes` are what the OpenAPI document must describe. */
+  app: { routes: readonly { method: string; path: string }[] };
   service: RunService;
   driver: SandboxDriver;
   pool: WarmPool;
@@ -149,6 +151,21 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       log.warn({ tenant: t.name }, `tenant ${t.name}: its webhooks cannot be signed (${webhookProblems[t.name]}); runs asking for one are refused`);
     }
   }
+  const environmentProblems: Record<string, string> = {};
+  for (const e of Object.values(config.environments)) {
+    const unset = e.setupSecretEnv.filter((n) => !env[n]);
+    if (unset.length) {
+      environmentProblems[e.name] = `environment variable ${unset.join(', ')} is not set`;
+      log.warn({ environment: e.name }, `environment ${e.name}: ${environmentProblems[e.name]}; its runs are refused`);
+    }
+  }
+  if (!engine.problem) {
+    for (const e of Object.values(config.environments)) {
+      if (e.image !== config.sandbox.image && !(await driver.hasImage(e.image).catch(() => true))) {
+        log.warn({ environment: e.name }, `environment ${e.name}: its image ${e.image} is missing (npm run sandbox:build -- --env NAME); its runs will fail to start`);
+      }
+    }
+  }
   const storage = new StorageHealth(config.server.dataDir, log.child({ part: 'storage' }));
   await storage.check();
   const webhooks = new RunWebhooks({ sender: webhookSender, secretFor: (tenant) => webhookSecrets.get(tenant), store, log: log.child({ part: 'webhooks' }) });
@@ -166,8 +183,14 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     log: log.child({ part: 'pool' }),
   });
   const service = new RunService({
-    executor: { driver, pool: config.pool.size > 0 ? pool : undefined, access: providerAccessOpener({ tokens, sockets: gateway, sandboxNetwork: config.sandbox.network, env }), config },
-    plan: (tenant, runOptions) => planRun({ ...config, providerProblems, webhookProblems }, tenant, runOptions),
+    executor: {
+      driver,
+      pool: config.pool.size > 0 ? pool : undefined,
+      access: providerAccessOpener({ tokens, sockets: gateway, sandboxNetwork: config.sandbox.network, env }),
+      config,
+      secrets: (names) => Object.fromEntries(names.map((n) => [n, env[n] ?? ''])),
+    },
+    plan: (tenant, runOptions) => planRun({ ...config, providerProblems, webhookProblems, environmentProblems }, tenant, runOptions),
     onEnded: (run) => webhooks.runEnded(run),
     admission: queue,
     store,
@@ -252,7 +275,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       await webhookSender.close();
       store.close();
     })());
-  return { url, service, driver, pool, close, [Symbol.asyncDispose]: close };
+  return { url, app, service, driver, pool, close, [Symbol.asyncDispose]: close };
 }
 
 /** The sandbox of a run that asks for nothing, of a tenant with no ceilings: the one the pool makes ahead. */

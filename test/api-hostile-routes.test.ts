@@ -194,6 +194,8 @@ describe('guessed and malformed run ids', () => {
         expect(res.status, `${method} ${path.slice(0, 80)}: ${res.text.slice(0, 200)}`).toBeGreaterThanOrEqual(400);
         expect(res.status).toBeLessThan(500);
         expect(res.json?.error?.code, res.text.slice(0, 200)).toEqual(expect.any(String));
+        // A long guess is not echoed back whole.
+        expect(res.text.length, `${method} ${path.slice(0, 80)}`).toBeLessThan(1024);
       }
     });
   }

@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SANDBOX_IDS } from '../server/domain/sandbox-ids.js';
-import { EGRESS_SOCKET_NAME, openEgressProxy, SANDBOX_EGRESS_PORT, type EgressConnection, type EgressProxy } from '../server/egress/egress-proxy.js';
+import { EGRESS_SOCKET_NAME, openEgressProxy, SANDBOX_EGRESS_PORT, SANDBOX_PROXY_ENV, type EgressConnection, type EgressProxy } from '../server/egress/egress-proxy.js';
 import { openGatewaySockets, type GatewaySockets, type RunSocket } from '../server/gateway/gateway-server.js';
 import { DockerSandboxDriver } from '../server/sandbox/docker-driver.js';
 import type { Sandbox } from '../server/sandbox/driver.js';
@@ -87,7 +87,8 @@ afterAll(async () => {
   expect(await leftovers(`codex-runner.instance=${instance}`)).toEqual({ containers: 0, volumes: 0 });
 });
 
-async function run(script: string, env?: string[]): Promise<{ code: number; out: string; err: string }> {
+/** An exec as the executor makes one in a phase whose policy is "allowlist": with the proxy variables (the container has none). */
+async function run(script: string, env: string[] = [...SANDBOX_PROXY_ENV]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
   const sink = (add: (s: string) => void) => new Writable({ write: (chunk, _enc, done) => (add(String(chunk)), done()) });
@@ -99,7 +100,7 @@ const socatProxy = (host: string, port: number) => `socat -t 2 - PROXY:127.0.0.1
 const lastRecord = (match: (c: EgressConnection) => boolean) => until('the egress record', async () => records.findLast(match), 5_000);
 
 describe('a sandbox whose egress is the allow-list proxy', () => {
-  it('has no network interface but loopback, and the proxy variables set', async () => {
+  it('has no network interface but loopback, and the proxy variables set in an allowlist phase\'s exec', async () => {
     const { out } = await run('ls /sys/class/net; echo "dev=$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " " | tr "\\n" " ")"; echo "proxy=$HTTPS_PROXY"');
     expect(out.split('\n').slice(0, -3)).toEqual(['lo']);
     expect(out).toContain('dev=lo \n');

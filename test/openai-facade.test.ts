@@ -20,6 +20,7 @@ beforeAll(async () => {
       { name: 'b', token_sha256: sha(TOKENS.b) },
     ],
     providers: { standin: { models: [STAND_IN_MODEL] } },
+    limits: { inline_workspace_max_mb: 1 },
   });
   // No retries: a test that sees a retry would otherwise pass on the second run.
   client = new OpenAI({ baseURL: `${h.url}/v1`, apiKey: TOKENS.a, maxRetries: 0 });
@@ -145,6 +146,17 @@ describe('POST /v1/chat/completions', () => {
     const model = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
     expect((model as APIError).status).toBe(400);
     expect((model as APIError).error).toMatchObject({ code: 'invalid_options' });
+  });
+
+  it('refuses with 413 a body past inline_workspace_max_mb, which is read into memory, before any run', async () => {
+    const before = ((await (await asA('/v1/runs')).json()) as any).runs.length;
+    const files = { 'big.txt': 'x'.repeat(2 * 1024 * 1024) };
+    const err = await client.chat.completions
+      .create({ model: 'codex', messages: [{ role: 'user', content: 'x' }], codex_runner: { workspace: { files } } } as any)
+      .catch((e: unknown) => e);
+    expect((err as APIError).status).toBe(413);
+    expect((err as APIError).error).toMatchObject({ code: 'payload_too_large' });
+    expect(((await (await asA('/v1/runs')).json()) as any).runs.length).toBe(before);
   });
 
   it('answers a run that failed with 502, our envelope and no retry asked for', async () => {

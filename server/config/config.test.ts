@@ -134,6 +134,8 @@ max_cpus = 0.5
 max_workspace_mb = 16
 webhook_prefixes = ["https://ci.example.org/hooks/"]
 webhook_secret_env = "CI_HOOKS"
+environments = ["default"]
+allow_open_network = false
 `);
     const provider = fileSchema.providers.unwrap().valueType.shape;
     expect(Object.keys(cfg.providers.my_local!).sort()).toEqual(['name', ...Object.keys(provider).map(camelCase)].sort());
@@ -171,6 +173,8 @@ webhook_secret_env = "CI_HOOKS"
         maxWorkspaceMb: 16,
         webhookPrefixes: ['https://ci.example.org/hooks/'],
         webhookSecretEnv: 'CI_HOOKS',
+        environments: ['default'],
+        allowOpenNetwork: false,
       },
     ]);
   });

@@ -25,9 +25,34 @@ const configSchema = configFileSchema.transform(({ server: { listen, ...server }
     providers: Object.fromEntries(
       Object.entries(f.providers).map(([name, p]) => [name, { name, ...camelKeys(p), baseUrl: p.base_url.replace(/\/+$/, '') }]),
     ),
+    environments: environmentsOf(f.environments, f.sandbox.image),
     tenants: f.tenants.map((t) => camelKeys(t)),
   };
 });
+
+type EnvironmentFile = z.output<typeof configFileSchema>['environments'][string];
+type PolicyFile = EnvironmentFile['setup_network'];
+
+/** Each environment named by its table key, its image resolved, `host:port` entries split; "default" added when not declared. */
+function environmentsOf(environments: Record<string, EnvironmentFile>, sandboxImage: string) {
+  const policy = (p: PolicyFile) => ({ policy: p.policy, allow: p.allow.map((entry) => ({ host: entry.slice(0, entry.lastIndexOf(':')).toLowerCase(), port: Number(entry.slice(entry.lastIndexOf(':') + 1)) })) });
+  const none = { policy: 'none' as const, allow: [] };
+  const all: Record<string, EnvironmentFile> = { default: { setup: [], setup_timeout_s: 600, setup_network: none, agent_network: none, setup_secret_env: [] }, ...environments };
+  return Object.fromEntries(
+    Object.entries(all).map(([name, e]) => [
+      name,
+      {
+        name,
+        image: e.image ?? sandboxImage,
+        setup: e.setup,
+        setupTimeoutS: e.setup_timeout_s,
+        setupNetwork: policy(e.setup_network),
+        agentNetwork: policy(e.agent_network),
+        setupSecretEnv: e.setup_secret_env,
+      },
+    ]),
+  );
+}
 
 export type Config = z.output<typeof configSchema>;
 // Each room's slice, so a consumer can ask for only what it reads.
@@ -39,6 +64,8 @@ export type DefaultsConfig = Config['defaults'];
 export type StoreConfig = Config['store'];
 export type ProviderConfig = Config['providers'][string];
 export type TenantConfig = Config['tenants'][number];
+export type EnvironmentConfig = Config['environments'][string];
+export type NetworkPolicyConfig = EnvironmentConfig['setupNetwork'];
 
 export class ConfigError extends Error {}
 

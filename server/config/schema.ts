@@ -30,6 +30,40 @@ const providerSchema = z
   })
   .strict();
 
+const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/);
+const nameKey = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, - and _');
+
+/** What one phase of a run (setup, or Codex's) may reach besides the gateway. */
+const networkPolicySchema = z
+  .object({
+    // "none": no interface but loopback (the gateway is a socket). "allowlist": still no interface;
+    // HTTP and HTTPS go through the server's egress proxy to the `allow` entries only. "open": the
+    // sandbox joins sandbox.egress_network for the phase (WEAKER: anything the bridge reaches).
+    policy: z.enum(['none', 'allowlist', 'open']).default('none'),
+    // "host:port" entries the allowlist proxy lets through (a host name, or an IP to allow a private one).
+    allow: z.array(z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'host:port')).default([]),
+  })
+  .strict()
+  .prefault({});
+
+const environmentSchema = z
+  .object({
+    // The sandbox image of this environment's runs; sandbox.image when unset.
+    image: z.string().min(1).optional(),
+    // Commands run in order in the sandbox, as its user, with `bash -lc` in /workspace, after the
+    // workspace is in and before Codex starts; the first that fails ends the run setup_failed.
+    setup: z.array(z.string().min(1)).default([]),
+    // All setup commands together get this long (npm ci of a mid-size project takes a minute or two).
+    setup_timeout_s: z.number().int().min(1).max(3600).default(600),
+    // Typically registries during setup, nothing while Codex works.
+    setup_network: networkPolicySchema,
+    agent_network: networkPolicySchema,
+    // Server environment variables (e.g. a registry token) given to the setup commands only: never to
+    // Codex, and no process holding them may outlive setup.
+    setup_secret_env: z.array(envVarName).default([]),
+  })
+  .strict();
+
 const tenantSchema = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, - and _'),
@@ -60,6 +94,11 @@ const tenantSchema = z
     webhook_prefixes: z.array(z.url({ protocol: /^https?$/ })).optional(),
     // The server's environment variable holding the secret the webhooks are signed with (HMAC).
     webhook_secret_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
+    // The [environments.NAME] this tenant's runs may pick (`environment`); all when unset.
+    environments: z.array(nameKey).optional(),
+    // Opt-in (false when unset) for environments with an "open" phase: a bridge network reaches
+    // whatever the host does.
+    allow_open_network: z.boolean().optional(),
   })
   .strict();
 
@@ -113,12 +152,17 @@ export const configFileSchema = z
         // that matters). Tar's ustar header holds ids up to 262143, which caps the choice.
         uid: z.number().int().min(1).max(262_143).default(DEFAULT_SANDBOX_IDS.uid),
         gid: z.number().int().min(1).max(262_143).default(DEFAULT_SANDBOX_IDS.gid),
+        // The Docker network a sandbox joins for a phase whose environment policy is "open".
+        egress_network: z.string().min(1).default('bridge'),
       })
       .strict()
       .prefault({}),
     limits: z
       .object({
         upload_max_mb: z.number().int().min(1).default(256),
+        // A JSON body that carries a workspace inline (the files of chat completions and MCP's codex_run) is
+        // read whole into memory before it is checked, unlike an upload, which streams to disk.
+        inline_workspace_max_mb: z.number().int().min(1).max(256).default(16),
         workspace_max_entries: z.number().int().min(1).default(50_000),
         // Written to Codex's stdin (not its argv, which Linux caps at 128 KiB an argument). At most
         // 1 MiB: Codex 0.169 fails a turn whose input passes 1,048,576 characters (input_too_large).
@@ -271,10 +315,27 @@ export const configFileSchema = z
           egress_network: 'bridge',
         },
       }),
+    // Toolchains and setup a run may pick with its `environment` option. "default" (sandbox.image, no
+    // setup, no network) exists unless declared here.
+    environments: z.record(nameKey, environmentSchema).default({}),
     tenants: z.array(tenantSchema).default([]),
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    for (const [name, env] of Object.entries(cfg.environments)) {
+      for (const phase of ['setup_network', 'agent_network'] as const) {
+        const { policy, allow } = env[phase];
+        if (allow.length && policy !== 'allowlist') ctx.addIssue({ code: 'custom', path: ['environments', name, phase, 'allow'], message: `allow needs policy = "allowlist" (it is "${policy}")` });
+        if (!allow.length && policy === 'allowlist') ctx.addIssue({ code: 'custom', path: ['environments', name, phase, 'allow'], message: 'policy "allowlist" with nothing allowed: use "none"' });
+        allow.forEach((entry, i) => {
+          const port = Number(entry.slice(entry.lastIndexOf(':') + 1));
+          if (port < 1 || port > 65_535) ctx.addIssue({ code: 'custom', path: ['environments', name, phase, 'allow', i], message: `port ${port} out of range` });
+        });
+      }
+      // Nothing would use them, and a secret with no setup is a config mistake.
+      if (env.setup_secret_env.length && !env.setup.length) ctx.addIssue({ code: 'custom', path: ['environments', name, 'setup_secret_env'], message: 'no setup commands to give them to' });
+      if (!env.setup.length && env.setup_network.policy !== 'none') ctx.addIssue({ code: 'custom', path: ['environments', name, 'setup_network'], message: 'no setup commands to give a network to' });
+    }
     if (!cfg.providers[cfg.defaults.provider]) {
       ctx.addIssue({ code: 'custom', path: ['defaults', 'provider'], message: `no [providers.${cfg.defaults.provider}] table` });
     }
@@ -293,6 +354,13 @@ export const configFileSchema = z
     cfg.tenants.forEach((t, i) => {
       if (names.has(t.name)) ctx.addIssue({ code: 'custom', path: ['tenants', i, 'name'], message: `duplicate tenant ${t.name}` });
       names.add(t.name);
+      t.environments?.forEach((e, j) => {
+        const env = cfg.environments[e];
+        if (!env && e !== 'default') ctx.addIssue({ code: 'custom', path: ['tenants', i, 'environments', j], message: `no [environments.${e}] table` });
+        if (env && !t.allow_open_network && (env.setup_network.policy === 'open' || env.agent_network.policy === 'open')) {
+          ctx.addIssue({ code: 'custom', path: ['tenants', i, 'environments', j], message: `environment ${e} has an "open" network: the tenant needs allow_open_network = true` });
+        }
+      });
       t.providers?.forEach((p, j) => {
         if (!cfg.providers[p]) ctx.addIssue({ code: 'custom', path: ['tenants', i, 'providers', j], message: `no [providers.${p}] table` });
       });

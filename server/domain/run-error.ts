@@ -4,6 +4,8 @@
 export type RunErrorCode =
   | 'provider_error'
   | 'codex_failed'
+  | 'setup_failed'
+  | 'network_policy_failed'
   | 'sandbox_error'
   | 'sandbox_stopped'
   | 'sandbox_gone'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PROGRESS_LINE_MAX_CHARS, progressText } from './progress-text.js';
+import { PROGRESS_LINE_MAX_CHARS, progressText, streamEventText } from './progress-text.js';
 
 const item = (type: string, body: Record<string, unknown>, event = 'item.completed') => ({ type: event, item: { id: 'item_1', type, ...body } });
 
@@ -65,5 +65,18 @@ describe('progressText', () => {
     expect(progressText({ type: 'item.completed' })).toBeNull();
     expect(progressText({ type: 'item.started', item: { type: 'command_execution', command: 42 } })).toBeNull();
     expect(progressText(item('file_change', { changes: 'nope' }))).toBeNull();
+  });
+});
+
+describe('streamEventText', () => {
+  it("says the setup's commands and failures and the refused connections; Codex's events as progressText does", () => {
+    expect(streamEventText({ seq: 1, kind: 'setup', data: { type: 'setup.started', index: 0, command: 'npm ci' } })).toBe('setup $ npm ci');
+    expect(streamEventText({ seq: 2, kind: 'setup', data: { type: 'setup.output', index: 0, stream: 'stdout', text: 'added 3 packages' } })).toBeNull();
+    expect(streamEventText({ seq: 3, kind: 'setup', data: { type: 'setup.finished', index: 0, exit_code: 0, ms: 900 } })).toBeNull();
+    expect(streamEventText({ seq: 4, kind: 'setup', data: { type: 'setup.finished', index: 1, exit_code: 2, ms: 10 } })).toBe('setup exit 2: step 2');
+    const egress = { type: 'egress' as const, host: 'registry.npmjs.org', port: 443, address: null, bytes_up: 0, bytes_down: 0, ms: 1 };
+    expect(streamEventText({ seq: 5, kind: 'egress', data: { ...egress, allowed: false, reason: 'not in the allow-list' } })).toBe('egress refused: registry.npmjs.org:443 (not in the allow-list)');
+    expect(streamEventText({ seq: 6, kind: 'egress', data: { ...egress, allowed: true } })).toBeNull();
+    expect(streamEventText({ seq: 7, kind: 'codex', data: { type: 'item.started', item: { type: 'command_execution', command: "/bin/bash -lc 'make'" } } })).toBe('$ make');
   });
 });

@@ -1,3 +1,5 @@
+import type { RunStreamEvent } from '../runs/run-wire.js';
+
 /** The longest progress line; a command or a thought past it is cut with an ellipsis. */
 export const PROGRESS_LINE_MAX_CHARS = 200;
 
@@ -48,9 +50,11 @@ function commandLine(type: string, item: Item): string | null {
 }
 
 /** Codex runs each command as `/bin/bash -lc '<command>'`: the quoted part is what the model wrote. */
-function unwrapShell(command: string): string {
-  const wrapped = /^(?:\S*\/)?(?:ba|z)?sh -l?c '((?:[^']|'\\'')*)'$/s.exec(command);
-  return wrapped ? wrapped[1]!.replaceAll("'\\''", "'") : command;
+export function unwrapShell(command: string): string {
+  const single = /^(?:\S*\/)?(?:ba|z)?sh -l?c '((?:[^']|'\\'')*)'$/s.exec(command);
+  if (single) return single[1]!.replaceAll("'\\''", "'");
+  const double = /^(?:\S*\/)?(?:ba|z)?sh -l?c "([^"]*)"$/s.exec(command);
+  return double ? double[1]! : command;
 }
 
 const CHANGE_VERBS: Record<string, string> = { add: 'added', delete: 'deleted', update: 'edited' };
@@ -96,4 +100,21 @@ function line(text: string): string {
   const [first = '', ...rest] = text.split('\n');
   const single = rest.length ? `${first} …` : first;
   return single.length <= PROGRESS_LINE_MAX_CHARS ? single : `${single.slice(0, PROGRESS_LINE_MAX_CHARS - 1)}…`;
+}
+
+/**
+ * A run's stream event (not its own `run` events, which each facade tells its way) as a progress
+ * line, or null: Codex's events as `progressText` says them, the environment's setup commands and
+ * failures, and the connections the egress proxy refused.
+ */
+export function streamEventText(event: Exclude<RunStreamEvent, { kind: 'run' }>): string | null {
+  if (event.kind === 'codex') return progressText(event.data);
+  const data = event.data;
+  if (event.kind === 'setup') {
+    if (data.type === 'setup.started') return line(`setup $ ${data.command}`);
+    if (data.type === 'setup.finished' && data.exit_code !== 0) return line(`setup exit ${data.exit_code}: step ${data.index + 1}`);
+    return null;
+  }
+  if (data.type === 'egress' && !data.allowed) return line(`egress refused: ${data.host}:${data.port}${data.reason ? ` (${data.reason})` : ''}`);
+  return null;
 }

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { z } from 'zod';
 import { spoolWorkspace } from '../archive/spool-workspace.js';
-import { ApiError } from '../http/api-error.js';
+import { ApiError, shownId } from '../http/api-error.js';
 import type { RunRequestLimits } from '../http/run-request.js';
 import type { RunService } from '../runs/run-service.js';
 import { isTerminal } from '../runs/run.js';
@@ -61,7 +61,7 @@ export async function spoolWorkspaceSource(source: WorkspaceSource, opts: SpoolS
 async function previousWorkspace(id: string, tenant: string, runs: WorkspaceSourceDeps['runs']): Promise<Readable> {
   // Another tenant's run is answered as a missing one: its existence is not theirs to learn.
   const run = await runs.get(tenant, id);
-  if (!run) throw new ApiError('not_found', `workspace.from_run: no run ${id}`);
+  if (!run) throw new ApiError('not_found', `workspace.from_run: no run ${shownId(id)}`);
   if (!isTerminal(run.status)) throw new ApiError('run_not_finished', `workspace.from_run: run ${id} is ${run.status}; its workspace is ready when it ends`);
   if (run.artifactsExpired) throw new ApiError('artifact_expired', `workspace.from_run: retention has removed run ${id}'s workspace`);
   if (!run.hasWorkspace) throw new ApiError('not_found', `workspace.from_run: run ${id} ended ${run.status} and has no workspace`);

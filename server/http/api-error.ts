@@ -1,4 +1,5 @@
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { z } from 'zod';
 
 export const errorStatus = {
   bad_request: 400,
@@ -8,6 +9,8 @@ export const errorStatus = {
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
+  method_not_allowed: 405,
+  not_acceptable: 406,
   request_timeout: 408,
   run_not_finished: 409,
   artifact_expired: 410,
@@ -47,4 +50,17 @@ export class ApiError extends Error {
 
 export function errorBody(code: ErrorCode, message: string, requestId?: string) {
   return { error: { code, message, ...(requestId ? { request_id: requestId } : {}) } };
+}
+
+/** Longest id a message repeats whole: a run id is 24 characters; a client's guess may be any length. */
+const SHOWN_ID_MAX_CHARS = 64;
+
+/** An id from the client as an error message shows it: a long one cut, so the answer stays small. */
+export function shownId(id: string): string {
+  return id.length <= SHOWN_ID_MAX_CHARS ? id : `${id.slice(0, SHOWN_ID_MAX_CHARS)}… (${id.length} characters)`;
+}
+
+/** The envelope `errorBody` builds, for the codes given (all of them when none are). */
+export function errorBodySchema(codes: readonly ErrorCode[] = Object.keys(errorStatus) as ErrorCode[]) {
+  return z.object({ error: z.object({ code: z.enum(codes as [ErrorCode, ...ErrorCode[]]), message: z.string(), request_id: z.string().optional() }) });
 }

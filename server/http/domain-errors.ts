@@ -12,6 +12,7 @@ const refusalCode: Record<RefusalReason, ErrorCode> = {
   storage_full: 'storage_full',
   invalid_options: 'invalid_options',
   provider_not_ready: 'not_ready',
+  environment_not_ready: 'not_ready',
 };
 
 /** The API's answer for an error a lower room raised, or undefined when it is not one of theirs: the one mapping. */

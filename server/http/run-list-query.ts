@@ -12,7 +12,7 @@ export interface RunListRequest {
   after?: RunCursor;
 }
 
-const querySchema = z.object({
+export const querySchema = z.object({
   status: z.enum(runStatuses).optional(),
   limit: z
     .string()

@@ -15,7 +15,8 @@ import { apiErrorFor } from './domain-errors.js';
 import { spoolImage, type ImageLimits, type SpooledImage } from './image-parts.js';
 import { readTextCapped } from './read-capped.js';
 
-const optionsSchema = z
+/** A run's options, as the `options` JSON (a form field or the JSON body's key) gives them. */
+export const optionsSchema = z
   .object({
     provider: z.string().min(1).max(64).optional(),
     model: z.string().min(1).max(200).optional(),
@@ -28,7 +29,9 @@ const optionsSchema = z
     // Under one of the tenant's webhook_prefixes (planRun).
     webhook_url: z.string().max(2048).optional(),
     // A JSON Schema for Codex's final message (checked in checkOptions: its size cap is the config's).
-    output_schema: z.unknown().optional(),
+    output_schema: z.unknown().optional().meta({ description: "A JSON Schema (2020-12, an object root) for Codex's final message: the run's `output`, or `output_invalid`" }),
+    // One of the tenant's [environments.NAME] (planRun); "default" when unset.
+    environment: z.string().min(1).max(64).optional(),
   })
   .strict();
 
@@ -272,7 +275,8 @@ function parseJsonField(text: string): unknown {
   }
 }
 
-function checkPrompt(prompt: unknown, limits: RunRequestLimits): string {
+/** The checks a prompt gets however it came: non-empty, within `limits.prompt_max_bytes`, no NUL. */
+export function checkPrompt(prompt: unknown, limits: Pick<RunRequestLimits, 'promptMaxBytes'>): string {
   if (typeof prompt !== 'string' || !prompt.trim()) throw new ApiError('bad_request', 'prompt is required (a non-empty string)');
   if (Buffer.byteLength(prompt) > limits.promptMaxBytes) throw new ApiError('bad_request', `prompt is longer than ${limits.promptMaxBytes} bytes`);
   if (prompt.includes('\0')) throw new ApiError('bad_request', 'prompt contains a NUL byte');

@@ -1,7 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { LineCutter } from './line-cutter.js';
 
-export type RunEventKind = 'codex' | 'run';
+export type RunEventKind = 'codex' | 'run' | 'setup' | 'egress';
 
 /**
  * An event as the events file holds it: the log stores what it is given. The run service gives it

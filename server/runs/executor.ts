@@ -1,10 +1,11 @@
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import type { Config, ProviderConfig } from '../config/config.js';
+import type { Config, EnvironmentConfig, ProviderConfig } from '../config/config.js';
 import type { RunBudget } from '../domain/provider-usage.js';
 import { RunStop, type RunError, type StopRun } from '../domain/run-error.js';
 import { isStorageFull, STORAGE_FULL_MESSAGE } from '../domain/storage-full.js';
+import type { EgressProxy } from '../egress/egress-proxy.js';
 import type { ProviderAccess, ProviderAccessOpener } from '../provider-access/index.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { buildCodexArgv, buildCodexConfigToml, CODEX_CONFIG_ENV, CODEX_LAUNCHER, CODEX_OUTPUT_SCHEMA_FILE, CODEX_RELAY_PORT_ENV, outputSchemaEnv } from '../sandbox/codex-invocation.js';
@@ -17,6 +18,9 @@ import { CodexPhase } from './codex-phase.js';
 import type { EventLog } from './event-log.js';
 import { withOutputOffThread } from './output-check.js';
 import type { OutputSchema } from './output-schema.js';
+import { enterPhase, needsEgressProxy, needsPhaseNetwork, NetworkPolicyError, type PhaseNetworkState } from './phase-network.js';
+import { openRunEgress } from './run-egress.js';
+import { runSetup, SetupFailedError } from './setup-phase.js';
 import type { RunFiles } from './run-files.js';
 import { putImages, runImages } from './run-images.js';
 import type { Run, RunStatus } from './run.js';
@@ -39,6 +43,8 @@ export interface ExecutorDeps {
   config: Pick<Config, 'sandbox' | 'limits'>;
   /** Sandboxes started ahead; a run whose shape one has takes it instead of starting its own. */
   pool?: Pick<WarmPool, 'claim'>;
+  /** The values of the named server environment variables, read when a setup needs them. */
+  secrets?: (names: string[]) => Record<string, string>;
 }
 
 export interface RunJob {
@@ -50,6 +56,8 @@ export interface RunJob {
   stop: StopRun;
   prompt: string;
   provider: ProviderConfig;
+  /** The run's image, setup and per-phase network policies. */
+  environment: EnvironmentConfig;
   files: RunFiles;
   hasInput: boolean;
   /** What Codex's final message must be; the run's `output` is its JSON. */
@@ -58,7 +66,7 @@ export interface RunJob {
   signal: AbortSignal;
   log: Logger;
   /** Told each phase's duration as it ends, and a sandbox that could not start. */
-  telemetry?: Pick<Telemetry, 'runPhase' | 'sandboxStartFailed'>;
+  telemetry?: Pick<Telemetry, 'runPhase' | 'sandboxStartFailed' | 'egressConnection'>;
 }
 
 /** How a run ended: the fields of the run that its execution decides. */
@@ -95,6 +103,7 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
   };
 
   let access: ProviderAccess | undefined;
+  let egress: EgressProxy | undefined;
   let sandbox: Sandbox | undefined;
   let assigned: Promise<void> | undefined;
   const idleS = config.limits.idleTimeoutS;
@@ -112,8 +121,14 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
   const baselineWork = indexBaseline(job.hasInput ? job.files.inputTar : null, job.files.baselineDir, { signal: baselineStop.signal });
   baselineWork.catch(() => {}); // awaited when collecting; a failure before then is not unhandled
   try {
-    const shape = { image: config.sandbox.image, runtime: config.sandbox.runtime, limits: job.limits, ids: config.sandbox, network: config.sandbox.network };
-    const claimed = deps.pool && deps.access.usesGateway(job.provider) ? await time('claim', () => deps.pool!.claim(shape)) : null;
+    const environment = job.environment;
+    const shape = { image: environment.image, runtime: config.sandbox.runtime, limits: job.limits, ids: config.sandbox, network: config.sandbox.network };
+    // The pool's sandboxes are made without a phase network or the proxy's relay; one of another
+    // image is not the pool's shape either.
+    const phaseNetwork = needsPhaseNetwork(environment) ? config.sandbox.egressNetwork : null;
+    const egressProxy = needsEgressProxy(environment);
+    const poolable = !phaseNetwork && !egressProxy;
+    const claimed = deps.pool && deps.access.usesGateway(job.provider) && poolable ? await time('claim', () => deps.pool!.claim(shape)) : null;
     sandbox = claimed?.sandbox;
     // Off the run's path: a name for operators, awaited before the removal.
     assigned = claimed?.sandbox.assign(run.id).catch((err) => log.warn({ err }, 'could not name the pooled sandbox after its run'));
@@ -123,6 +138,11 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
       deps.access.open({ runId: run.id, provider: job.provider, model: run.model, budget: job.budget, stop: job.stop, reservedSocketDir: claimed?.socketDir }),
     );
     access = opened;
+    if (egressProxy) {
+      // planRun gives an allowlist environment only to a provider reached through the gateway, in whose directory the proxy listens.
+      if (!opened.gateway) throw new NetworkPolicyError('the "allowlist" policy needs the run\'s gateway directory, and this provider has none');
+      egress = await openRunEgress(opened.gateway, config.sandbox.gid, job.events, job.telemetry, log);
+    }
     const started = claimed
       ? claimed.sandbox
       : await time('start', () =>
@@ -132,6 +152,8 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
               runId: run.id,
               tenant: run.tenant,
               network: opened.network,
+              phaseNetwork,
+              egressProxy,
               gateway: opened.gateway,
               // The run's own timeout, its collection's and a margin: what outlives that belongs to nobody.
               expiresAt: new Date(Date.now() + (run.timeoutS + config.limits.collectTimeoutS + EXPIRY_MARGIN_S) * 1000),
@@ -148,7 +170,18 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
     if (job.hasInput) {
       await time('upload', () => started.putArchive(createReadStream(job.files.inputTar), WORKSPACE_DIR, signal));
     }
-    // Read from the run's directory, so a run queued again after a restart still has them.
+    const network: PhaseNetworkState = { sandbox: started, egress: egress ?? null, joined: false };
+    if (environment.setup.length) {
+      await time('setup', async () => {
+        const env = await enterPhase(network, environment.setupNetwork, signal);
+        // Read here, at the last moment: the values are in no plan, spec or log line.
+        const secrets = environment.setupSecretEnv.length ? (deps.secrets?.(environment.setupSecretEnv) ?? {}) : {};
+        const spec = { commands: environment.setup, timeoutMs: environment.setupTimeoutS * 1000, env, secrets, maxLineBytes: config.limits.eventLineMaxKb * 1024 };
+        await runSetup(started, spec, job.events, signal, log);
+      });
+    }
+    const agentEnv = await enterPhase(network, environment.agentNetwork, signal);
+    // After the setup, which may fill /tmp: read from the run's directory, so a run queued again after a restart still has them.
     const imageNames = await runImages(job.files.imagesDir);
     const images = imageNames.length ? await time('images', () => putImages(started, job.files.imagesDir, imageNames, signal)) : [];
     const outputSchema = job.outputSchema ?? null;
@@ -166,6 +199,8 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
             // A sandbox started just now may not have its relay listening yet: the launcher waits for it.
             ...(opened.gateway ? [`${CODEX_RELAY_PORT_ENV}=${SANDBOX_GATEWAY_PORT}`] : []),
             ...(outputSchema ? outputSchemaEnv(outputSchema) : []),
+            // The agent phase's proxy variables, when its policy is "allowlist".
+            ...agentEnv,
             // Added here, at the last moment, so the key is in no spec or log line.
             ...opened.codexEnv(),
           ],
@@ -212,6 +247,11 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
       // The baseline, the diff or the workspace export found no room in the data_dir.
       log.error({ err }, 'the run\'s files found no room');
       result = ended('failed', { code: 'storage_full', message: `${STORAGE_FULL_MESSAGE}: the run's diff and workspace could not be kept` }, exitCode, codex.outcome);
+    } else if (err instanceof SetupFailedError) {
+      result = ended('failed', { code: 'setup_failed', message: err.message }, exitCode, codex.outcome);
+    } else if (err instanceof NetworkPolicyError) {
+      log.error({ err }, 'could not apply a network policy');
+      result = ended('failed', { code: 'network_policy_failed', message: err.message }, exitCode, codex.outcome);
     } else if (err instanceof CollectTimeoutError) {
       result = ended('failed', { code: 'collect_timeout', message: err.message }, exitCode, codex.outcome);
     } else if (err instanceof SandboxError) {
@@ -226,6 +266,7 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
     }
   } finally {
     // The token dies with the run's result; what the sandbox holds is removed after it is answered.
+    await egress?.close().catch((err) => log.error({ err }, 'could not close the run\'s egress proxy'));
     log.debug('closing the provider access');
     await access?.close().catch((err) => log.error({ err }, 'could not close the run\'s provider access'));
     baselineStop.abort();

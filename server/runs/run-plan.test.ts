@@ -105,3 +105,58 @@ describe('planRun', () => {
     );
   });
 });
+
+describe('planRun: environments', () => {
+  const envConfig = parseConfig({
+    defaults: { provider: 'openai', model: 'gpt-5-codex' },
+    providers: {
+      openai: { base_url: 'https://api.openai.com/v1', key_env: 'OPENAI_API_KEY' },
+      direct: { base_url: 'http://127.0.0.1:11434/v1', key_delivery: 'env' },
+    },
+    environments: {
+      node: { image: 'codex-runner-sandbox-node:latest', setup: ['npm ci'], setup_network: { policy: 'allowlist', allow: ['registry.npmjs.org:443'] } },
+      python: { image: 'codex-runner-sandbox-python:latest' },
+      wide: { agent_network: { policy: 'open' } },
+    },
+    tenants: [
+      { name: 'ci', token_sha256: 'a'.repeat(64) },
+      { name: 'narrow', token_sha256: 'b'.repeat(64), environments: ['default', 'python'] },
+      { name: 'trusted', token_sha256: 'c'.repeat(64), allow_open_network: true },
+    ],
+  });
+  const envPolicy: PlanPolicy = { ...envConfig, providerProblems: {}, environmentProblems: {} };
+  const refused = (tenant: string, options: RunOptions, policy = envPolicy) => {
+    try {
+      planRun(policy, tenant, options);
+    } catch (err) {
+      return err as RunRefusedError;
+    }
+    throw new Error('planned');
+  };
+
+  it('gives a run the default environment when it names none, and the one it names', () => {
+    expect(planRun(envPolicy, 'ci', {}).environment).toMatchObject({ name: 'default', image: 'codex-runner-sandbox:latest', setup: [] });
+    expect(planRun(envPolicy, 'ci', { environment: 'node' }).environment).toMatchObject({ name: 'node', image: 'codex-runner-sandbox-node:latest', setup: ['npm ci'] });
+  });
+
+  it('refuses an environment that does not exist or that the tenant may not use, naming the option', () => {
+    expect(refused('ci', { environment: 'rust' })).toMatchObject({ reason: 'invalid_options', message: expect.stringMatching(/unknown environment "rust"; available: default, node, python, wide/) });
+    expect(refused('narrow', { environment: 'node' })).toMatchObject({ reason: 'invalid_options', message: 'unknown environment "node"; available: default, python' });
+    expect(planRun(envPolicy, 'narrow', { environment: 'python' }).environment.name).toBe('python');
+  });
+
+  it('gives an open environment only to a tenant that opted in', () => {
+    expect(refused('ci', { environment: 'wide' })).toMatchObject({ reason: 'invalid_options', message: expect.stringMatching(/open network.*allow_open_network/) });
+    expect(planRun(envPolicy, 'trusted', { environment: 'wide' }).environment.agentNetwork.policy).toBe('open');
+  });
+
+  it('refuses an environment with setup or a network policy for a provider reached directly', () => {
+    expect(refused('ci', { environment: 'node', provider: 'direct' })).toMatchObject({ reason: 'invalid_options', message: expect.stringMatching(/key_delivery = "env"/) });
+    expect(planRun(envPolicy, 'ci', { environment: 'python', provider: 'direct' }).environment.name).toBe('python');
+  });
+
+  it('refuses an environment that cannot serve runs with environment_not_ready', () => {
+    const policy = { ...envPolicy, environmentProblems: { node: 'environment variable NPM_TOKEN is not set' } };
+    expect(refused('ci', { environment: 'node' }, policy)).toMatchObject({ reason: 'environment_not_ready', message: 'environment node cannot serve runs: environment variable NPM_TOKEN is not set' });
+  });
+});

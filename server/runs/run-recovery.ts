@@ -62,7 +62,7 @@ export async function recoverRuns(deps: RecoveryDeps): Promise<RecoveryReport> {
       if (!submission) throw new RunRefusedError('invalid_options', 'its prompt and options were not stored');
       const plan = deps.plan(run.tenant, submission.options);
       // The config may have changed while the server was down: the record says what the run will use.
-      Object.assign(run, { provider: plan.provider.name, model: plan.model, timeoutS: plan.timeoutS });
+      Object.assign(run, { provider: plan.provider.name, model: plan.model, environment: plan.environment.name, timeoutS: plan.timeoutS });
       await deps.store.update(run);
       deps.requeue({ run, submission, plan, files, events });
       report.requeued++;

@@ -164,6 +164,16 @@ describe('RunService on a scripted sandbox driver', () => {
     expect((await readdir(path.join(dataDir, 'runs', accepted.id))).sort()).toEqual(['diff.patch', 'events.jsonl', 'workspace.tar']);
   });
 
+  it('waitForEnd returns at once for a signal aborted before the call, the run going on', async () => {
+    const { script, started } = codexStarted();
+    const { service, create } = build(script);
+    const accepted = await create();
+    await started;
+    await service.waitForEnd(accepted.id, AbortSignal.abort());
+    expect((await service.get(TENANT, accepted.id))!.status).toBe('running');
+    await service.cancel(TENANT, accepted.id);
+  });
+
   it('cancels a queued run without starting a sandbox for it', async () => {
     const { script, started } = codexStarted();
     const { service, driver, telemetry, create } = build(script, { limits: { max_concurrent_runs: 1 } });

@@ -210,7 +210,8 @@ export class RunService {
   /** Resolves once the run has ended (or at once if it has), or when the signal aborts. */
   async waitForEnd(id: string, signal?: AbortSignal): Promise<void> {
     const entry = this.live.get(id);
-    if (!entry) return;
+    // An abort listener added to an aborted signal is never called.
+    if (!entry || signal?.aborted) return;
     await new Promise<void>((resolve) => {
       entry.ended.then(resolve);
       signal?.addEventListener('abort', () => resolve(), { once: true });

@@ -55,6 +55,8 @@ export const runViewSchema = z.object({
   finished_at: z.iso.datetime().nullable(),
   provider: z.string(),
   model: z.string(),
+  /** The [environments.NAME] the run runs in. */
+  environment: z.string(),
   timeout_s: z.number().int(),
   exit_code: z.number().int().nullable(),
   final_message: z.string().nullable(),
@@ -91,8 +93,35 @@ export const eventsTruncatedEventSchema = z.object({
   max_line_bytes: z.number().int(),
 });
 
-/** One event of a run's stream: the run's own (`run`) or a line of Codex's JSONL as Codex wrote it (`codex`). */
+/** The environment's setup, before Codex starts: each command's start, its output a line at a time (setup secrets redacted), its end. */
+export const setupEventSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('setup.started'), index: z.number().int(), command: z.string() }),
+  z.object({ type: z.literal('setup.output'), index: z.number().int(), stream: z.enum(['stdout', 'stderr']), text: z.string() }),
+  z.object({ type: z.literal('setup.output_truncated'), max_bytes: z.number().int() }),
+  z.object({ type: z.literal('setup.finished'), index: z.number().int(), exit_code: z.number().int(), ms: z.number().int() }),
+]);
+
+/** A connection the sandbox asked the run's egress proxy for (an "allowlist" phase, or a refused try outside one). */
+export const egressEventSchema = z.discriminatedUnion('type', [
+  // egress/egress-event.ts makes it.
+  z.object({
+    type: z.literal('egress'),
+    host: z.string(),
+    port: z.number().int(),
+    address: z.string().nullable(),
+    allowed: z.boolean(),
+    reason: z.string().optional(),
+    bytes_up: z.number().int(),
+    bytes_down: z.number().int(),
+    ms: z.number(),
+  }),
+  z.object({ type: z.literal('egress.events_truncated'), max_events: z.number().int() }),
+]);
+
+/** One event of a run's stream: the run's own (`run`), its environment's setup (`setup`), its egress (`egress`), or a line of Codex's JSONL as Codex wrote it (`codex`). */
 export const runEventSchema = z.discriminatedUnion('kind', [
+  z.object({ seq: z.number().int(), kind: z.literal('egress'), data: egressEventSchema }),
+  z.object({ seq: z.number().int(), kind: z.literal('setup'), data: setupEventSchema }),
   z.object({ seq: z.number().int(), kind: z.literal('run'), data: z.union([runStatusEventSchema, eventsTruncatedEventSchema]) }),
   z.object({ seq: z.number().int(), kind: z.literal('codex'), data: z.record(z.string(), z.unknown()) }),
 ]);

@@ -29,6 +29,8 @@ export interface Run {
   finishedAt: Date | null;
   provider: string;
   model: string;
+  /** The run's environment (`default` for records from before environments). */
+  environment?: string;
   timeoutS: number;
   exitCode: number | null;
   finalMessage: string | null;
@@ -64,6 +66,7 @@ export function runView(run: Run): RunView {
     finished_at: run.finishedAt?.toISOString() ?? null,
     provider: run.provider,
     model: run.model,
+    environment: run.environment ?? 'default',
     timeout_s: run.timeoutS,
     exit_code: run.exitCode,
     final_message: run.finalMessage,

@@ -127,6 +127,10 @@ export class FakeSandbox implements Sandbox {
     return null;
   }
 
+  async joinNetwork(): Promise<void> {}
+
+  async leaveNetwork(): Promise<void> {}
+
   async ranOutOfMemory(): Promise<boolean> {
     return false;
   }

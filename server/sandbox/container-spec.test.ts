@@ -69,15 +69,22 @@ describe('buildSandboxSpec', () => {
     expect(spec.container.Cmd!.at(-1)).toBe('UNIX-CONNECT:/run/codex-runner/runs/r1/gateway.sock');
   });
 
-  it('relays the egress proxy beside the gateway and points the proxy variables at it when asked', () => {
+  it('relays the egress proxy beside the gateway when asked, its variables left to the phase that uses it', () => {
     const spec = buildSandboxSpec({ ...input, egressProxy: true }, placement);
     expect(spec.container.Cmd).toEqual(['codex-runner-relay', '8089', '/run/codex-runner/gateway.sock', '8090', '/run/codex-runner/egress.sock']);
-    expect(spec.container.Env).toEqual(expect.arrayContaining(['HTTP_PROXY=http://127.0.0.1:8090', 'https_proxy=http://127.0.0.1:8090', 'NO_PROXY=127.0.0.1,localhost,::1']));
+    expect(spec.container.Env!.some((e) => /proxy/i.test(e))).toBe(false);
     // Still no network: the proxy is reached through the mounted socket directory only.
     expect(spec.container.HostConfig!.NetworkMode).toBe('none');
     expect(spec.container.HostConfig!.Mounts).toEqual(buildSandboxSpec(input, placement).container.HostConfig!.Mounts);
     const inVolume = buildSandboxSpec({ ...input, egressProxy: true }, { ...placement, gatewayVolume: 'codex-runner-gateway' });
     expect(inVolume.container.Cmd!.slice(2)).toEqual(['/run/codex-runner/runs/r1/gateway.sock', '8090', '/run/codex-runner/runs/r1/egress.sock']);
+  });
+
+  it('creates a sandbox with a phase network on it, not disabled, to be taken off before it starts', () => {
+    const spec = buildSandboxSpec({ ...input, phaseNetwork: 'bridge' }, placement);
+    expect(spec.container.HostConfig!.NetworkMode).toBe('bridge');
+    expect(spec.container.NetworkDisabled).toBe(false);
+    expect(buildSandboxSpec(input, placement).container.NetworkDisabled).toBe(true);
   });
 
   it('keeps the single gateway relay and no proxy variables without the egress proxy', () => {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type Dockerode from 'dockerode';
-import { EGRESS_SOCKET_NAME, SANDBOX_EGRESS_PORT, SANDBOX_PROXY_ENV } from '../domain/sandbox-egress.js';
+import { EGRESS_SOCKET_NAME, SANDBOX_EGRESS_PORT } from '../domain/sandbox-egress.js';
 import { CODEX_HOME, GATEWAY_SOCKET_NAME, HOME_DIR, SANDBOX_GATEWAY_PORT, WORKSPACE_DIR, type SandboxRequest } from './driver.js';
 
 export const RUN_ID_LABEL = 'codex-runner.run-id';
@@ -72,11 +72,15 @@ export function buildSandboxSpec(input: SandboxRequest, placement: DockerPlaceme
       : ['sleep', 'infinity']),
     User: `${ids.uid}:${ids.gid}`,
     WorkingDir: WORKSPACE_DIR,
-    Env: [`HOME=${HOME_DIR}`, `CODEX_HOME=${CODEX_HOME}`, ...(input.egressProxy ? SANDBOX_PROXY_ENV : [])],
+    // The proxy variables are not the container's: they go to the exec of a phase whose policy is
+    // "allowlist" only (runs/phase-network.ts), so a phase without it does not even try the proxy.
+    Env: [`HOME=${HOME_DIR}`, `CODEX_HOME=${CODEX_HOME}`],
     Labels: labels,
-    NetworkDisabled: input.network === 'none',
+    // A sandbox with a phase network is created on it and taken off it before it starts (Docker
+    // cannot add a network to one made with "none"): it starts with loopback only, like "none".
+    NetworkDisabled: !input.phaseNetwork && input.network === 'none',
     HostConfig: {
-      NetworkMode: input.network,
+      NetworkMode: input.phaseNetwork || input.network,
       CapDrop: ['ALL'],
       SecurityOpt: ['no-new-privileges'],
       Privileged: false,

@@ -75,6 +75,7 @@ export class DockerSandboxDriver implements SandboxDriver {
       signal?.throwIfAborted();
       container = await this.docker.createContainer(spec.container as Dockerode.ContainerCreateOptions);
       signal?.throwIfAborted();
+      if (request.phaseNetwork) await this.docker.getNetwork(request.phaseNetwork).disconnect({ Container: container.id, Force: true });
       await container.start();
       signal?.throwIfAborted();
       return new DockerSandbox(this.docker, container, volumeName, spec, this.log, this.probe);
@@ -131,7 +132,7 @@ class DockerSandbox implements Sandbox {
 
   async putArchive(tar: Readable, dir: string, signal?: AbortSignal): Promise<void> {
     try {
-      const response: unknown = await this.requireContainer().putArchive(tar, { path: dir, abortSignal: signal });
+      const response: unknown = await this.requireContainer().putArchive(tar, { path: dir });
       // docker-modem may hand back the response stream; drain it so the request completes.
       if (response && typeof (response as Readable).resume === 'function') (response as Readable).resume();
     } catch (err) {
@@ -291,6 +292,31 @@ class DockerSandbox implements Sandbox {
     }
     const why = state.OOMKilled ? 'it ran out of memory' : `its main process (the gateway relay) exited with code ${state.ExitCode}`;
     return new SandboxError(`the sandbox stopped: ${why}`, { code: 'sandbox_stopped' });
+  }
+
+  // No abortSignal: like a create, a dropped connect call does not stop dockerd from making it.
+  async joinNetwork(signal?: AbortSignal): Promise<void> {
+    const network = this.phaseNetwork();
+    try {
+      await this.docker.getNetwork(network).connect({ Container: this.requireContainer().id });
+    } catch (err) {
+      throw await this.explain(err, signal);
+    }
+  }
+
+  async leaveNetwork(signal?: AbortSignal): Promise<void> {
+    const network = this.phaseNetwork();
+    try {
+      await this.docker.getNetwork(network).disconnect({ Container: this.requireContainer().id, Force: true });
+    } catch (err) {
+      throw await this.explain(err, signal);
+    }
+  }
+
+  private phaseNetwork(): string {
+    const mode = this.spec.container.HostConfig?.NetworkMode;
+    if (this.spec.container.NetworkDisabled || !mode || mode === 'none') throw new SandboxError('the sandbox was made without a phase network');
+    return mode;
   }
 
   async ranOutOfMemory(): Promise<boolean> {

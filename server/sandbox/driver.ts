@@ -46,11 +46,17 @@ export interface SandboxRequest {
   ids: SandboxIds;
   /** Egress: `none`, or a network the backend knows by that name. */
   network: string;
+  /**
+   * A network the sandbox joins and leaves per phase (joinNetwork, leaveNetwork); it starts outside
+   * it, with no interface but loopback. Null when no phase needs one; `network` is then what it has.
+   */
+  phaseNetwork?: string | null;
   /** How the sandbox reaches its run's gateway; null when Codex calls the provider itself. */
   gateway: GatewayEndpoint | null;
   /**
    * Whether the sandbox also relays 127.0.0.1:SANDBOX_EGRESS_PORT to the run's egress proxy (its
-   * socket beside the gateway's, so it needs `gateway`) and has the proxy variables set.
+   * socket beside the gateway's, so it needs `gateway`). The proxy variables are not the
+   * sandbox's: the execs of a phase that uses the proxy carry them (SANDBOX_PROXY_ENV).
    */
   egressProxy?: boolean;
   /** Past this the sandbox is an orphan, whoever made it: a sweep may remove it. */
@@ -95,6 +101,10 @@ export interface Sandbox extends AsyncDisposable {
    * finish stopping).
    */
   stopReason(settleMs?: number): Promise<SandboxError | null>;
+  /** Gives the sandbox an interface on its request's `phaseNetwork`; throws when it cannot. */
+  joinNetwork(signal?: AbortSignal): Promise<void>;
+  /** Takes that interface away again; throws when it cannot (the run must then not go on). */
+  leaveNetwork(signal?: AbortSignal): Promise<void>;
   /** Whether the kernel killed a process of the sandbox for want of memory. */
   ranOutOfMemory(): Promise<boolean>;
   remove(): Promise<void>;

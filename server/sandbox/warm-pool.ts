@@ -104,6 +104,8 @@ export class WarmPool {
       freeze: () => sandbox.freeze(),
       stopReason: (...args) => sandbox.stopReason(...args),
       ranOutOfMemory: () => sandbox.ranOutOfMemory(),
+      joinNetwork: (...args) => sandbox.joinNetwork(...args),
+      leaveNetwork: (...args) => sandbox.leaveNetwork(...args),
       remove: () => sandbox.remove().finally(() => member.socketDir.release().finally(removed)),
       assign: (runId) => sandbox.assign(runId),
       [Symbol.asyncDispose]: () => claimed.remove(),

@@ -22,6 +22,8 @@ export class PrometheusTelemetry implements Telemetry {
   private readonly providerTokens: Counter;
   private readonly gatewayRequests: Counter;
   private readonly gatewayRefusals: Counter;
+  private readonly egressConnections: Counter;
+  private readonly egressBytes: Counter;
 
   constructor(queue: QueueView) {
     const registers = [this.registry];
@@ -53,6 +55,8 @@ export class PrometheusTelemetry implements Telemetry {
     this.providerTokens = new Counter({ name: 'codex_runner_provider_tokens_total', help: 'Tokens providers reported through the gateway, by provider and tenant', labelNames: ['provider', 'tenant'], registers });
     this.gatewayRequests = new Counter({ name: 'codex_runner_gateway_requests_total', help: 'Calls sandboxes made through the gateway with a valid token, by provider and status', labelNames: ['provider', 'status'], registers });
     this.gatewayRefusals = new Counter({ name: 'codex_runner_gateway_refusals_total', help: 'Gateway calls refused by the gateway, by reason', labelNames: ['reason'], registers });
+    this.egressConnections = new Counter({ name: 'codex_runner_egress_connections_total', help: 'Connections sandboxes asked the egress proxy for, by outcome', labelNames: ['outcome'], registers });
+    this.egressBytes = new Counter({ name: 'codex_runner_egress_bytes_total', help: 'Bytes through the egress proxy, by direction', labelNames: ['direction'], registers });
   }
 
   runQueued(tenant: string): void {
@@ -83,6 +87,12 @@ export class PrometheusTelemetry implements Telemetry {
 
   gatewayRefused(reason: string): void {
     this.gatewayRefusals.inc({ reason });
+  }
+
+  egressConnection(allowed: boolean, bytesUp: number, bytesDown: number): void {
+    this.egressConnections.inc({ outcome: allowed ? 'allowed' : 'refused' });
+    if (bytesUp) this.egressBytes.inc({ direction: 'up' }, bytesUp);
+    if (bytesDown) this.egressBytes.inc({ direction: 'down' }, bytesDown);
   }
 
   metrics(): Promise<string> {

@@ -14,6 +14,8 @@ export interface Telemetry {
   gatewayRequest(provider: string, status: number): void;
   /** A gateway call refused by the gateway itself (its error code: unauthorized, forbidden, rate_limited, …). */
   gatewayRefused(reason: string): void;
+  /** A connection a sandbox asked the run's egress proxy for, allowed or refused, with its bytes. */
+  egressConnection(allowed: boolean, bytesUp: number, bytesDown: number): void;
 }
 
 export interface RunEndReport {
@@ -35,6 +37,7 @@ export const noTelemetry: Telemetry = {
   sandboxStartFailed() {},
   gatewayRequest() {},
   gatewayRefused() {},
+  egressConnection() {},
 };
 
 /** Reports to each sink in turn. */
@@ -52,6 +55,7 @@ export function fanOut(...sinks: Telemetry[]): Telemetry {
     sandboxStartFailed: each('sandboxStartFailed'),
     gatewayRequest: each('gatewayRequest'),
     gatewayRefused: each('gatewayRefused'),
+    egressConnection: each('egressConnection'),
   };
 }
 
@@ -87,6 +91,10 @@ export class RecordingTelemetry implements Telemetry {
 
   gatewayRefused(reason: string): void {
     this.events.push({ kind: 'gatewayRefused', labels: { reason }, value: 1 });
+  }
+
+  egressConnection(allowed: boolean, bytesUp: number, bytesDown: number): void {
+    this.events.push({ kind: 'egressConnection', labels: { outcome: allowed ? 'allowed' : 'refused' }, value: bytesUp + bytesDown });
   }
 
   of(kind: keyof Telemetry): Report[] {

@@ -8,7 +8,7 @@ import { readTextCapped } from '../../http/read-capped.js';
 import { ClientGoneError, runRequestLimits } from '../../http/run-request.js';
 import type { RunService } from '../../runs/run-service.js';
 import type { Run } from '../../runs/run.js';
-import { progressText } from '../progress-text.js';
+import { streamEventText } from '../progress-text.js';
 import { spoolWorkspaceSource } from '../workspace-source.js';
 import { parseChatRequest, type ChatRequest } from './chat-request.js';
 import { chatChunk, chatCompletion, chatUsage, runFailure } from './chat-response.js';
@@ -23,8 +23,8 @@ const BODY_OVERHEAD_BYTES = 256 * 1024;
 export function chatCompletionsRoute(config: Config, service: RunService): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   const limits = runRequestLimits(config);
-  // An inline workspace is JSON-escaped text: the upload cap bounds it as it bounds a tarball.
-  const bodyMaxBytes = config.limits.uploadMaxMb * MiB + config.limits.promptMaxBytes + BODY_OVERHEAD_BYTES;
+  // The body is held in memory until it is parsed: its own cap, far under an upload's (streamed to disk).
+  const bodyMaxBytes = config.limits.inlineWorkspaceMaxMb * MiB + config.limits.promptMaxBytes + BODY_OVERHEAD_BYTES;
   app.post('/', async (c) => {
     const tenant = c.get('tenant');
     service.checkAdmission(tenant);
@@ -108,7 +108,7 @@ async function streamed(c: Context<AuthEnv>, service: RunService, run: Run, requ
           if (event.data.type !== 'run.queued' && event.data.type !== 'run.started' && event.data.type !== 'run.events_truncated') break;
           continue;
         }
-        const line = progressText(event.data);
+        const line = streamEventText(event);
         if (line === null) continue;
         lines++;
         await send(stream, chatChunk(run, model, { content: `${line}\n` }));

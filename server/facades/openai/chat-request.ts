@@ -21,7 +21,7 @@ const extension = z
 
 // Sampling and tool fields a client may send (temperature, max_tokens, tools...) are accepted and
 // ignored: Codex chooses its own. Fields that would change the answer's shape are refused.
-const chatRequestSchema = z.looseObject({
+export const chatRequestSchema = z.looseObject({
   model: z.string().min(1).max(300),
   messages: z.array(message).min(1),
   stream: z.boolean().nullish(),

@@ -10,7 +10,7 @@ import type { RunStreamEvent } from '../../runs/run-wire.js';
 import type { HeldStream } from '../../runs/stream-slots.js';
 import { tenantCeilings } from '../../runs/tenant-quota.js';
 import { isTerminal, runView, type Run } from '../../runs/run.js';
-import { ApiError } from '../api-error.js';
+import { ApiError, shownId } from '../api-error.js';
 import type { AuthEnv } from '../auth.js';
 import { discardRestOfBody, requestBody } from '../node-body.js';
 import { encodeCursor, parseRunListQuery } from '../run-list-query.js';
@@ -24,7 +24,7 @@ export function runRoutes(config: Config, service: RunService): Hono<AuthEnv> {
 
   const findRun = async (tenant: string, id: string): Promise<Run> => {
     const run = await service.get(tenant, id);
-    if (!run) throw new ApiError('not_found', `no run ${id}`);
+    if (!run) throw new ApiError('not_found', `no run ${shownId(id)}`);
     return run;
   };
   /** The run as a GET shows it: with its place in line while it waits. */
@@ -78,7 +78,7 @@ export function runRoutes(config: Config, service: RunService): Hono<AuthEnv> {
 
   app.post('/:id/cancel', async (c) => {
     const run = await service.cancel(c.get('tenant'), c.req.param('id'));
-    if (!run) throw new ApiError('not_found', `no run ${c.req.param('id')}`);
+    if (!run) throw new ApiError('not_found', `no run ${shownId(c.req.param('id'))}`);
     return c.json(runView(run));
   });
 
@@ -141,6 +141,7 @@ function runOptions(options: RunOptions): PlanOptions {
     workspaceMb: options.workspace_mb,
     webhookUrl: options.webhook_url,
     outputSchema: options.output_schema,
+    environment: options.environment,
   };
 }
 
