@@ -26,6 +26,10 @@ import { startServerChild } from './bench/server-child.js';
 import { measureStore } from './bench/store.js';
 import { measureUploadMemory } from './bench/upload-memory.js';
 
+/** Side D's image: `npm run sandbox:build -- --env node` (npm run setup builds it). */
+const NODE_ENVIRONMENT_IMAGE = 'codex-runner-sandbox-node:latest';
+const ENVIRONMENT_POOL_SIZE = 2;
+
 const { values: args } = parseArgs({
   options: {
     runs: { type: 'string', default: '8' },
@@ -111,6 +115,8 @@ async function main(): Promise<void> {
     sandbox: { workspace_mb: 512 },
     // Room for the concurrency section's 8 runs at once; the pool at its default size.
     limits: { upload_max_mb: 512, max_concurrent_runs: 8 },
+    // Side D: an environment of another image, pooled as the default one is.
+    environments: { node: { image: NODE_ENVIRONMENT_IMAGE, pool_size: ENVIRONMENT_POOL_SIZE } },
   };
   const config = parseConfig(rawConfig);
   // Released after the server: whatever its own shutdown sweep missed, if it died before it.
@@ -121,17 +127,19 @@ async function main(): Promise<void> {
   // The same server without a pool: every run starts its own sandbox.
   const coldId = `${benchId}-cold`;
   cleanups.push({ what: 'cold service sandboxes', release: () => sweep(docker, `${INSTANCE_LABEL}=${coldId}`) });
-  const cold = await startServerChild({ ...rawConfig, server: { ...rawConfig.server, instance: coldId, data_dir: path.join(dir, 'data-cold') }, pool: { size: 0 } }, env);
+  const cold = await startServerChild({ ...rawConfig, server: { ...rawConfig.server, instance: coldId, data_dir: path.join(dir, 'data-cold') }, pool: { size: 0 }, environments: {} }, env);
   cleanups.push({ what: 'cold server', release: () => cold.close() });
   const floor = await startFloor(docker, config, standIn.url, benchId);
   cleanups.push({ what: 'floor forwarder', release: () => floor.close() });
 
-  console.log(`codex-runner bench: ${runs} runs per side, interleaved A (floor) / B (warm pool) / C (no pool), one warm-up each; server pid ${server.pid}\n`);
+  console.log(`codex-runner bench: ${runs} runs per side, interleaved A (floor) / B (warm pool) / C (no pool) / D (the node environment's pool), one warm-up each; server pid ${server.pid}\n`);
   const prompt = latencyPrompt(standIn);
-  const poolFull = () => untilPoolFull(docker, benchId, config.pool.size);
+  const poolFull = () => untilPoolFull(docker, benchId, config.pool.size + ENVIRONMENT_POOL_SIZE);
+  const nodeEnvironment = { environment: 'node' };
   await floorOnce(floor, prompt);
   await serviceOnce(server, token, prompt);
   await serviceOnce(cold, token, prompt);
+  await serviceOnce(server, token, prompt, nodeEnvironment);
   const afterWarmUp = await holdings(server);
 
   const latency = await measureLatency(
@@ -139,6 +147,7 @@ async function main(): Promise<void> {
     [
       { label: 'B service, warm pool (POST /v1/runs?wait=1)', server, token, before: poolFull },
       { label: 'C service, no pool', server: cold, token },
+      { label: "D service, the node environment from its own pool", server, token, before: poolFull, options: nodeEnvironment },
     ],
     prompt,
     runs,

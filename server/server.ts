@@ -29,6 +29,8 @@ import { WebhookSender } from './webhooks/webhook-sender.js';
 import { EngineHealth } from './sandbox/engine-health.js';
 import { OrphanSweeper } from './sandbox/orphan-sweeper.js';
 import { WarmPool, type SandboxShape } from './sandbox/warm-pool.js';
+import { WarmPools } from './sandbox/warm-pools.js';
+import { needsEgressProxy } from './runs/phase-network.js';
 import type { SandboxDriver } from './sandbox/driver.js';
 import { PrometheusTelemetry } from './telemetry/prometheus-telemetry.js';
 import { fanOut, type Telemetry } from './telemetry/telemetry.js';
@@ -169,23 +171,27 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const storage = new StorageHealth(config.server.dataDir, log.child({ part: 'storage' }));
   await storage.check();
   const webhooks = new RunWebhooks({ sender: webhookSender, secretFor: (tenant) => webhookSecrets.get(tenant), store, log: log.child({ part: 'webhooks' }) });
-  const pool = new WarmPool({
-    driver,
-    sockets: gateway,
-    shape: defaultSandboxShape(config),
-    options: {
-      size: config.pool.size,
-      minAvailableMb: config.pool.minAvailableMb,
-      maxIdleS: config.pool.maxIdleS,
-      refillIntervalMs: config.pool.refillIntervalMs,
-      maxRunLifetimeS: config.limits.maxTimeoutS + config.limits.collectTimeoutS + 300,
-    },
-    log: log.child({ part: 'pool' }),
+  const poolOptions = (size: number) => ({
+    size,
+    minAvailableMb: config.pool.minAvailableMb,
+    maxIdleS: config.pool.maxIdleS,
+    refillIntervalMs: config.pool.refillIntervalMs,
+    maxRunLifetimeS: config.limits.maxTimeoutS + config.limits.collectTimeoutS + 300,
   });
+  const pool = new WarmPool({ driver, sockets: gateway, shape: defaultSandboxShape(config), options: poolOptions(config.pool.size), log: log.child({ part: 'pool' }) });
+  // An environment with a pool_size gets its own pool, of its image (and the egress proxy's relay
+  // when a phase of it is "allowlist"); the default environment's is [pool].
+  const environmentPools = Object.values(config.environments)
+    .filter((e) => e.poolSize > 0 && e.name !== 'default')
+    .map((e) => {
+      const shape = { ...defaultSandboxShape(config), image: e.image, egressProxy: needsEgressProxy(e) };
+      return new WarmPool({ driver, sockets: gateway, shape, options: poolOptions(e.poolSize), log: log.child({ part: 'pool', environment: e.name }) });
+    });
+  const pools = new WarmPools([pool, ...environmentPools]);
   const service = new RunService({
     executor: {
       driver,
-      pool: config.pool.size > 0 ? pool : undefined,
+      pool: config.pool.size > 0 || environmentPools.length > 0 ? pools : undefined,
       access: providerAccessOpener({ tokens, sockets: gateway, sandboxNetwork: config.sandbox.network, env }),
       config,
       secrets: (names) => Object.fromEntries(names.map((n) => [n, env[n] ?? ''])),
@@ -214,14 +220,14 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     driver,
     liveRunIds: () => {
       const live = service.liveRunIds();
-      return { has: (runId: string) => live.has(runId) || pool.owns(runId) };
+      return { has: (runId: string) => live.has(runId) || pools.owns(runId) };
     },
     engineProblem: () => engine.problem,
     intervalMs: config.server.sweepIntervalS * 1000,
     log: log.child({ part: 'sweeper' }),
   });
   sweeper.start();
-  pool.start();
+  pools.start();
   const retention = new RetentionSweeper({
     store,
     artifacts,
@@ -264,7 +270,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       // Before any other wait: from here on a new run is refused as shutting down.
       await service.shutdown(config.server.shutdownGraceS);
       await storageWatch.stop();
-      await pool.close();
+      await pools.close();
       http.closeAllConnections();
       await stopped;
       await sweeper.stop();

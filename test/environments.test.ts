@@ -77,6 +77,12 @@ beforeAll(async () => {
           setup_network: { policy: 'allowlist', allow: [`127.0.0.2:${registryPort}`] },
         },
         'agent-allowlist': { image: NODE_IMAGE, agent_network: { policy: 'allowlist', allow: [`127.0.0.2:${registryPort}`] } },
+        'pooled-registry': {
+          image: NODE_IMAGE,
+          setup: [`npm install --no-audit --no-fund --registry ${registryUrl}/ leftpad@1.0.0`],
+          setup_network: { policy: 'allowlist', allow: [`127.0.0.2:${registryPort}`] },
+          pool_size: 1,
+        },
       },
       // A pooled sandbox is of the default shape: a run of another image, or with a phase network or the proxy, must not take it.
       pool: { size: 1 },
@@ -253,6 +259,27 @@ describe('network policies', () => {
     expect(registryHits.slice(hitsBefore)).toEqual(['/leftpad']);
     const egress = events.filter((e) => e.event === 'egress').map((e) => [e.data.host, e.data.port, e.data.allowed]);
     expect(egress).toEqual([['127.0.0.2', Number(registryUrl.split(':')[2]), true], ['127.0.0.3', 9, false]]);
+  });
+
+  it("takes a sandbox of a pooled environment's image from its own pool, its allow-list proxy relayed as for one started for the run", async () => {
+    const waitingOfImage = async (image: string) =>
+      (await docker.listContainers({ filters: { label: [`codex-runner.instance=${h.instance}`], status: ['running'] } })).filter(
+        (c) => c.Image === image && c.Labels['codex-runner.run-id']!.startsWith('pool_'),
+      ).length;
+    await expect.poll(() => waitingOfImage(NODE_IMAGE), { timeout: 60_000 }).toBe(1);
+    const starts = h.telemetry.of('runPhase').filter((r) => r.labels.phase === 'start').length;
+    const claims = h.telemetry.of('runPhase').filter((r) => r.labels.phase === 'claim').length;
+    const hitsBefore = registryHits.length;
+    const workspace = await makeTar([{ name: 'package.json', content: JSON.stringify({ name: 'demo', version: '1.0.0' }) }]);
+    const { body } = await run({ environment: 'pooled-registry', workspace, steps: [{ exec: `node -e 'console.log(require("leftpad")(7, 3))'` }, { message: 'ok' }] });
+    expect(body).toMatchObject({ status: 'succeeded', error: null, environment: 'pooled-registry' });
+    expect(h.telemetry.of('runPhase').filter((r) => r.labels.phase === 'start').length).toBe(starts);
+    expect(h.telemetry.of('runPhase').filter((r) => r.labels.phase === 'claim').length).toBe(claims + 1);
+    expect(registryHits.slice(hitsBefore)).toEqual(['/leftpad', '/leftpad/-/leftpad-1.0.0.tgz']);
+    const [out] = commands(await eventsOf(body.id));
+    expect(out!.aggregated_output).toMatch(/^007$/m);
+    // Refilled with one of its own shape; the default pool's stays of the default image.
+    await expect.poll(() => waitingOfImage(NODE_IMAGE), { timeout: 60_000 }).toBe(1);
   });
 
   it('keeps a sandbox of the default environment to loopback, and takes it from the pool', async () => {

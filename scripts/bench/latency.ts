@@ -1,5 +1,6 @@
-// Latency: the same two-command Codex script through the floor (A) and the service (a warm pool, B,
-// and none, C), interleaved A B C A B C so that machine noise lands on every side alike.
+// Latency: the same two-command Codex script through the floor (A) and the service (a warm pool, B;
+// none, C; an environment's own pool, D), interleaved A B C D A B C D so that machine noise lands on
+// every side alike.
 import type { ResponsesStandIn } from '../../test/fixtures/responses-stand-in.js';
 import { scriptMarker } from '../../test/fixtures/responses-stand-in.js';
 import type { Floor } from './floor.js';
@@ -13,6 +14,8 @@ export interface ServiceSide {
   token: string;
   /** Not timed: e.g. until the warm pool is full again. */
   before?: () => Promise<unknown>;
+  /** The run's options (e.g. an environment). */
+  options?: object;
 }
 
 export interface LatencyResult {
@@ -41,9 +44,9 @@ export async function floorOnce(floor: Floor, prompt: string): Promise<number> {
   return elapsed;
 }
 
-export async function serviceOnce(server: ServerChild, token: string, prompt: string): Promise<{ ms: number; runId: string }> {
+export async function serviceOnce(server: ServerChild, token: string, prompt: string, options?: object): Promise<{ ms: number; runId: string }> {
   const t0 = performance.now();
-  const run = await createRunJson(server.url, token, prompt);
+  const run = await createRunJson(server.url, token, prompt, options);
   const ms = performance.now() - t0;
   if (run.status !== 'succeeded' || run.final_message !== FINAL_MESSAGE) {
     throw new Error(`service run ${run.id} ended ${run.status}: ${JSON.stringify(run.error)}; server said: ${server.problems().join(' | ')}`);
@@ -59,7 +62,7 @@ export async function measureLatency(floor: Floor, sides: ServiceSide[], prompt:
     floorMs.push(await floorOnce(floor, prompt));
     for (const [n, side] of sides.entries()) {
       await side.before?.();
-      const b = await serviceOnce(side.server, side.token, prompt);
+      const b = await serviceOnce(side.server, side.token, prompt, side.options);
       measured[n]!.ms.push(b.ms);
       measured[n]!.runIds.push(b.runId);
     }

@@ -19,11 +19,11 @@ export interface UploadAnswer {
 
 const RUN_TIMEOUT_MS = 300_000;
 
-export async function createRunJson(url: string, token: string, prompt: string): Promise<RunAnswer> {
+export async function createRunJson(url: string, token: string, prompt: string, options?: object): Promise<RunAnswer> {
   const res = await fetch(`${url}/v1/runs?wait=1`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ prompt }),
+    body: JSON.stringify(options ? { prompt, options } : { prompt }),
     signal: AbortSignal.timeout(RUN_TIMEOUT_MS),
   });
   return answer(res);

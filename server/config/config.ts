@@ -37,7 +37,7 @@ type PolicyFile = EnvironmentFile['setup_network'];
 function environmentsOf(environments: Record<string, EnvironmentFile>, sandboxImage: string) {
   const policy = (p: PolicyFile) => ({ policy: p.policy, allow: p.allow.map((entry) => ({ host: entry.slice(0, entry.lastIndexOf(':')).toLowerCase(), port: Number(entry.slice(entry.lastIndexOf(':') + 1)) })) });
   const none = { policy: 'none' as const, allow: [] };
-  const all: Record<string, EnvironmentFile> = { default: { setup: [], setup_timeout_s: 600, setup_network: none, agent_network: none, setup_secret_env: [] }, ...environments };
+  const all: Record<string, EnvironmentFile> = { default: { setup: [], setup_timeout_s: 600, setup_network: none, agent_network: none, setup_secret_env: [], pool_size: 0 }, ...environments };
   return Object.fromEntries(
     Object.entries(all).map(([name, e]) => [
       name,
@@ -49,6 +49,7 @@ function environmentsOf(environments: Record<string, EnvironmentFile>, sandboxIm
         setupNetwork: policy(e.setup_network),
         agentNetwork: policy(e.agent_network),
         setupSecretEnv: e.setup_secret_env,
+        poolSize: e.pool_size,
       },
     ]),
   );

@@ -15,6 +15,7 @@ describe('[environments.NAME]', () => {
         setupNetwork: { policy: 'none', allow: [] },
         agentNetwork: { policy: 'none', allow: [] },
         setupSecretEnv: [],
+        poolSize: 0,
       },
     });
     expect(cfg.sandbox.egressNetwork).toBe('bridge');
@@ -61,6 +62,12 @@ setup_secret_env = ["NPM_TOKEN"]
     expect(() => parseConfig({ environments: { e: { setup_secret_env: ['TOKEN'] } } })).toThrow(/environments\.e\.setup_secret_env: no setup commands/);
     expect(() => parseConfig({ environments: { e: { setup_network: { policy: 'open' } } } })).toThrow(/environments\.e\.setup_network: no setup commands/);
     expect(() => parseConfig({ environments: { e: { setup: ['x'], setup_secret_env: ['not a name'] } } })).toThrow(/setup_secret_env\.0/);
+  });
+
+  it('takes a pool_size, but not for an open phase nor for the default environment ([pool] sizes that one)', () => {
+    expect(parseConfig({ environments: { e: { pool_size: 2, setup: ['x'], setup_network: { policy: 'allowlist', allow: ['a.test:443'] } } } }).environments.e!.poolSize).toBe(2);
+    expect(() => parseConfig({ environments: { e: { pool_size: 1, agent_network: { policy: 'open' } } } })).toThrow(/environments\.e\.pool_size: an environment with an "open" phase cannot be pooled/);
+    expect(() => parseConfig({ environments: { default: { pool_size: 1 } } })).toThrow(/environments\.default\.pool_size: the default environment is pooled by \[pool\] size/);
   });
 
   it('refuses a tenant listing an environment that does not exist', () => {

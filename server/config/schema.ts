@@ -61,6 +61,10 @@ const environmentSchema = z
     // Server environment variables (e.g. a registry token) given to the setup commands only: never to
     // Codex, and no process holding them may outlive setup.
     setup_secret_env: z.array(envVarName).default([]),
+    // Sandboxes of this environment's image started ahead, as [pool] does for the default one (0:
+    // none); each holds a container's memory while it waits. Not for an "open" phase, whose
+    // sandbox is made on the bridge network.
+    pool_size: z.number().int().min(0).max(64).default(0),
   })
   .strict();
 
@@ -335,6 +339,10 @@ export const configFileSchema = z
       // Nothing would use them, and a secret with no setup is a config mistake.
       if (env.setup_secret_env.length && !env.setup.length) ctx.addIssue({ code: 'custom', path: ['environments', name, 'setup_secret_env'], message: 'no setup commands to give them to' });
       if (!env.setup.length && env.setup_network.policy !== 'none') ctx.addIssue({ code: 'custom', path: ['environments', name, 'setup_network'], message: 'no setup commands to give a network to' });
+      if (name === 'default' && env.pool_size > 0) ctx.addIssue({ code: 'custom', path: ['environments', name, 'pool_size'], message: 'the default environment is pooled by [pool] size' });
+      if (env.pool_size > 0 && (env.setup_network.policy === 'open' || env.agent_network.policy === 'open')) {
+        ctx.addIssue({ code: 'custom', path: ['environments', name, 'pool_size'], message: 'an environment with an "open" phase cannot be pooled: its sandbox is made on the bridge network' });
+      }
     }
     if (!cfg.providers[cfg.defaults.provider]) {
       ctx.addIssue({ code: 'custom', path: ['defaults', 'provider'], message: `no [providers.${cfg.defaults.provider}] table` });

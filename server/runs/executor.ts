@@ -122,12 +122,11 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
   baselineWork.catch(() => {}); // awaited when collecting; a failure before then is not unhandled
   try {
     const environment = job.environment;
-    const shape = { image: environment.image, runtime: config.sandbox.runtime, limits: job.limits, ids: config.sandbox, network: config.sandbox.network };
-    // The pool's sandboxes are made without a phase network or the proxy's relay; one of another
-    // image is not the pool's shape either.
     const phaseNetwork = needsPhaseNetwork(environment) ? config.sandbox.egressNetwork : null;
     const egressProxy = needsEgressProxy(environment);
-    const poolable = !phaseNetwork && !egressProxy;
+    const shape = { image: environment.image, runtime: config.sandbox.runtime, limits: job.limits, ids: config.sandbox, network: config.sandbox.network, egressProxy };
+    // A pooled sandbox waits with no network: one whose phase joins the bridge is made on it.
+    const poolable = !phaseNetwork;
     const claimed = deps.pool && deps.access.usesGateway(job.provider) && poolable ? await time('claim', () => deps.pool!.claim(shape)) : null;
     sandbox = claimed?.sandbox;
     // Off the run's path: a name for operators, awaited before the removal.

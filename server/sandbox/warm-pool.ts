@@ -7,7 +7,7 @@ import type { Sandbox, SandboxDriver, SandboxRequest } from './driver.js';
 import { planPool } from './pool-plan.js';
 
 /** What makes two sandboxes interchangeable: everything of a request but whose it is. */
-export type SandboxShape = Pick<SandboxRequest, 'image' | 'runtime' | 'limits' | 'ids' | 'network'>;
+export type SandboxShape = Pick<SandboxRequest, 'image' | 'runtime' | 'limits' | 'ids' | 'network' | 'egressProxy'>;
 
 /** The pool's label prefix: a pooled sandbox's run id until a run claims it. */
 export const POOL_ID_PREFIX = 'pool_';
@@ -221,7 +221,7 @@ function stopReasonOf(member: Member): Promise<string | null> {
 
 function shapeKey(shape: SandboxShape): string {
   const { image, runtime, limits, ids, network } = shape;
-  return JSON.stringify([image, runtime, network, ids.uid, ids.gid, limits.memoryMb, limits.cpus, limits.pidsLimit, limits.workspaceMb, limits.tmpMb, limits.homeMb]);
+  return JSON.stringify([image, runtime, network, Boolean(shape.egressProxy), ids.uid, ids.gid, limits.memoryMb, limits.cpus, limits.pidsLimit, limits.workspaceMb, limits.tmpMb, limits.homeMb]);
 }
 
 /** MemAvailable from /proc/meminfo, in MB. */
