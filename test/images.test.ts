@@ -8,9 +8,6 @@ import { startHarness, type Harness } from './fixtures/harness.js';
 import { STAND_IN_MODEL } from './fixtures/responses-stand-in.js';
 import { startServerProcess, type ServerProcess } from './fixtures/server-process.js';
 
-// Only the schema's launcher change needs this branch's image; images work on latest as well.
-const SANDBOX_IMAGE = process.env.CODEX_RUNNER_TEST_SANDBOX_IMAGE ?? 'codex-runner-sandbox:structured-test';
-
 // 1x1 PNG (a red pixel) and a 1x1 GIF: real images, which Codex decodes before it sends them.
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==', 'base64');
 const GIF = Buffer.from('R0lGODlhAQABAIAAAP8AAP///yH5BAAAAAAALAAAAAABAAEAAAICRAEAOw==', 'base64');
@@ -21,7 +18,7 @@ const BROKEN_JPEG = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({ sandbox: { image: SANDBOX_IMAGE } });
+  h = await startHarness();
 });
 afterAll(async () => {
   await h?.close();
@@ -142,7 +139,7 @@ describe('a run with an image and an output schema still queued at a restart', (
     const config = {
       providers: { standin: { base_url: h.standIn.url, key_env: 'STANDIN_KEY' } },
       defaults: { provider: 'standin', model: STAND_IN_MODEL },
-      sandbox: { image: SANDBOX_IMAGE, memory_mb: 1024, cpus: 1, workspace_mb: 64 },
+      sandbox: { memory_mb: 1024, cpus: 1, workspace_mb: 64 },
       limits: { max_concurrent_runs: 1 },
       server: { shutdown_grace_s: 0 },
     };

@@ -4,10 +4,6 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from './fixtures/harness.js';
 
-// The launcher that writes the schema is in this branch's image (scripts/build-sandbox-image.sh with
-// SANDBOX_IMAGE=codex-runner-sandbox:structured-test) until latest is rebuilt with it.
-const SANDBOX_IMAGE = process.env.CODEX_RUNNER_TEST_SANDBOX_IMAGE ?? 'codex-runner-sandbox:structured-test';
-
 const verdictSchema = {
   type: 'object',
   properties: {
@@ -20,7 +16,7 @@ const verdictSchema = {
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({ sandbox: { image: SANDBOX_IMAGE } });
+  h = await startHarness();
 });
 afterAll(async () => {
   await h?.close();
