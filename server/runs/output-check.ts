@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { firstMessage, startWorkerModule } from '../threads/worker-module.js';
 import { withChecked, withOutput, type OutputCheck, type OutputSchema } from './output-schema.js';
 
 /**
@@ -18,15 +18,14 @@ const waiting: (() => void)[] = [];
 async function inWorker(task: OutputCheckTask): Promise<Answer | 'timed_out'> {
   if (running >= MAX_WORKERS) await new Promise<void>((resolve) => waiting.push(resolve));
   running++;
-  const worker = startWorker(task);
+  const worker = startWorkerModule(import.meta.url, 'output-check-worker', task);
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await new Promise<Answer | 'timed_out'>((resolve, reject) => {
-      timer = setTimeout(() => resolve('timed_out'), CHECK_TIMEOUT_MS);
-      worker.once('message', resolve);
-      worker.once('error', reject);
-      worker.once('exit', (code) => reject(new Error(`the output check's worker exited (${code}) without an answer`)));
-    });
+    const answer = firstMessage<Answer>(worker, 'the output check');
+    // After a timeout, terminating the worker rejects the answer nobody waits for any more.
+    answer.catch(() => {});
+    const timedOut = new Promise<'timed_out'>((resolve) => (timer = setTimeout(() => resolve('timed_out'), CHECK_TIMEOUT_MS)));
+    return await Promise.race([answer, timedOut]);
   } finally {
     clearTimeout(timer);
     await worker.terminate();
@@ -51,12 +50,4 @@ export async function withOutputOffThread<R extends Parameters<typeof withOutput
       ? { output: null, error: { code: 'output_invalid', message: `checking the final message against output_schema took longer than ${CHECK_TIMEOUT_MS / 1000} s` } }
       : (answer as { checked: OutputCheck }).checked;
   return withChecked(result, checked);
-}
-
-function startWorker(task: OutputCheckTask): Worker {
-  const entry = new URL(`./output-check-worker.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
-  if (entry.pathname.endsWith('.js')) return new Worker(entry, { workerData: task });
-  // Node 20 does not apply a parent's `--import tsx` to a worker's own entry module: register it there.
-  const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry.href)}); });`;
-  return new Worker(bootstrap, { eval: true, workerData: task });
 }

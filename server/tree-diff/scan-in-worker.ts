@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { firstMessage, startWorkerModule } from '../threads/worker-module.js';
 import type { BaselineEntry } from './baseline-index.js';
 import type { BaselineScan } from './baseline-scan.js';
 import { TreeDiffError, type TreeDiffErrorCode } from './tree-diff-error.js';
@@ -11,15 +11,11 @@ type WorkerAnswer = { scan: BaselineScan } | { error: { message: string; treeDif
  */
 export async function scanInWorker(tarPath: string, signal?: AbortSignal): Promise<BaselineScan> {
   signal?.throwIfAborted();
-  const worker = startWorker(tarPath);
+  const worker = startWorkerModule(import.meta.url, 'baseline-scan-worker', { tarPath });
   const onAbort = () => void worker.terminate();
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    const answer = await new Promise<WorkerAnswer>((resolve, reject) => {
-      worker.once('message', resolve);
-      worker.once('error', reject);
-      worker.once('exit', (code) => reject(signal?.aborted ? signal.reason : new Error(`the baseline scan's worker exited (${code}) without an answer`)));
-    });
+    const answer = await firstMessage<WorkerAnswer>(worker, 'the baseline scan', () => (signal?.aborted ? signal.reason : undefined));
     if ('error' in answer) {
       const { message, treeDiffCode } = answer.error;
       throw treeDiffCode ? new TreeDiffError(treeDiffCode, message) : new Error(message);
@@ -29,14 +25,6 @@ export async function scanInWorker(tarPath: string, signal?: AbortSignal): Promi
     signal?.removeEventListener('abort', onAbort);
     await worker.terminate();
   }
-}
-
-function startWorker(tarPath: string): Worker {
-  const entry = new URL(`./baseline-scan-worker.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
-  if (entry.pathname.endsWith('.js')) return new Worker(entry, { workerData: { tarPath } });
-  // Node 20 does not apply a parent's `--import tsx` to a worker's own entry module: register it there.
-  const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry.href)}); });`;
-  return new Worker(bootstrap, { eval: true, workerData: { tarPath } });
 }
 
 /** Structured cloning hands Buffers back as plain Uint8Arrays. */
