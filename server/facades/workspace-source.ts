@@ -7,8 +7,11 @@ import { z } from 'zod';
 import { spoolWorkspace } from '../archive/spool-workspace.js';
 import { ApiError, shownId } from '../http/api-error.js';
 import type { RunRequestLimits } from '../http/run-request.js';
+import type { RunOptions } from '../runs/run-plan.js';
 import type { RunService } from '../runs/run-service.js';
-import { isTerminal } from '../runs/run.js';
+import { isTerminal, type Run } from '../runs/run.js';
+
+const MiB = 1024 * 1024;
 
 /**
  * A facade's workspace: files given inline (relative path -> UTF-8 content) or the final workspace
@@ -55,6 +58,28 @@ export async function spoolWorkspaceSource(source: WorkspaceSource, opts: SpoolS
     input.destroy();
     await rm(dest, { force: true });
     throw err;
+  }
+}
+
+/**
+ * Creates the tenant's run from a facade's request: admitted and planned first, its workspace (none:
+ * an empty one) spooled under the run's own workspace_mb, then handed to the run service, which
+ * moves the spool into the run; whatever happens, no spool is left.
+ */
+export async function createRunFromSource(
+  runs: Pick<RunService, 'checkAdmission' | 'create' | 'get' | 'openArtifact'>,
+  input: { tenant: string; prompt: string; options: RunOptions; workspace?: WorkspaceSource; signal?: AbortSignal },
+  limits: WorkspaceSourceDeps['limits'],
+): Promise<Run> {
+  const { tenant, prompt, options } = input;
+  const plan = runs.checkAdmission(tenant, options)!;
+  const spooled = input.workspace
+    ? await spoolWorkspaceSource(input.workspace, { tenant, maxBytes: plan.limits.workspaceMb * MiB, signal: input.signal }, { runs, limits })
+    : undefined;
+  try {
+    return await runs.create({ tenant, prompt, options, workspaceTar: spooled?.workspaceTar ?? null, workspaceBytes: spooled?.workspaceBytes });
+  } finally {
+    if (spooled) await rm(spooled.workspaceTar, { force: true });
   }
 }
 

@@ -1,4 +1,3 @@
-import { rm } from 'node:fs/promises';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { CallToolResult, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import { checkPrompt } from '../../http/run-request.js';
@@ -6,14 +5,13 @@ import type { RunOptions } from '../../runs/run-plan.js';
 import type { Run } from '../../runs/run.js';
 import { TooManyStreamsError } from '../../runs/stream-slots.js';
 import { streamEventText } from '../progress-text.js';
-import { spoolWorkspaceSource, type SpooledWorkspace, type WorkspaceSource } from '../workspace-source.js';
+import { createRunFromSource, type WorkspaceSource } from '../workspace-source.js';
 import { readDiffPage } from './diff-page.js';
 import { followProgress } from './follow-progress.js';
 import { codexRunResult } from './run-result.js';
 import { errorResult } from './tool-error.js';
 import type { McpToolDeps } from './tool-deps.js';
 
-const MiB = 1024 * 1024;
 
 export type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
@@ -34,19 +32,7 @@ export async function codexRun(args: CodexRunArgs, tenant: string, deps: McpTool
   const { service } = deps;
   const prompt = checkPrompt(args.prompt, deps.requestLimits);
   const options: RunOptions = { provider: args.provider, model: args.model, timeoutS: args.timeout_s };
-  const plan = service.checkAdmission(tenant, options)!;
-  let spooled: SpooledWorkspace | undefined;
-  let run: Run;
-  try {
-    if (args.workspace) {
-      const opts = { tenant, maxBytes: plan.limits.workspaceMb * MiB, signal: extra.signal };
-      spooled = await spoolWorkspaceSource(args.workspace, opts, { runs: service, limits: deps.requestLimits });
-    }
-    run = await service.create({ tenant, prompt, options, workspaceTar: spooled?.workspaceTar ?? null, workspaceBytes: spooled?.workspaceBytes });
-  } finally {
-    // create() moved it into the run's directory when it accepted the run.
-    if (spooled) await rm(spooled.workspaceTar, { force: true });
-  }
+  const run = await createRunFromSource(service, { tenant, prompt, options, workspace: args.workspace, signal: extra.signal }, deps.requestLimits);
   try {
     await follow(run, tenant, deps, extra);
   } finally {

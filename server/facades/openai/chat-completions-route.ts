@@ -1,4 +1,3 @@
-import { rm } from 'node:fs/promises';
 import { Hono, type Context } from 'hono';
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
 import type { Config } from '../../config/config.js';
@@ -9,7 +8,7 @@ import { ClientGoneError, runRequestLimits } from '../../http/run-request.js';
 import type { RunService } from '../../runs/run-service.js';
 import type { Run } from '../../runs/run.js';
 import { streamEventText } from '../progress-text.js';
-import { spoolWorkspaceSource } from '../workspace-source.js';
+import { createRunFromSource } from '../workspace-source.js';
 import { parseChatRequest, type ChatRequest } from './chat-request.js';
 import { chatChunk, chatCompletion, chatUsage, runFailure } from './chat-response.js';
 import { modelName } from './model-names.js';
@@ -29,16 +28,7 @@ export function chatCompletionsRoute(config: Config, service: RunService): Hono<
     const tenant = c.get('tenant');
     service.checkAdmission(tenant);
     const request = parseChatRequest(parseJson(await readBody(c.req.raw, bodyMaxBytes)), limits);
-    const plan = service.checkAdmission(tenant, request.options)!;
-    const spooled = request.workspace
-      ? await spoolWorkspaceSource(request.workspace, { tenant, maxBytes: plan.limits.workspaceMb * MiB, signal: c.req.raw.signal }, { runs: service, limits })
-      : undefined;
-    let run: Run;
-    try {
-      run = await service.create({ tenant, prompt: request.prompt, options: request.options, workspaceTar: spooled?.workspaceTar ?? null, workspaceBytes: spooled?.workspaceBytes });
-    } finally {
-      if (spooled) await rm(spooled.workspaceTar, { force: true });
-    }
+    const run = await createRunFromSource(service, { tenant, prompt: request.prompt, options: request.options, workspace: request.workspace, signal: c.req.raw.signal }, limits);
     c.header(RUN_ID_HEADER, run.id);
     return request.stream ? streamed(c, service, run, request) : answered(c, service, run);
   });
