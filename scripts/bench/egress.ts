@@ -38,17 +38,8 @@ async function startBulk(bytes: number): Promise<{ port: number; close(): Promis
     socket.on('error', () => {});
     socket.once('data', (first: Buffer) => {
       if (first[0] === 0x64) {
-        // 'd': download. Written with backpressure, never buffered whole.
-        let left = bytes;
-        const pump = () => {
-          while (left > 0) {
-            const n = Math.min(left, chunk.length);
-            left -= n;
-            if (!socket.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void socket.once('drain', pump);
-          }
-          socket.end();
-        };
-        pump();
+        // 'd': download.
+        writeBytes(socket, bytes, chunk, () => socket.end());
         return;
       }
       let got = first.length - 1;
@@ -82,16 +73,22 @@ function upload(socket: net.Socket, bytes: number): Promise<void> {
     socket.once('data', () => resolve());
     socket.once('error', reject);
     socket.write('u');
-    let left = bytes;
-    const pump = () => {
-      while (left > 0) {
-        const n = Math.min(left, chunk.length);
-        left -= n;
-        if (!socket.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void socket.once('drain', pump);
-      }
-    };
-    pump();
+    writeBytes(socket, bytes, chunk);
   });
+}
+
+/** Writes `bytes` bytes of `chunk`'s kind with backpressure, never buffered whole; then `done`. */
+function writeBytes(socket: net.Socket, bytes: number, chunk: Buffer, done: () => void = () => {}): void {
+  let left = bytes;
+  const pump = () => {
+    while (left > 0) {
+      const n = Math.min(left, chunk.length);
+      left -= n;
+      if (!socket.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void socket.once('drain', pump);
+    }
+    done();
+  };
+  pump();
 }
 
 function download(socket: net.Socket, bytes: number): Promise<void> {
