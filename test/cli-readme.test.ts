@@ -2,7 +2,7 @@
 // binary, the stand-in as the model): the shell session, and the commands of the GitHub Actions and
 // GitLab CI jobs on a checked-out repository. The jobs' checkout and `npm ci` steps are what this test
 // does itself: the clone under test is the copy of codex-runner they would install.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readTarContents } from '../server/archive/test-tarballs.js';
-import { BIN } from './fixtures/cli-process.js';
+import { BIN, git } from './fixtures/cli-process.js';
 import { startHarness, type Harness } from './fixtures/harness.js';
 
 const run = promisify(execFile);
@@ -39,7 +39,6 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-c', 'user.email=t@t', '-c', 'user.name=t', ...args], { cwd, stdio: 'pipe' }).toString();
 
 /** A checked-out project: a package.json of its own (so npm must be told where codex-runner is), a CLI source and a README. */
 async function checkout(repo: string): Promise<void> {

@@ -1,7 +1,6 @@
 // The `codex-runner` CLI end to end: the real bin (scripts/codex-runner.js) as a child process, not
 // on a terminal, against a real server on real Docker with the real Codex binary (the stand-in
 // plays the model).
-import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,7 +8,7 @@ import path from 'node:path';
 import { parse } from 'smol-toml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readTarContents } from '../server/archive/test-tarballs.js';
-import { startCli, type CliResult } from './fixtures/cli-process.js';
+import { git, startCli, type CliResult } from './fixtures/cli-process.js';
 import { startHarness, type Harness } from './fixtures/harness.js';
 import { until } from './fixtures/until.js';
 
@@ -29,7 +28,6 @@ let dir: string;
 let serverEnv: Record<string, string>;
 
 const cli = (args: string[], cwd = dir, env: Record<string, string> = serverEnv) => startCli(args, cwd, env).done;
-const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-c', 'user.email=t@t', '-c', 'user.name=t', ...args], { cwd, stdio: 'pipe' }).toString();
 
 /** A committed repository: README.md, src/app.js, a .gitignore leaving out *.log; plus an untracked file and an ignored one. */
 async function makeRepo(name: string): Promise<string> {
