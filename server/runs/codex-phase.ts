@@ -12,12 +12,14 @@ const EXIT_CODE_AFTER = { completed: 0, failed: 1 } as const;
  * Codex's run in the sandbox, and the end of everything else there: once Codex's turn is over (its
  * terminal event) or Codex has exited, the sandbox is frozen, so that nothing the run left behind
  * writes into the event stream, the result or the workspace about to be read. Lines that come after
- * are counted as dropped, never taken.
+ * the terminal event are counted as dropped, never taken. Lines still in the pipe when Codex's exit
+ * is seen are taken: they were written before the freeze, and Codex's own last ones (its final
+ * message, its terminal event) are among them when the exit is seen before its output is read.
  */
 export class CodexPhase {
   outcome: CodexOutcome = emptyOutcome();
   private readonly stderr = tailBuffer();
-  private over = false;
+  private exited = false;
   private warnedNotJson = false;
   private markTurnOver!: () => void;
   private readonly turnOver = new Promise<void>((resolve) => (this.markTurnOver = resolve));
@@ -43,7 +45,7 @@ export class CodexPhase {
     let idleTimer: NodeJS.Timeout | undefined;
     const active = () => {
       clearTimeout(idleTimer);
-      if (this.idle.ms > 0 && !this.over) idleTimer = setTimeout(this.idle.onIdle, this.idle.ms);
+      if (this.idle.ms > 0 && !this.outcome.turnEnded && !this.exited) idleTimer = setTimeout(this.idle.onIdle, this.idle.ms);
     };
     active();
     const stdout = lineSplitter({
@@ -67,7 +69,7 @@ export class CodexPhase {
       stderr: this.stderr,
       signal: AbortSignal.any([signal, stopExec.signal]),
       onExit: () => {
-        this.over = true;
+        this.exited = true;
         return sandbox.freeze();
       },
     });
@@ -98,15 +100,12 @@ export class CodexPhase {
       this.warnedNotJson = true;
       return;
     }
-    // After Codex's turn ended or Codex exited, lines come from whatever else holds its stdout.
-    if (this.over || this.outcome.turnEnded) return this.events.countDropped('after_codex_ended');
+    // After Codex's turn ended, lines come from whatever else holds its stdout.
+    if (this.outcome.turnEnded) return this.events.countDropped('after_codex_ended');
     // Past the event log's limits the event is only counted; the outcome still sees it.
     this.events.append('codex', event);
     this.outcome = applyCodexEvent(this.outcome, event);
-    if (this.outcome.turnEnded) {
-      this.over = true;
-      this.markTurnOver();
-    }
+    if (this.outcome.turnEnded) this.markTurnOver();
   }
 }
 
