@@ -37,6 +37,16 @@ describe('the real server process survives each upload attack', () => {
   });
 });
 
+/**
+ * Cancels the run and waits until its slot is free: a cancelled run's end is answered before its
+ * sandbox is removed, and the slot is held until then (the next run of a one-slot server would be
+ * refused 429 meanwhile).
+ */
+async function cancelAndFreeTheSlot(server: ServerProcess, runId: string): Promise<void> {
+  await server.api(`/v1/runs/${runId}/cancel`, { method: 'POST' });
+  await expect.poll(async () => ((await (await server.api('/readyz')).json()) as any).runs.running, { timeout: 30_000 }).toBe(0);
+}
+
 describe('a server with a full queue refuses an upload before reading it', () => {
   let server: ServerProcess;
   let standIn: ResponsesStandIn;
@@ -82,7 +92,7 @@ describe('a server with a full queue refuses an upload before reading it', () =>
       // Socket buffers hold a few MiB; a server that spooled first would have taken all 256.
       expect(answer.sentBytes).toBeLessThan(32 * MiB);
     } finally {
-      await server.api(`/v1/runs/${run.id}/cancel`, { method: 'POST' });
+      await cancelAndFreeTheSlot(server, run.id);
     }
     expect(await server.alive()).toBe(true);
   });
@@ -94,6 +104,7 @@ describe('a server with a full queue refuses an upload before reading it', () =>
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ prompt: `${scriptMarker('hold-events')} wait` }),
     });
+    expect(created.status, await created.clone().text()).toBe(202);
     const { id } = (await created.json()) as any;
     const get = `GET /v1/runs/${id}/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${server.token}\r\n\r\n`;
     const held = [];
@@ -119,7 +130,7 @@ describe('a server with a full queue refuses an upload before reading it', () =>
         .toBe(200);
     } finally {
       for (const socket of held) socket.destroy();
-      await server.api(`/v1/runs/${id}/cancel`, { method: 'POST' });
+      await cancelAndFreeTheSlot(server, id);
     }
     expect(await server.alive()).toBe(true);
   });
