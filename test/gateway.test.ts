@@ -51,7 +51,8 @@ describe('keys stay out of the sandbox', () => {
       'cat /proc/[0-9]*/environ 2>/dev/null | tr "\\0" "\\n" | grep -c "$P"',
       'grep -rl --exclude-dir=proc --exclude-dir=sys "$P" / 2>/dev/null | wc -l',
     ].join('; ');
-    const result = await run([{ exec: hunt }, { message: 'searched' }]);
+    // A grep of the whole filesystem can pass Codex's default 10 s yield on a loaded machine.
+    const result = await run([{ exec: hunt, yieldMs: 30_000 }, { message: 'searched' }]);
     expect(result.status).toBe('succeeded');
     expect((await commandOutputs(result.id))[0]!.trim().split('\n')).toEqual(['0', '0', '0']);
     const calls = h.standIn.requests.slice(before).filter((r) => r.path === '/v1/responses');

@@ -44,7 +44,8 @@ describe('server lifecycle', () => {
       const h = await startHarness({ server: { sweep_interval_s: 1 } });
       try {
         await expect.poll(() => leftovers(`codex-runner.run-id=run_expired`), { timeout: 15_000 }).toEqual({ containers: 0, volumes: 0 });
-        expect(h.logText()).toContain('removed sandboxes past their expiry, of any instance');
+        // Not asserted from this server's log: the server of a test file running beside this one
+        // removes any instance's expired sandboxes too, and may be first (orphan-sweeper.test.ts has the timer's).
         expect(await leftovers(`codex-runner.run-id=run_current`)).toEqual({ containers: 1, volumes: 0 });
       } finally {
         await h.close();

@@ -60,7 +60,9 @@ describe('the warm pool', () => {
       expect(info.State.Running).toBe(true);
       expect(info.Config.Env.join('\n')).not.toMatch(/TOKEN|KEY/);
       expect(info.Config.Labels['codex-runner.tenant']).toBe('');
-      expect(await execIn(id, ['ls', '-A', '/workspace', '/home/codex', '/run/codex-runner'])).toBe('/home/codex:\n\n/run/codex-runner:\n\n/workspace:\n');
+      expect(await execIn(id, ['ls', '-A', '/workspace', '/home/codex', '/home/codex/.codex', '/run/codex-runner'])).toBe(
+        '/home/codex:\n.codex\n\n/home/codex/.codex:\n\n/run/codex-runner:\n\n/workspace:\n',
+      );
     }
   });
 

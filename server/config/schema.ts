@@ -151,6 +151,7 @@ export const configFileSchema = z
         // The workspace is a size-capped tmpfs volume: writes past it fail with ENOSPC. It lives in RAM.
         workspace_mb: z.number().int().min(1).default(512),
         tmp_mb: z.number().int().min(16).default(512),
+        // Each of the two: HOME's tmpfs, and the volume of Codex's home within it (its config and session).
         home_mb: z.number().int().min(16).default(256),
         // The ids sandboxes run as: no account of the host's (see DEFAULT_SANDBOX_IDS for why
         // that matters). Tar's ustar header holds ids up to 262143, which caps the choice.
@@ -179,8 +180,11 @@ export const configFileSchema = z
         // the rest of the history. They are held in the sandbox's /tmp (sandbox.tmp_mb).
         image_max_count: z.number().int().min(0).max(32).default(4),
         image_max_mb: z.number().int().min(1).max(64).default(2),
+        // Codex's session (its rollout: the conversation, tool calls and their outputs), kept with an
+        // ended run so a follow-up can resume it. One past this is not kept: that run has no follow-ups.
+        session_max_mb: z.number().int().min(1).default(64),
         // The slots: runs in sandboxes at once, whatever their tenant. Size it for the machine: each
-        // run holds up to memory_mb + workspace_mb + tmp_mb + home_mb of RAM and cpus of CPU.
+        // run holds up to memory_mb + workspace_mb + tmp_mb + 2 x home_mb of RAM and cpus of CPU.
         max_concurrent_runs: z.number().int().min(1).default(4),
         // Runs waiting for a slot, all tenants together; past it, 429 queue_full. Waiting runs are
         // taken round-robin across tenants (by [[tenants]] weight), first come first served within one.

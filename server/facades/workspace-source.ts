@@ -8,7 +8,7 @@ import { spoolWorkspace } from '../archive/spool-workspace.js';
 import { ApiError, shownId } from '../http/api-error.js';
 import type { RunRequestLimits } from '../http/run-request.js';
 import type { RunOptions } from '../runs/run-plan.js';
-import type { RunService } from '../runs/run-service.js';
+import type { CreateRunInput, RunService } from '../runs/run-service.js';
 import { isTerminal, type Run } from '../runs/run.js';
 
 const MiB = 1024 * 1024;
@@ -68,16 +68,16 @@ export async function spoolWorkspaceSource(source: WorkspaceSource, opts: SpoolS
  */
 export async function createRunFromSource(
   runs: Pick<RunService, 'checkAdmission' | 'create' | 'get' | 'openArtifact'>,
-  input: { tenant: string; prompt: string; options: RunOptions; workspace?: WorkspaceSource; signal?: AbortSignal },
+  input: { tenant: string; prompt: string; options: RunOptions; workspace?: WorkspaceSource; signal?: AbortSignal } & Pick<CreateRunInput, 'images' | 'lineage'>,
   limits: WorkspaceSourceDeps['limits'],
 ): Promise<Run> {
-  const { tenant, prompt, options } = input;
+  const { tenant, prompt, options, images, lineage } = input;
   const plan = runs.checkAdmission(tenant, options)!;
   const spooled = input.workspace
     ? await spoolWorkspaceSource(input.workspace, { tenant, maxBytes: plan.limits.workspaceMb * MiB, signal: input.signal }, { runs, limits })
     : undefined;
   try {
-    return await runs.create({ tenant, prompt, options, workspaceTar: spooled?.workspaceTar ?? null, workspaceBytes: spooled?.workspaceBytes });
+    return await runs.create({ tenant, prompt, options, workspaceTar: spooled?.workspaceTar ?? null, workspaceBytes: spooled?.workspaceBytes, images, lineage });
   } finally {
     if (spooled) await rm(spooled.workspaceTar, { force: true });
   }

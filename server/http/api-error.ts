@@ -13,6 +13,8 @@ export const errorStatus = {
   not_acceptable: 406,
   request_timeout: 408,
   run_not_finished: 409,
+  // A follow-up of a run that kept no workspace or no Codex session.
+  not_resumable: 409,
   artifact_expired: 410,
   workspace_too_large: 413,
   payload_too_large: 413,

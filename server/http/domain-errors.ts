@@ -2,6 +2,7 @@ import { WorkspaceRejectedError } from '../archive/spool-workspace.js';
 import { isStorageFull, STORAGE_FULL_MESSAGE } from '../domain/storage-full.js';
 import type { RefusalReason } from '../runs/run-refused.js';
 import { RunRefusedError } from '../runs/run-refused.js';
+import { RootDiffError } from '../runs/root-diff.js';
 import { TooManyStreamsError } from '../runs/stream-slots.js';
 import { ApiError, type ErrorCode } from './api-error.js';
 
@@ -19,6 +20,8 @@ const refusalCode: Record<RefusalReason, ErrorCode> = {
 export function apiErrorFor(err: unknown): ApiError | undefined {
   if (err instanceof ApiError) return err;
   if (err instanceof RunRefusedError) return new ApiError(refusalCode[err.reason], err.message, err.retryAfterS);
+  // Like a run whose own diff was too large to keep: there is none to serve.
+  if (err instanceof RootDiffError) return new ApiError(err.code === 'artifact_expired' ? 'artifact_expired' : 'not_found', err.message);
   if (err instanceof TooManyStreamsError) return new ApiError('too_many_streams', err.message);
   if (err instanceof WorkspaceRejectedError) return new ApiError(err.kind === 'too_large' ? 'workspace_too_large' : 'workspace_invalid', err.message);
   // A write of the request's own (its upload's spool) that found no room.

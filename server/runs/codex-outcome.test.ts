@@ -17,6 +17,13 @@ describe('applyCodexEvent', () => {
     expect(outcome.failure).toBeNull();
   });
 
+  it('keeps the first thread.started id, a UUID, as the session to resume', () => {
+    const id = '01a23aaf-9428-7fb2-be50-a36e92776139';
+    expect(reduce([{ type: 'thread.started', thread_id: id }, { type: 'thread.started', thread_id: '01a23aaf-0000-7fb2-be50-a36e92776139' }]).threadId).toBe(id);
+    expect(reduce([{ type: 'thread.started', thread_id: '../../etc/passwd' }]).threadId).toBeNull();
+    expect(reduce([{ type: 'turn.completed' }]).threadId).toBeNull();
+  });
+
   it('records the message of turn.failed', () => {
     const outcome = reduce([{ type: 'error', message: 'Reconnecting... 1/5' }, { type: 'turn.failed', error: { message: 'unexpected status 401' } }]);
     expect(outcome.failure).toBe('unexpected status 401');

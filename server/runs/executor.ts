@@ -13,7 +13,8 @@ import { SANDBOX_GATEWAY_PORT, SandboxError, WORKSPACE_DIR, type Sandbox, type S
 import type { WarmPool } from '../sandbox/warm-pool.js';
 import { indexBaseline, type BaselineIndex } from '../tree-diff/index.js';
 import { collectArtifacts, CollectTimeoutError, type CollectLimits } from './collect-artifacts.js';
-import type { CodexOutcome } from './codex-outcome.js';
+import { turnUsage, type CodexOutcome } from './codex-outcome.js';
+import { keepSession, restoreSession, type SessionLimits } from './codex-session.js';
 import { CodexPhase } from './codex-phase.js';
 import type { EventLog } from './event-log.js';
 import { withOutputOffThread } from './output-check.js';
@@ -23,7 +24,7 @@ import { openRunEgress } from './run-egress.js';
 import { runSetup, SetupFailedError } from './setup-phase.js';
 import type { RunFiles } from './run-files.js';
 import { putImages, runImages } from './run-images.js';
-import type { Run, RunStatus } from './run.js';
+import type { Run, RunStatus, RunUsage } from './run.js';
 
 const MiB = 1024 * 1024;
 /** Room for a patch: deflated and base85'd binaries grow by a quarter, text gains context lines. */
@@ -62,6 +63,8 @@ export interface RunJob {
   hasInput: boolean;
   /** What Codex's final message must be; the run's `output` is its JSON. */
   outputSchema?: OutputSchema | null;
+  /** A follow-up's: the thread it resumes (its session is `files.parentSession`) and that thread's usage so far. */
+  resume?: { threadId: string; usageBefore: RunUsage | null } | null;
   events: EventLog;
   signal: AbortSignal;
   log: Logger;
@@ -70,7 +73,7 @@ export interface RunJob {
 }
 
 /** How a run ended: the fields of the run that its execution decides. */
-export type RunResult = Pick<Run, 'exitCode' | 'finalMessage' | 'output' | 'usage' | 'error' | 'changes' | 'providerUsage' | 'hasDiff' | 'hasWorkspace' | 'leftOut' | 'artifactProblem'> & {
+export type RunResult = Pick<Run, 'exitCode' | 'finalMessage' | 'output' | 'usage' | 'error' | 'changes' | 'providerUsage' | 'hasDiff' | 'hasWorkspace' | 'leftOut' | 'artifactProblem' | 'threadId' | 'hasSession'> & {
   status: Exclude<RunStatus, 'queued' | 'running'>;
 };
 
@@ -111,6 +114,9 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
     ms: idleS * 1000,
     onIdle: () => job.stop(new RunStop('timed_out', { code: 'idle_timeout', message: `codex printed no event for ${idleS} s` })),
   });
+  const sessionLimits = (signal?: AbortSignal): SessionLimits => ({ maxBytes: config.limits.sessionMaxMb * MiB, owner: config.sandbox, signal });
+  /** What Codex said, its usage this run's own (a follow-up's counts are its thread's). */
+  const turnOutcome = (): CodexOutcome => ({ ...codex.outcome, usage: turnUsage(codex.outcome.usage, job.resume?.usageBefore ?? null) });
   let exitCode: number | null = null;
   let result: RunResult | undefined;
   let released: Promise<void>;
@@ -169,6 +175,8 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
     if (job.hasInput) {
       await time('upload', () => started.putArchive(createReadStream(job.files.inputTar), WORKSPACE_DIR, signal));
     }
+    const resume = job.resume ?? null;
+    if (resume) await time('session', () => restoreSession(started, job.files.parentSession, signal));
     const network: PhaseNetworkState = { sandbox: started, egress: egress ?? null, joined: false };
     if (environment.setup.length) {
       await time('setup', async () => {
@@ -191,7 +199,7 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
       codex.run(
         started,
         {
-          argv: [CODEX_LAUNCHER, ...buildCodexArgv({ outputSchemaFile: outputSchema ? CODEX_OUTPUT_SCHEMA_FILE : undefined, images })],
+          argv: [CODEX_LAUNCHER, ...buildCodexArgv({ outputSchemaFile: outputSchema ? CODEX_OUTPUT_SCHEMA_FILE : undefined, images, resumeThreadId: resume?.threadId })],
           env: [
             // The launcher writes it as Codex's config.toml: one exec where there were two.
             `${CODEX_CONFIG_ENV}=${buildCodexConfigToml({ model: run.model, provider: opened.codex })}`,
@@ -220,11 +228,15 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
     }
     const outOfMemory = exitCode !== 0 && (await started.ranOutOfMemory().catch(() => false)) ? job.limits.memoryMb : null;
     const baseline = await time('baseline', () => baselineWork);
-    const collected = await time('collect', () =>
-      collectArtifacts(started, baseline, job.files, collectLimits(job.limits.workspaceMb, config.limits.collectTimeoutS), signal, log),
-    );
+    // Side by side: both read the frozen sandbox through the archive API.
+    const [collected, hasSession] = await Promise.all([
+      time('collect', () => collectArtifacts(started, baseline, job.files, collectLimits(job.limits.workspaceMb, config.limits.collectTimeoutS), signal, log)),
+      keepSession(started, codex.outcome.threadId, job.files.session, sessionLimits(signal), log),
+    ]);
     result = await withOutputOffThread({
-      ...codexResult(exitCode, codex.outcome, codex.stderrText(), outOfMemory, opened.fault()),
+      ...codexResult(exitCode, turnOutcome(), codex.stderrText(), outOfMemory, opened.fault()),
+      threadId: codex.outcome.threadId,
+      hasSession,
       changes: collected.changes,
       providerUsage: null,
       hasDiff: collected.hasDiff,
@@ -235,33 +247,34 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
   } catch (err) {
     if (signal.aborted) {
       const stop = signal.reason instanceof RunStop ? signal.reason : new RunStop('cancelled', { code: 'cancelled', message: 'run cancelled' });
-      result = ended(stop.status, stop.error, exitCode, codex.outcome);
+      result = ended(stop.status, stop.error, exitCode, turnOutcome());
       // A stopped run keeps what its sandbox holds, read under a deadline of its own; not at shutdown,
       // which must not wait for it.
       if (sandbox && stop.error.code !== 'shutdown') {
-        const partial = await time('collect', () => collectPartial(sandbox!, baselineWork, job.files, collectLimits(job.limits.workspaceMb, config.limits.partialCollectTimeoutS), log));
+        const session = { threadId: codex.outcome.threadId, limits: sessionLimits() };
+        const partial = await time('collect', () => collectPartial(sandbox!, baselineWork, job.files, collectLimits(job.limits.workspaceMb, config.limits.partialCollectTimeoutS), session, log));
         if (partial) Object.assign(result, partial);
       }
     } else if (isStorageFull(err)) {
       // The baseline, the diff or the workspace export found no room in the data_dir.
       log.error({ err }, 'the run\'s files found no room');
-      result = ended('failed', { code: 'storage_full', message: `${STORAGE_FULL_MESSAGE}: the run's diff and workspace could not be kept` }, exitCode, codex.outcome);
+      result = ended('failed', { code: 'storage_full', message: `${STORAGE_FULL_MESSAGE}: the run's diff and workspace could not be kept` }, exitCode, turnOutcome());
     } else if (err instanceof SetupFailedError) {
-      result = ended('failed', { code: 'setup_failed', message: err.message }, exitCode, codex.outcome);
+      result = ended('failed', { code: 'setup_failed', message: err.message }, exitCode, turnOutcome());
     } else if (err instanceof NetworkPolicyError) {
       log.error({ err }, 'could not apply a network policy');
-      result = ended('failed', { code: 'network_policy_failed', message: err.message }, exitCode, codex.outcome);
+      result = ended('failed', { code: 'network_policy_failed', message: err.message }, exitCode, turnOutcome());
     } else if (err instanceof CollectTimeoutError) {
-      result = ended('failed', { code: 'collect_timeout', message: err.message }, exitCode, codex.outcome);
+      result = ended('failed', { code: 'collect_timeout', message: err.message }, exitCode, turnOutcome());
     } else if (err instanceof SandboxError) {
       log.error({ err }, 'sandbox failed');
       // A helper that fails while the sandbox goes down says less than the sandbox's own state.
       const stopped = err.code === 'sandbox_error' && sandbox ? await sandbox.stopReason(SETTLE_MS).catch(() => null) : null;
       const cause = stopped ?? err;
-      result = ended('failed', { code: cause.code, message: cause.message }, exitCode, codex.outcome);
+      result = ended('failed', { code: cause.code, message: cause.message }, exitCode, turnOutcome());
     } else {
       log.error({ err }, 'run failed unexpectedly');
-      result = ended('failed', { code: 'internal', message: 'internal error while running' }, exitCode, codex.outcome);
+      result = ended('failed', { code: 'internal', message: 'internal error while running' }, exitCode, turnOutcome());
     }
   } finally {
     // The token dies with the run's result; what the sandbox holds is removed after it is answered.
@@ -309,6 +322,7 @@ async function collectPartial(
   baselineWork: Promise<BaselineIndex>,
   files: RunFiles,
   limits: CollectLimits,
+  session: { threadId: string | null; limits: SessionLimits },
   log: Logger,
 ): Promise<Partial<RunResult> | null> {
   const deadline = AbortSignal.timeout(limits.timeoutMs);
@@ -316,7 +330,11 @@ async function collectPartial(
   try {
     await beforeDeadline(sandbox.freeze());
     const baseline = await beforeDeadline(baselineWork);
-    const collected = await collectArtifacts(sandbox, baseline, files, limits, deadline, log);
+    const [collected, hasSession] = await Promise.all([
+      collectArtifacts(sandbox, baseline, files, limits, deadline, log),
+      // A stopped run can be followed up too ("go on"), from what it had done.
+      keepSession(sandbox, session.threadId, files.session, { ...session.limits, signal: deadline }, log),
+    ]);
     const stopped = 'the run was stopped before it ended: its diff and workspace are what the sandbox held then';
     return {
       changes: collected.changes,
@@ -324,6 +342,7 @@ async function collectPartial(
       hasWorkspace: collected.hasWorkspace,
       leftOut: collected.leftOut,
       artifactProblem: collected.problem ? `${stopped}; ${collected.problem}` : stopped,
+      hasSession,
     };
   } catch (err) {
     log.warn({ err }, "could not collect a stopped run's partial diff and workspace");
@@ -337,7 +356,7 @@ function codexResult(
   stderrTail: string,
   outOfMemoryMb: number | null,
   providerFault: RunError | null,
-): Omit<RunResult, 'output' | 'changes' | 'providerUsage' | 'hasDiff' | 'hasWorkspace' | 'leftOut' | 'artifactProblem'> {
+): Omit<RunResult, 'output' | 'changes' | 'providerUsage' | 'hasDiff' | 'hasWorkspace' | 'leftOut' | 'artifactProblem' | 'threadId' | 'hasSession'> {
   const base = { exitCode, finalMessage: outcome.finalMessage, usage: outcome.usage };
   if (outOfMemoryMb !== null) {
     return { ...base, status: 'failed', error: { code: 'out_of_memory', message: `the sandbox ran out of memory (${outOfMemoryMb} MB): codex exited with code ${exitCode}` } };
@@ -353,7 +372,7 @@ function codexResult(
 }
 
 function ended(status: RunResult['status'], error: RunError, exitCode: number | null, outcome: CodexOutcome): RunResult {
-  return { status, error, exitCode, finalMessage: outcome.finalMessage, output: null, usage: outcome.usage, changes: null, providerUsage: null, hasDiff: false, hasWorkspace: false, leftOut: [], artifactProblem: null };
+  return { status, error, exitCode, finalMessage: outcome.finalMessage, output: null, usage: outcome.usage, changes: null, providerUsage: null, hasDiff: false, hasWorkspace: false, leftOut: [], artifactProblem: null, threadId: outcome.threadId, hasSession: false };
 }
 
 function lastLines(text: string, count = 5): string {

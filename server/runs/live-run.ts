@@ -11,7 +11,7 @@ import type { RunStore } from './run-store.js';
 import type { RunStatusEvent } from './run-wire.js';
 import type { StorageHealth } from './storage-health.js';
 import type { UnsavedEnds } from './unsaved-ends.js';
-import { canTransition, runView, type Run, type RunStatus } from './run.js';
+import { canTransition, isResumable, runView, type Run, type RunStatus } from './run.js';
 
 /** A run from its acceptance to its end: what the run service holds for it meanwhile. */
 export interface LiveRun {
@@ -40,7 +40,15 @@ export interface LifecycleDeps {
   log: Logger;
 }
 
-export function newRunRecord(id: string, tenant: string, plan: RunPlan): Run {
+/** A follow-up's place in its conversation: its parent, the conversation's first run, the thread it resumes. */
+export interface RunLineage {
+  parentId: string;
+  rootId: string;
+  threadId: string;
+  usageBefore: Run['usage'];
+}
+
+export function newRunRecord(id: string, tenant: string, plan: RunPlan, lineage: RunLineage | null = null): Run {
   return {
     id,
     tenant,
@@ -57,6 +65,11 @@ export function newRunRecord(id: string, tenant: string, plan: RunPlan): Run {
     eventsDropped: 0,
     artifactsExpired: false,
     webhook: plan.webhookUrl ? { url: plan.webhookUrl, state: 'pending', attempts: 0, last_error: null } : null,
+    parentId: lineage?.parentId ?? null,
+    rootId: lineage?.rootId ?? null,
+    threadId: lineage?.threadId ?? null,
+    hasSession: false,
+    usageBefore: lineage?.usageBefore ?? null,
   };
 }
 
@@ -113,6 +126,7 @@ async function execute(deps: LifecycleDeps, entry: LiveRun, log: Logger): Return
       files: entry.files,
       hasInput: entry.hasInput,
       outputSchema: entry.plan.outputSchema,
+      resume: run.parentId && run.threadId ? { threadId: run.threadId, usageBefore: run.usageBefore } : null,
       events: entry.events,
       signal: entry.controller.signal,
       log,
@@ -140,6 +154,9 @@ export async function finishRun(deps: LifecycleDeps, entry: Pick<LiveRun, 'run' 
     hasWorkspace: result.hasWorkspace,
     leftOut: result.leftOut,
     artifactProblem: result.artifactProblem,
+    // A follow-up that never ran still continues its parent's thread.
+    threadId: result.threadId ?? run.threadId,
+    hasSession: result.hasSession,
   });
   // A store that cannot write must not keep waiters from the end. Short of space, the end is held
   // in memory and written once there is room; otherwise a restart will call the run interrupted.
@@ -168,13 +185,14 @@ export async function finishRun(deps: LifecycleDeps, entry: Pick<LiveRun, 'run' 
   const unsaved = { record: isStorageFull(recordFailure), terminal: isStorageFull(eventsFailure) && entry.files ? { file: entry.files.events, event: terminal } : null };
   if (deps.unsaved && (unsaved.record || unsaved.terminal)) deps.unsaved.hold(run, unsaved);
   deps.onEnded?.({ ...run });
-  await deps.artifacts.settle(run.id, { diff: result.hasDiff, workspace: result.hasWorkspace });
+  // A first run's upload stays while a follow-up may come: `?base=root` diffs against it.
+  await deps.artifacts.settle(run.id, { diff: result.hasDiff, workspace: result.hasWorkspace, session: result.hasSession, input: run.rootId === null && isResumable(run) });
   entry.markEnded();
 }
 
 /** How a run that never ran (withdrawn from the queue, crashed) ends, but for its status and error. */
 export function notRun(): Omit<RunResult, 'status' | 'error'> {
-  return { exitCode: null, finalMessage: null, output: null, usage: null, changes: null, providerUsage: null, hasDiff: false, hasWorkspace: false, leftOut: [], artifactProblem: null };
+  return { exitCode: null, finalMessage: null, output: null, usage: null, changes: null, providerUsage: null, hasDiff: false, hasWorkspace: false, leftOut: [], artifactProblem: null, threadId: null, hasSession: false };
 }
 
 function transition(run: Run, to: RunStatus): void {

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -41,8 +41,42 @@ describe('FileRunArtifacts workspace', () => {
     const files = await artifacts.create('run_c');
     await writeFile(files.workspace, TAR);
     await writeFile(files.legacyWorkspaceGz, gzipSync(TAR));
-    await artifacts.settle('run_c', { diff: false, workspace: false });
+    await artifacts.settle('run_c', { diff: false, workspace: false, session: false, input: false });
     expect(await readdir(files.dir)).toEqual([]);
+  });
+});
+
+describe('FileRunArtifacts sessions and kept uploads', () => {
+  let dataDir: string;
+  let artifacts: FileRunArtifacts;
+  beforeEach(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'run-artifacts-'));
+    artifacts = new FileRunArtifacts(dataDir);
+  });
+  afterEach(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('keeps a first run\'s upload and session when asked, and counts them in its size', async () => {
+    const files = await artifacts.create('run_s');
+    await writeFile(files.inputTar, TAR);
+    await writeFile(files.session, TAR);
+    await artifacts.settle('run_s', { diff: false, workspace: false, session: true, input: true });
+    expect((await readdir(files.dir)).sort()).toEqual(['input.tar', 'session.tar']);
+    expect(await artifacts.size('run_s')).toBe(2 * TAR.length);
+    await artifacts.settle('run_s', { diff: false, workspace: false, session: false, input: false });
+    expect(await readdir(files.dir)).toEqual([]);
+  });
+
+  it('gives a follow-up its parent\'s session, which outlives the parent\'s removal, and drops it when the follow-up settles', async () => {
+    const parent = await artifacts.create('run_p');
+    await writeFile(parent.session, TAR);
+    const child = await artifacts.create('run_f');
+    await artifacts.takeParentSession('run_f', 'run_p');
+    await artifacts.remove('run_p');
+    expect(await readFile(child.parentSession)).toEqual(TAR);
+    await artifacts.settle('run_f', { diff: false, workspace: false, session: false, input: false });
+    expect(await readdir(child.dir)).toEqual([]);
   });
 });
 
@@ -65,7 +99,7 @@ describe('FileRunArtifacts images', () => {
     await artifacts.takeImages('run_i', [{ path: spooled[0]!, type: 'gif' }, { path: spooled[1]!, type: 'png' }]);
     expect(await readdir(files.imagesDir)).toEqual(['01.gif', '02.png']);
     expect(await readdir(dataDir)).toEqual(['runs']);
-    await artifacts.settle('run_i', { diff: true, workspace: true });
+    await artifacts.settle('run_i', { diff: true, workspace: true, session: false, input: false });
     expect(await readdir(files.dir)).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { access, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { access, link, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline, type Readable } from 'node:stream';
 import { constants as zlib, createGunzip, createGzip } from 'node:zlib';
@@ -21,11 +21,16 @@ export interface RunArtifacts {
   takeInput(runId: string, spooledTar: string): Promise<void>;
   /** Moves spooled images in, in their order, durable once this resolves. */
   takeImages(runId: string, images: { path: string; type: string }[]): Promise<void>;
+  /** Gives a follow-up its parent's session (as it is now: the parent has ended), durable once this resolves. */
+  takeParentSession(runId: string, parentId: string): Promise<void>;
   files(runId: string): RunFiles;
   /** The diff, or the workspace in `format` (compressed as it is read). */
   open(runId: string, kind: ArtifactKind, format?: WorkspaceFormat): Promise<Readable>;
-  /** Once a run has ended: drops what it needed only while it ran, and what it will never serve. */
-  settle(runId: string, kept: Record<ArtifactKind, boolean>): Promise<void>;
+  /**
+   * Once a run has ended: drops what it needed only while it ran, and what it will never serve;
+   * its upload goes unless `input` (a first run a follow-up may diff against).
+   */
+  settle(runId: string, kept: Record<ArtifactKind | 'session' | 'input', boolean>): Promise<void>;
   /** Everything of a run (a refused run). */
   remove(runId: string): Promise<void>;
   /** Bytes an ended run's files take. */
@@ -63,6 +68,14 @@ export class FileRunArtifacts implements RunArtifacts {
     await syncPath(dir);
   }
 
+  async takeParentSession(runId: string, parentId: string): Promise<void> {
+    const { parentSession, dir } = this.files(runId);
+    // A second name for the parent's file, which is never written again: retention may remove the
+    // parent's while this run waits.
+    await link(this.files(parentId).session, parentSession);
+    await syncPath(dir);
+  }
+
   files(runId: string): RunFiles {
     return runFiles(this.dataDir, runId);
   }
@@ -78,9 +91,11 @@ export class FileRunArtifacts implements RunArtifacts {
     return pipeline(stored, codec, () => {}) as Readable;
   }
 
-  async settle(runId: string, kept: Record<ArtifactKind, boolean>): Promise<void> {
+  async settle(runId: string, kept: Record<ArtifactKind | 'session' | 'input', boolean>): Promise<void> {
     const files = this.files(runId);
-    await rm(files.inputTar, { force: true });
+    if (!kept.input) await rm(files.inputTar, { force: true });
+    if (!kept.session) await rm(files.session, { force: true });
+    await rm(files.parentSession, { force: true });
     await rm(files.imagesDir, { recursive: true, force: true });
     // The executor removes the baseline once the diff is made; a run ended by a restart still has it.
     await rm(files.baselineDir, { recursive: true, force: true });
@@ -99,7 +114,7 @@ export class FileRunArtifacts implements RunArtifacts {
   async size(runId: string): Promise<number> {
     const files = this.files(runId);
     let bytes = 0;
-    for (const file of [files.events, files.diff, files.workspace, files.legacyWorkspaceGz]) bytes += (await stat(file).catch(() => null))?.size ?? 0;
+    for (const file of [files.events, files.diff, files.workspace, files.legacyWorkspaceGz, files.session, files.inputTar, files.rootDiff]) bytes += (await stat(file).catch(() => null))?.size ?? 0;
     return bytes;
   }
 }

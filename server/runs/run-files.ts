@@ -3,7 +3,7 @@ import path from 'node:path';
 /** Where one run's files live under the data dir. */
 export interface RunFiles {
   dir: string;
-  /** The validated upload, re-packed; deleted once the run has started. */
+  /** The validated upload, re-packed; deleted once the run has ended, but a first run's with a session (`?base=root`). */
   inputTar: string;
   events: string;
   diff: string;
@@ -15,6 +15,12 @@ export interface RunFiles {
   baselineDir: string;
   /** The form's images (runImageName), kept until the run has ended. */
   imagesDir: string;
+  /** Codex's session as the run ended (its rollout files, a tar), which a follow-up resumes. */
+  session: string;
+  /** A follow-up's: its parent's session, taken when it was accepted; put in its sandbox before Codex. */
+  parentSession: string;
+  /** A follow-up's diff against its conversation's first upload, made when first asked for. */
+  rootDiff: string;
 }
 
 export function runFiles(dataDir: string, runId: string): RunFiles {
@@ -28,5 +34,8 @@ export function runFiles(dataDir: string, runId: string): RunFiles {
     legacyWorkspaceGz: path.join(dir, 'workspace.tar.gz'),
     baselineDir: path.join(dir, 'baseline'),
     imagesDir: path.join(dir, 'images'),
+    session: path.join(dir, 'session.tar'),
+    parentSession: path.join(dir, 'parent-session.tar'),
+    rootDiff: path.join(dir, 'root-diff.patch'),
   };
 }

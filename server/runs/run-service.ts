@@ -10,7 +10,8 @@ import { AdmissionFullError, type Admission } from './admission.js';
 import type { EventLog } from './event-log.js';
 import { EventStreams } from './event-streams.js';
 import type { ExecutorDeps } from './executor.js';
-import { finishRun, newRunRecord, notRun, runToEnd, type LifecycleDeps, type LiveRun } from './live-run.js';
+import { finishRun, newRunRecord, notRun, runToEnd, type LifecycleDeps, type LiveRun, type RunLineage } from './live-run.js';
+import { RootDiffs } from './root-diff.js';
 import type { ArtifactKind, WorkspaceFormat, RunArtifacts } from './run-artifacts.js';
 import type { RunFiles } from './run-files.js';
 import type { RunOptions, RunPlan } from './run-plan.js';
@@ -35,6 +36,8 @@ export interface CreateRunInput {
   workspaceBytes?: number;
   /** Spooled images, in their order (`--image`); taken over (moved) like the workspace. */
   images?: { path: string; type: string }[];
+  /** A follow-up's parent, root and thread: its parent's session is taken with it. */
+  lineage?: RunLineage;
 }
 
 export interface RunServiceDeps {
@@ -61,10 +64,12 @@ export class RunService {
   private readonly streams: EventStreams;
   private readonly lifecycle: LifecycleDeps;
   private readonly unsaved: UnsavedEnds;
+  private readonly rootDiffs: RootDiffs;
   private accepting = true;
 
   constructor(private readonly deps: RunServiceDeps) {
     this.streams = new EventStreams(deps.limits);
+    this.rootDiffs = new RootDiffs(deps.artifacts);
     this.unsaved = new UnsavedEnds({ store: deps.store, appendEvent: (file, event) => this.streams.appendToEnded(file, 'run', event), log: deps.log });
     this.lifecycle = {
       executor: deps.executor,
@@ -115,7 +120,8 @@ export class RunService {
     try {
       if (input.workspaceTar) await this.deps.artifacts.takeInput(id, input.workspaceTar);
       if (input.images?.length) await this.deps.artifacts.takeImages(id, input.images);
-      const run = newRunRecord(id, input.tenant, plan);
+      if (input.lineage) await this.deps.artifacts.takeParentSession(id, input.lineage.parentId);
+      const run = newRunRecord(id, input.tenant, plan, input.lineage);
       await this.deps.store.insert(run, { prompt: input.prompt, options: input.options, hasInput: Boolean(input.workspaceTar) });
       const events = this.streams.createLog(files.events, (n) => (run.eventsDropped = n));
       events.append('run', { type: 'run.queued', run: runView(run) } satisfies RunStatusEvent);
@@ -197,6 +203,12 @@ export class RunService {
   /** An ended run's diff or workspace; the caller has checked that the run has it. */
   openArtifact(run: Pick<Run, 'id'>, kind: ArtifactKind, format?: WorkspaceFormat): Promise<Readable> {
     return this.deps.artifacts.open(run.id, kind, format);
+  }
+
+  /** A follow-up's diff against its conversation's first upload (RootDiffError when it cannot be made); the caller has checked that the run has its workspace. */
+  async openRootDiff(run: Run): Promise<Readable> {
+    const rootId = run.rootId ?? run.id;
+    return this.rootDiffs.open(run, await this.get(run.tenant, rootId), (await this.deps.store.submission(rootId))?.hasInput ?? false);
   }
 
   async cancel(tenant: string, id: string): Promise<Run | undefined> {

@@ -133,7 +133,7 @@ export function runRow(run: Run): RunRow & { artifacts_expired: number; webhook_
 export function rowRun(row: RunRow): Run {
   return {
     // Records written before a field existed get its default.
-    ...({ artifactsExpired: false, webhook: null, output: null } as Partial<Run>),
+    ...({ artifactsExpired: false, webhook: null, output: null, parentId: null, rootId: null, threadId: null, hasSession: false, usageBefore: null } as Partial<Run>),
     ...(JSON.parse(row.record) as Omit<Run, 'id' | 'tenant' | 'status' | 'createdAt' | 'startedAt' | 'finishedAt'>),
     id: row.id,
     tenant: row.tenant,

@@ -72,6 +72,12 @@ export const runViewSchema = z.object({
   events_dropped: z.number().int(),
   artifacts_expired: z.boolean(),
   webhook: runWebhookSchema.nullable(),
+  /** The run this one follows up (POST /v1/runs/{id}/follow-ups): it began from that run's final workspace and Codex session. */
+  parent_id: z.string().nullable(),
+  /** The first run of the conversation, whose upload `GET …/diff?base=root` diffs against; null on that first run. */
+  root_id: z.string().nullable(),
+  /** Whether a follow-up can continue this run: it ended with its workspace and Codex's session kept. */
+  resumable: z.boolean(),
   /** A waiting run's place in line (1 starts next), on GET and list answers; null once it is not waiting. */
   queue_position: z.number().int().min(1).nullable().optional(),
 });

@@ -5,6 +5,8 @@ import type { RunStatus } from './run-status.js';
 import type { changeSummarySchema, runWebhookSchema, fileChangeSchema, leftOutSchema, providerUsageSchema, runUsageSchema, RunView } from './run-wire.js';
 import type { z } from 'zod';
 
+import { isTerminal } from './run-status.js';
+
 export { canTransition, isTerminal, runStatuses, type RunStatus } from './run-status.js';
 
 /** Codex's cumulative token counts from `turn.completed`, as Codex names them. */
@@ -54,6 +56,21 @@ export interface Run {
   artifactsExpired: boolean;
   /** The completion webhook it asked for, and how its delivery went; null when none. */
   webhook: RunWebhook | null;
+  /** The run this one follows up, continuing its workspace and Codex session; null for a first run. */
+  parentId: string | null;
+  /** The first run of the conversation (whose upload is kept for `?base=root`); null for a first run. */
+  rootId: string | null;
+  /** Codex's thread: the session a follow-up resumes (a follow-up's is its parent's, from its start). */
+  threadId: string | null;
+  /** Codex's session was kept with the run's artifacts. */
+  hasSession: boolean;
+  /** A follow-up's: its thread's usage when it began (the parent's), taken off Codex's counts, which are the thread's. */
+  usageBefore: RunUsage | null;
+}
+
+/** Whether a follow-up can continue the run: ended, with its final workspace and Codex's session still kept. */
+export function isResumable(run: Run): boolean {
+  return isTerminal(run.status) && run.hasSession && run.hasWorkspace && run.threadId !== null && !run.artifactsExpired;
 }
 
 /** The run as the API shows it. */
@@ -81,5 +98,8 @@ export function runView(run: Run): RunView {
     events_dropped: run.eventsDropped,
     artifacts_expired: run.artifactsExpired,
     webhook: run.webhook,
+    parent_id: run.parentId ?? null,
+    root_id: run.rootId ?? null,
+    resumable: isResumable(run),
   };
 }

@@ -26,6 +26,11 @@ export function sampleRun(over: Partial<Run> = {}): Run {
     eventsDropped: 0,
     artifactsExpired: false,
     webhook: null,
+    parentId: null,
+    rootId: null,
+    threadId: null,
+    hasSession: false,
+    usageBefore: null,
     ...over,
   };
 }

@@ -63,6 +63,17 @@ describe('buildCodexArgv', () => {
   it('adds neither without them', () => {
     expect(buildCodexArgv({}).some((a) => a.startsWith('--image') || a === '--output-schema')).toBe(false);
   });
+
+  it('keeps the session (no --ephemeral): a follow-up resumes it', () => {
+    expect(buildCodexArgv()).not.toContain('--ephemeral');
+    expect(buildCodexArgv()).not.toContain('resume');
+  });
+
+  it('resumes a thread with the turn\'s own schema and images after `resume`, the thread id and the prompt last', () => {
+    const argv = buildCodexArgv({ resumeThreadId: '01a23aaf-9428-7fb2-be50-a36e92776139', outputSchemaFile: '/s.json', images: ['/tmp/i/01.png'] });
+    expect(argv.slice(argv.indexOf('-C'))).toEqual(['-C', '/workspace', 'resume', '--output-schema', '/s.json', '--image=/tmp/i/01.png', '01a23aaf-9428-7fb2-be50-a36e92776139', '-']);
+    expect(argv.slice(0, argv.indexOf('resume'))).toContain('--dangerously-bypass-approvals-and-sandbox');
+  });
 });
 
 describe('outputSchemaEnv', () => {

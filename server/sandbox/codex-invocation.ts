@@ -57,10 +57,12 @@ export function outputSchemaEnv(schema: Record<string, unknown>): string[] {
   return [`${CODEX_OUTPUT_SCHEMA_ENV}=${JSON.stringify(schema)}`, `${CODEX_OUTPUT_SCHEMA_FILE_ENV}=${CODEX_OUTPUT_SCHEMA_FILE}`];
 }
 
-/** What a run adds to Codex's argv: its output schema's file, its images' paths in the sandbox. */
+/** What a run adds to Codex's argv: its output schema's file, its images' paths in the sandbox, the session it resumes. */
 export interface CodexInputs {
   outputSchemaFile?: string;
   images?: string[];
+  /** A follow-up's: the thread (`thread.started`'s id) whose session file was put in $CODEX_HOME/sessions. */
+  resumeThreadId?: string;
 }
 
 /**
@@ -69,6 +71,13 @@ export interface CodexInputs {
  * argument `-` makes Codex read the whole prompt from its stdin, which the caller writes and closes.
  */
 export function buildCodexArgv(inputs: CodexInputs = {}): string[] {
+  const turnInputs = [
+    // Codex sends it upstream as the strict json_schema text format; the server checks the answer.
+    ...(inputs.outputSchemaFile ? ['--output-schema', inputs.outputSchemaFile] : []),
+    // One value per flag, written --image=PATH: `--image PATH` takes several values and would take
+    // the arguments after it for more images, up to the next option.
+    ...(inputs.images ?? []).map((image) => `--image=${image}`),
+  ];
   return [
     'codex',
     'exec',
@@ -85,14 +94,12 @@ export function buildCodexArgv(inputs: CodexInputs = {}): string[] {
     'features.plugins=false',
     '-c',
     'features.remote_plugin=false',
-    '--ephemeral',
-    // Codex sends it upstream as the strict json_schema text format; the server checks the answer.
-    ...(inputs.outputSchemaFile ? ['--output-schema', inputs.outputSchemaFile] : []),
-    // One value per flag, written --image=PATH: `--image` takes several values and would take the
-    // arguments after it for more images, up to the next option (hence before -C, never last).
-    ...(inputs.images ?? []).map((image) => `--image=${image}`),
+    // Not --ephemeral: the session file (the rollout) is the run's artifact, which a follow-up resumes.
+    ...(inputs.resumeThreadId ? [] : turnInputs),
     '-C',
     WORKSPACE_DIR,
+    // `resume` takes the turn's own inputs after it, then the thread; exec's flags stay before it.
+    ...(inputs.resumeThreadId ? ['resume', ...turnInputs, inputs.resumeThreadId] : []),
     // The prompt comes on stdin, so one starting with "-" is never taken for an option.
     PROMPT_FROM_STDIN,
   ];

@@ -16,7 +16,7 @@ const input: SandboxRequest = {
 };
 
 describe('buildSandboxSpec', () => {
-  const { container, volume } = buildSandboxSpec(input, placement);
+  const { container, volume, codexHomeVolume } = buildSandboxSpec(input, placement);
   const host = container.HostConfig!;
 
   it('drops every capability, forbids privilege gain and runs as the configured ids', () => {
@@ -39,27 +39,30 @@ describe('buildSandboxSpec', () => {
     expect(host.PidsLimit).toBe(256);
   });
 
-  it('mounts only the capped workspace volume and the run\'s own gateway socket directory, read-only', () => {
+  it('mounts only the capped workspace and Codex home volumes and the run\'s own gateway socket directory, read-only', () => {
     expect(host.Binds).toBeUndefined();
     expect(host.Mounts).toEqual([
       { Type: 'volume', Source: 'codex-runner-ws-r1', Target: '/workspace' },
+      { Type: 'volume', Source: 'codex-runner-home-r1', Target: '/home/codex/.codex' },
       { Type: 'bind', Source: '/srv/data/gateway/runs/r1', Target: '/run/codex-runner', ReadOnly: true },
     ]);
     expect(container.Cmd).toEqual(['socat', 'TCP-LISTEN:8089,bind=127.0.0.1,reuseaddr,fork', 'UNIX-CONNECT:/run/codex-runner/gateway.sock']);
     expect(JSON.stringify(container)).not.toContain('docker.sock');
     expect(volume.DriverOpts).toMatchObject({ type: 'tmpfs', device: 'tmpfs' });
     expect(volume.DriverOpts!.o).toContain('size=64m');
+    expect(codexHomeVolume.DriverOpts).toMatchObject({ type: 'tmpfs', device: 'tmpfs', o: 'size=32m,uid=70000,gid=70001,mode=0700,nosuid,nodev' });
   });
 
   it('labels the container and its volume with the run id, instance, tenant and expiry', () => {
     const labels = { 'codex-runner.run-id': 'r1', 'codex-runner.instance': 'default', 'codex-runner.tenant': 'ci', 'codex-runner.expires-at': '2026-12-02T10:00:00.000Z' };
     expect(container.Labels).toEqual(labels);
     expect(volume.Labels).toEqual(labels);
+    expect(codexHomeVolume.Labels).toEqual(labels);
   });
 
   it('uses a gateway volume instead of a host path when the server runs in a container', () => {
     const spec = buildSandboxSpec(input, { ...placement, gatewayVolume: 'codex-runner-gateway' });
-    expect(spec.container.HostConfig!.Mounts![1]).toEqual({
+    expect(spec.container.HostConfig!.Mounts!.at(-1)).toEqual({
       Type: 'volume',
       Source: 'codex-runner-gateway',
       Target: '/run/codex-runner',
@@ -98,7 +101,10 @@ describe('buildSandboxSpec', () => {
 
   it('mounts no gateway and idles without the relay when the key is delivered in the environment', () => {
     const spec = buildSandboxSpec({ ...input, network: 'bridge', gateway: null }, placement);
-    expect(spec.container.HostConfig!.Mounts).toEqual([{ Type: 'volume', Source: 'codex-runner-ws-r1', Target: '/workspace' }]);
+    expect(spec.container.HostConfig!.Mounts).toEqual([
+      { Type: 'volume', Source: 'codex-runner-ws-r1', Target: '/workspace' },
+      { Type: 'volume', Source: 'codex-runner-home-r1', Target: '/home/codex/.codex' },
+    ]);
     expect(spec.container.Cmd).toEqual(['sleep', 'infinity']);
     expect(spec.container.HostConfig!.NetworkMode).toBe('bridge');
     expect(spec.container.NetworkDisabled).toBe(false);

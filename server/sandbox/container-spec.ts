@@ -26,13 +26,16 @@ export interface DockerPlacement {
 }
 
 export interface SandboxSpec {
+  /** The workspace's volume: the one the workspace reader mounts. */
   volume: Dockerode.VolumeCreateOptions;
+  /** Codex's home (CODEX_HOME), where its session is written: a volume, so the archive API reads it from a frozen sandbox. */
+  codexHomeVolume: Dockerode.VolumeCreateOptions;
   container: Dockerode.ContainerCreateOptions;
 }
 
 const MiB = 1024 * 1024;
 
-/** The Docker translation of a sandbox request: the workspace volume and the container. */
+/** The Docker translation of a sandbox request: the workspace's and Codex's home's volumes and the container. */
 export function buildSandboxSpec(input: SandboxRequest, placement: DockerPlacement): SandboxSpec {
   const labels = {
     [RUN_ID_LABEL]: input.runId,
@@ -40,18 +43,24 @@ export function buildSandboxSpec(input: SandboxRequest, placement: DockerPlaceme
     [TENANT_LABEL]: input.tenant,
     [EXPIRES_LABEL]: input.expiresAt.toISOString(),
   };
-  const volumeName = `codex-runner-ws-${input.runId}`;
   const { limits, ids, gateway } = input;
   // The workspace is a tmpfs-backed volume, not a --tmpfs mount: the archive API cannot see tmpfs
   // mounts, but it writes into a mounted volume once the container runs, and the tmpfs size is a
   // hard cap that writes from inside cannot exceed (ENOSPC).
-  const volume: Dockerode.VolumeCreateOptions = {
-    Name: volumeName,
+  const tmpfsVolume = (name: string, sizeMb: number): Dockerode.VolumeCreateOptions => ({
+    Name: name,
     Driver: 'local',
-    DriverOpts: { type: 'tmpfs', device: 'tmpfs', o: `size=${limits.workspaceMb}m,uid=${ids.uid},gid=${ids.gid},mode=0700,nosuid,nodev` },
+    DriverOpts: { type: 'tmpfs', device: 'tmpfs', o: `size=${sizeMb}m,uid=${ids.uid},gid=${ids.gid},mode=0700,nosuid,nodev` },
     Labels: labels,
-  };
-  const mounts: Dockerode.MountSettings[] = [{ Type: 'volume', Source: volumeName, Target: WORKSPACE_DIR }];
+  });
+  const volume = tmpfsVolume(`codex-runner-ws-${input.runId}`, limits.workspaceMb);
+  // Codex's session goes out of a frozen sandbox (a follow-up resumes it) and into the next one
+  // before Codex starts: both through the archive API, which a --tmpfs mount would hide.
+  const codexHomeVolume = tmpfsVolume(`codex-runner-home-${input.runId}`, limits.homeMb);
+  const mounts: Dockerode.MountSettings[] = [
+    { Type: 'volume', Source: volume.Name!, Target: WORKSPACE_DIR },
+    { Type: 'volume', Source: codexHomeVolume.Name!, Target: CODEX_HOME },
+  ];
   if (gateway && placement.gatewayVolume) mounts.push({ Type: 'volume', Source: placement.gatewayVolume, Target: GATEWAY_MOUNT_DIR, ReadOnly: true });
   else if (gateway) mounts.push({ Type: 'bind', Source: gateway.socketDir, Target: GATEWAY_MOUNT_DIR, ReadOnly: true });
   const runDir = gateway && placement.gatewayVolume ? path.posix.join(GATEWAY_MOUNT_DIR, gateway.relativeDir) : GATEWAY_MOUNT_DIR;
@@ -99,5 +108,5 @@ export function buildSandboxSpec(input: SandboxRequest, placement: DockerPlaceme
       ...(input.runtime ? { Runtime: input.runtime } : {}),
     },
   };
-  return { volume, container };
+  return { volume, codexHomeVolume, container };
 }

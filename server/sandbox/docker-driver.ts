@@ -68,8 +68,13 @@ export class DockerSandboxDriver implements SandboxDriver {
     // create the container with nobody left to remove it. Each call is short; the signal is
     // checked between them and what exists by then is removed.
     signal?.throwIfAborted();
-    const volumeName = spec.volume.Name!;
-    await this.docker.createVolume(spec.volume as Dockerode.VolumeCreateOptions);
+    const volumes = [spec.volume, spec.codexHomeVolume];
+    const made = await Promise.allSettled(volumes.map((v) => this.docker.createVolume(v as Dockerode.VolumeCreateOptions)));
+    const failed = made.find((result) => result.status === 'rejected');
+    if (failed) {
+      await Promise.all(volumes.map((v) => removeVolume(this.docker.getVolume(v.Name!)).catch(() => {})));
+      throw failed.reason;
+    }
     let container: Dockerode.Container | undefined;
     try {
       signal?.throwIfAborted();
@@ -78,9 +83,9 @@ export class DockerSandboxDriver implements SandboxDriver {
       if (request.phaseNetwork) await this.docker.getNetwork(request.phaseNetwork).disconnect({ Container: container.id, Force: true });
       await container.start();
       signal?.throwIfAborted();
-      return new DockerSandbox(this.docker, container, volumeName, spec, this.log, this.probe);
+      return new DockerSandbox(this.docker, container, spec, this.log, this.probe);
     } catch (err) {
-      await new DockerSandbox(this.docker, container, volumeName, spec, this.log, this.probe).remove();
+      await new DockerSandbox(this.docker, container, spec, this.log, this.probe).remove();
       if (signal?.aborted) throw signal.reason;
       throw new SandboxError(`could not start the sandbox: ${(err as Error).message}`, { cause: err });
     }
@@ -120,7 +125,6 @@ class DockerSandbox implements Sandbox {
   constructor(
     private readonly docker: Dockerode,
     private readonly container: Dockerode.Container | undefined,
-    private readonly volumeName: string,
     private readonly spec: SandboxSpec,
     private readonly log: Logger,
     private readonly probe: EngineProbe,
@@ -152,7 +156,7 @@ class DockerSandbox implements Sandbox {
     const { Image: image, Labels: labels = {} } = this.spec.container;
     const runId = labels[RUN_ID_LABEL] ?? this.id.slice(0, 12);
     try {
-      return await readWorkspaceWithin(this.docker, { runId, image: image!, volume: this.volumeName, labels, maxBytes }, this.log, signal);
+      return await readWorkspaceWithin(this.docker, { runId, image: image!, volume: this.spec.volume.Name!, labels, maxBytes }, this.log, signal);
     } catch (err) {
       throw await this.explain(err, signal);
     }
@@ -359,7 +363,9 @@ class DockerSandbox implements Sandbox {
     this.removal ??= (async () => {
       const errors: unknown[] = [];
       if (this.container) await removeContainer(this.container).catch((err) => errors.push(err));
-      await removeVolume(this.docker.getVolume(this.volumeName)).catch((err) => errors.push(err));
+      for (const volume of [this.spec.volume, this.spec.codexHomeVolume]) {
+        await removeVolume(this.docker.getVolume(volume.Name!)).catch((err) => errors.push(err));
+      }
       for (const err of errors) this.log.error({ err, containerId: this.id }, 'sandbox removal failed');
       if (errors.length) throw new SandboxError(`sandbox removal failed: ${(errors[0] as Error).message}`);
     })();

@@ -146,12 +146,35 @@ export const apiPaths: ZodOpenApiPathsObject = {
       responses: { '200': { description: 'An SSE stream', content: { 'text/event-stream': { schema: z.string() } } }, ...errorResponses(401, 404, 410, 429) },
     },
   },
+  '/v1/runs/{id}/follow-ups': {
+    post: {
+      summary: 'Continue an ended run: a new run from its final workspace and Codex session',
+      description:
+        "The body is a run's (JSON, or multipart/form-data with `prompt`, `options` and `image` parts) without a workspace. The new run resumes the parent's Codex session (`codex exec resume`), so Codex sees the earlier conversation; its `parent_id` is the parent, its diff is against the parent's final tree. Options not given are the parent's provider, model and environment.",
+      tags: ['runs'],
+      security: bearer,
+      requestParams: { path: runIdParam, query: z.object({ wait: z.string().optional().meta({ description: 'Any value but `0` or `false`: answer when the run has ended (200)' }) }) },
+      requestBody: {
+        required: true,
+        content: {
+          'application/json': { schema: runRequestJson },
+          'multipart/form-data': { schema: runRequestForm.omit({ workspace: true }), encoding: { options: { contentType: 'application/json' } } },
+        },
+      },
+      responses: {
+        '202': { description: 'Queued', ...json(runViewSchema) },
+        '200': { description: 'Ended (`?wait=1`)', ...json(runViewSchema) },
+        ...errorResponses(401, 404, 409, 410, 413, 415, 429, 503),
+      },
+    },
+  },
   '/v1/runs/{id}/diff': {
     get: {
       summary: "The ended run's changes as a unified git diff",
+      description: "A follow-up's is against its parent's final tree; `?base=root` gives the changes of the whole conversation, against its first run's upload.",
       tags: ['runs'],
       security: bearer,
-      requestParams: { path: runIdParam },
+      requestParams: { path: runIdParam, query: z.object({ base: z.enum(['parent', 'root']).optional() }) },
       responses: { '200': { description: 'The diff', content: { 'text/x-diff': { schema: z.string() } } }, ...errorResponses(401, 404, 409, 410) },
     },
   },

@@ -15,6 +15,7 @@ import type { AuthEnv } from '../auth.js';
 import { discardRestOfBody, requestBody } from '../node-body.js';
 import { encodeCursor, parseRunListQuery } from '../run-list-query.js';
 import { readRunRequest, runRequestLimits, type RunOptions, type RunRequest } from '../run-request.js';
+import { createFollowUp } from './follow-ups.js';
 
 const MiB = 1024 * 1024;
 
@@ -103,7 +104,21 @@ export function runRoutes(config: Config, service: RunService): Hono<AuthEnv> {
     });
   });
 
-  app.get('/:id/diff', async (c) => artifact(await findRun(c.get('tenant'), c.req.param('id')), 'diff', service));
+  app.post('/:id/follow-ups', async (c) => {
+    const run = await createFollowUp(c, service, limits, runOptions);
+    if (!isWaitRequested(c.req.query('wait'))) return c.json(view(run), 202);
+    await service.waitForEnd(run.id, c.req.raw.signal);
+    return c.json(view(await findRun(c.get('tenant'), run.id)), 200);
+  });
+
+  app.get('/:id/diff', async (c) => {
+    const base = c.req.query('base') ?? 'parent';
+    if (base !== 'parent' && base !== 'root') throw new ApiError('bad_request', `base ${JSON.stringify(base).slice(0, 40)}: "parent" (the default) or "root"`);
+    const run = await findRun(c.get('tenant'), c.req.param('id'));
+    // A first run's diff is against its own upload, the conversation's first.
+    if (base === 'parent' || run.rootId === null) return artifact(run, 'diff', service);
+    return rootDiff(run, service);
+  });
   app.get('/:id/workspace', async (c) => {
     const format = c.req.query('format') ?? 'tar.gz';
     if (format !== 'tar.gz' && format !== 'tar') throw new ApiError('bad_request', `format ${JSON.stringify(format).slice(0, 40)}: "tar.gz" (the default) or "tar"`);
@@ -111,6 +126,15 @@ export function runRoutes(config: Config, service: RunService): Hono<AuthEnv> {
   });
 
   return app;
+}
+
+/** The follow-up's final workspace against the conversation's first upload, made on the first ask. */
+async function rootDiff(run: Run, service: RunService): Promise<Response> {
+  if (!isTerminal(run.status)) throw new ApiError('run_not_finished', `run ${run.id} is ${run.status}; its diff is ready when it ends`);
+  if (run.artifactsExpired) throw expired(run, 'diff');
+  if (!run.hasWorkspace) throw new ApiError('not_found', `run ${run.id} ended ${run.status} without a workspace, which its diff against the first upload is made from`);
+  const body = Readable.toWeb(await service.openRootDiff(run)) as ReadableStream;
+  return new Response(body, { headers: { 'content-type': 'text/x-diff; charset=utf-8' } });
 }
 
 function expired(run: Run, what: string): ApiError {

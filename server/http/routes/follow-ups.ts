@@ -1,0 +1,95 @@
+import { rm } from 'node:fs/promises';
+import type { Context } from 'hono';
+import { createRunFromSource } from '../../facades/workspace-source.js';
+import type { RunLineage } from '../../runs/live-run.js';
+import type { RunOptions as PlanOptions } from '../../runs/run-plan.js';
+import type { RunService } from '../../runs/run-service.js';
+import { isResumable, isTerminal, type Run, type RunUsage } from '../../runs/run.js';
+import { ApiError, shownId } from '../api-error.js';
+import type { AuthEnv } from '../auth.js';
+import { discardRestOfBody, requestBody } from '../node-body.js';
+import { readRunRequest, type RunRequest, type RunRequestLimits } from '../run-request.js';
+
+/**
+ * `POST /v1/runs/{id}/follow-ups`: a new run, in a new sandbox, from the parent's final workspace
+ * and Codex session (`codex exec resume`). The body is a run's, without a workspace. Options not
+ * given are the parent's provider, model and environment: the conversation's.
+ */
+export async function createFollowUp(
+  c: Context<AuthEnv>,
+  service: RunService,
+  limits: RunRequestLimits,
+  toPlanOptions: (options: RunRequest['options']) => PlanOptions,
+): Promise<Run> {
+  const tenant = c.get('tenant');
+  const body = requestBody(c);
+  let parent: Run;
+  let request: RunRequest;
+  try {
+    parent = await resumableParent(service, tenant, c.req.param('id')!);
+    service.checkAdmission(tenant);
+    request = await readRunRequest(c.req.raw, limits, () => {
+      throw new ApiError('bad_request', `a follow-up starts from run ${parent.id}'s final workspace: send no workspace part`);
+    }, body.stream);
+  } catch (err) {
+    // As for POST /v1/runs: the rest of a refused body is read and thrown away, within bounds.
+    discardRestOfBody(body.incoming);
+    throw err;
+  }
+  try {
+    return await createRunFromSource(
+      service,
+      {
+        tenant,
+        prompt: request.prompt,
+        options: { ...conversationOptions(parent), ...definedOnly(toPlanOptions(request.options)) },
+        workspace: { from_run: parent.id },
+        images: request.images,
+        lineage: lineageOf(parent),
+        signal: c.req.raw.signal,
+      },
+      limits,
+    );
+  } finally {
+    for (const image of request.images) await rm(image.path, { force: true });
+  }
+}
+
+async function resumableParent(service: RunService, tenant: string, id: string): Promise<Run> {
+  // Another tenant's run is answered as a missing one: its existence is not theirs to learn.
+  const parent = await service.get(tenant, id);
+  if (!parent) throw new ApiError('not_found', `no run ${shownId(id)}`);
+  if (!isTerminal(parent.status)) throw new ApiError('run_not_finished', `run ${id} is ${parent.status}; it can be followed up once it has ended`);
+  if (parent.artifactsExpired) throw new ApiError('artifact_expired', `retention has removed run ${id}'s workspace and Codex session`);
+  if (!isResumable(parent)) throw new ApiError('not_resumable', `run ${id} ended ${parent.status} ${notResumableBecause(parent)}: it cannot be followed up`);
+  return parent;
+}
+
+function notResumableBecause(run: Run): string {
+  if (!run.hasWorkspace) return 'without a workspace';
+  if (run.threadId === null) return 'before Codex started its session';
+  return "without Codex's session (it passed limits.session_max_mb or could not be read: the server's log says which)";
+}
+
+function conversationOptions(parent: Run): PlanOptions {
+  return { provider: parent.provider, model: parent.model, environment: parent.environment };
+}
+
+function definedOnly(options: PlanOptions): PlanOptions {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as PlanOptions;
+}
+
+function lineageOf(parent: Run): RunLineage {
+  return { parentId: parent.id, rootId: parent.rootId ?? parent.id, threadId: parent.threadId!, usageBefore: threadUsage(parent.usageBefore, parent.usage) };
+}
+
+/** The thread's usage at the parent's end: what came before it and its own. */
+function threadUsage(before: RunUsage | null, own: RunUsage | null): RunUsage | null {
+  if (!before || !own) return own ?? before;
+  return {
+    input_tokens: before.input_tokens + own.input_tokens,
+    cached_input_tokens: before.cached_input_tokens + own.cached_input_tokens,
+    output_tokens: before.output_tokens + own.output_tokens,
+    reasoning_output_tokens: before.reasoning_output_tokens + own.reasoning_output_tokens,
+  };
+}
