@@ -1,14 +1,18 @@
 // `codex-runner run --continue ID` end to end: the real bin against a real server on real Docker
 // with the real Codex (the stand-in plays the model). A follow-up turn starts from its parent's
 // final workspace and Codex session, sends no workspace, and its diff applies to a tree holding the
-// parent's result (or, with --base root, every turn's changes to the tree as first uploaded).
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+// parent's result (or, with --base root, every turn's changes to the tree as first uploaded). And the
+// README's --continue example, as written.
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readTarContents } from '../server/archive/test-tarballs.js';
-import { git, startCli, type CliResult } from './fixtures/cli-process.js';
+import { BIN, git, startCli, type CliResult } from './fixtures/cli-process.js';
 import { startHarness, type Harness } from './fixtures/harness.js';
+import { readmeBlock } from './fixtures/readme-block.js';
 
 let h: Harness;
 let dir: string;
@@ -104,5 +108,38 @@ describe('codex-runner run --continue', () => {
     const unknown = await cli(['run', '--continue', 'run_nope', '-p', 'x']);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/^codex-runner: cannot continue run_nope: 404 not_found: /m);
+  });
+});
+
+describe('the README --continue example', () => {
+  it("applies both turns' changes to the untouched checkout", async () => {
+    const work = path.join(dir, 'readme');
+    const repo = path.join(work, 'path/to/repo');
+    await mkdir(repo, { recursive: true });
+    await writeFile(path.join(repo, 'cli.js'), 'console.log("hello");\n');
+    await writeFile(path.join(repo, 'README.md'), '# tool\n');
+    git(repo, 'init', '-q');
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'init');
+    // codex-runner installed in the project: npx finds it in node_modules/.bin.
+    await mkdir(path.join(work, 'node_modules/.bin'), { recursive: true });
+    await symlink(BIN, path.join(work, 'node_modules/.bin/codex-runner'));
+    const [first, second, ...rest] = (await readmeBlock('cli-continue', 'sh')).trimEnd().split('\n');
+    expect(rest).toEqual([]);
+    const bash = (line: string) => promisify(execFile)('bash', ['-euo', 'pipefail', '-c', line], { cwd: work, env: { PATH: process.env.PATH, HOME: dir, ...env }, timeout: 120_000 });
+
+    // The README's prompts carry no stand-in marker: each turn gets the unmarked script, whose step
+    // is the number of tool results in the whole history, the first turn's among them.
+    h.standIn.scriptUnmarked([{ exec: `printf 'if (process.argv.includes("--verbose")) console.log("verbose");\\n' >> cli.js` }, { message: 'Added --verbose.' }]);
+    await bash(first!);
+    h.standIn.scriptUnmarked([
+      { message: 'the follow-up started at step 0: its history lacks the first turn' },
+      { exec: `printf '\\nUse --verbose for more output.\\n' >> README.md` },
+      { message: 'Documented it.' },
+    ]);
+    const { stdout } = await bash(second!);
+    expect(stdout).toBe('Documented it.\n');
+    expect(await readFile(path.join(repo, 'cli.js'), 'utf8')).toContain('--verbose');
+    expect(await readFile(path.join(repo, 'README.md'), 'utf8')).toBe('# tool\n\nUse --verbose for more output.\n');
   });
 });

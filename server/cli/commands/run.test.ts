@@ -138,9 +138,10 @@ describe('run --continue', () => {
     expect(seen).toHaveLength(1);
   });
 
-  it('refuses --with-git, and --base without --continue, before sending anything', async () => {
+  it('refuses --with-git, an empty id, and --base without --continue, before sending anything', async () => {
     const { seen, client } = fakeServer();
     await expect(runCommand(dir, flags({ continue: PARENT, withGit: true }), client)).rejects.toMatchObject({ exitCode: EXIT.usage, message: expect.stringMatching(/--with-git .* --continue sends no workspace/) });
+    await expect(runCommand(dir, flags({ continue: '' }), client)).rejects.toMatchObject({ exitCode: EXIT.usage, message: '--continue needs the id of the run to continue' });
     await expect(runCommand(dir, flags({ base: 'root' }), client)).rejects.toMatchObject({ exitCode: EXIT.usage, message: expect.stringMatching(/--base .* needs --continue/) });
     expect(seen).toEqual([]);
   });

@@ -24,6 +24,7 @@ export interface RunFlags extends RunRequestFlags, ResultFlags {
 /** Flags that contradict each other, refused before anything is read or sent. */
 export function checkRunFlags(flags: RunFlags): void {
   if (flags.continue !== undefined) {
+    if (!flags.continue.trim()) throw new CliError(EXIT.usage, '--continue needs the id of the run to continue');
     if (flags.withGit) throw new CliError(EXIT.usage, '--with-git sends .git with the workspace, and --continue sends no workspace (the run goes on from its parent\'s)');
   } else if (flags.base !== undefined) {
     throw new CliError(EXIT.usage, "--base chooses a follow-up's diff: it needs --continue (a new run's diff is against its upload)");
