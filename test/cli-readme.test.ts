@@ -1,5 +1,5 @@
 // The README's CLI examples, run as written against a real server (real Docker, the real Codex
-// binary, the stand-in as the model): the shell session, and the commands of the GitHub Actions and
+// binary, the stand-in as the model): the shell session, the schema review, and the commands of the GitHub Actions and
 // GitLab CI jobs on a checked-out repository. The jobs' checkout and `npm ci` steps are what this test
 // does itself: the clone under test is the copy of codex-runner they would install.
 import { execFile } from 'node:child_process';
@@ -12,21 +12,11 @@ import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readTarContents } from '../server/archive/test-tarballs.js';
 import { BIN, git } from './fixtures/cli-process.js';
+import { readmeBlock } from './fixtures/readme-block.js';
 import { startHarness, type Harness } from './fixtures/harness.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const README = path.join(ROOT, 'README.md');
-
-/** The fenced block of `lang` that follows `<!-- readme-example: NAME -->`. */
-async function readmeBlock(name: string, lang: 'sh' | 'yaml'): Promise<string> {
-  const text = await readFile(README, 'utf8');
-  const at = text.indexOf(`<!-- readme-example: ${name} -->`);
-  if (at < 0) throw new Error(`README has no example ${name}`);
-  const block = new RegExp('^```' + lang + '\\n([\\s\\S]*?)^```', 'm').exec(text.slice(at));
-  if (!block) throw new Error(`README example ${name} has no ${lang} block after its marker`);
-  return block[1]!;
-}
 
 let h: Harness;
 let dir: string;
@@ -84,6 +74,19 @@ describe('the README CLI session', () => {
     const ws = await readTarContents(await readFile(path.join(work, 'edited.tar.gz')));
     expect(ws.get('cli.js')).toContain('--verbose');
     expect(await readFile(path.join(work, 'verbose.patch'), 'utf8')).toContain('+Use --verbose for more output.');
+  });
+
+  it('holds a review to a schema: review.json is the run\'s output, the JSON the schema asked for', async () => {
+    const work = path.join(dir, 'schema');
+    await checkout(path.join(work, 'path/to/repo'));
+    await mkdir(path.join(work, 'node_modules/.bin'), { recursive: true });
+    await symlink(BIN, path.join(work, 'node_modules/.bin/codex-runner'));
+    const answer = { verdict: 'fail', findings: ['cli.js: a missing file is not handled'] };
+    h.standIn.scriptUnmarked([{ exec: 'cat cli.js' }, { message: JSON.stringify(answer) }]);
+    await bash(await readmeBlock('cli-schema', 'sh'), work, { CODEX_RUNNER_URL: h.url, CODEX_RUNNER_TOKEN: h.token });
+    expect(JSON.parse(await readFile(path.join(work, 'review.json'), 'utf8'))).toEqual(answer);
+    const schema = JSON.parse(await readFile(path.join(work, 'review.schema.json'), 'utf8'));
+    expect(h.standIn.requests.at(-1)!.body).toMatchObject({ text: { format: { type: 'json_schema', schema } } });
   });
 
   it('npx codex-runner runs the bin from the clone itself', async () => {

@@ -1,7 +1,7 @@
 // The `codex-runner` command: a client of the HTTP API (never of the run service), plus `serve`,
 // which starts the server as `npm start` does.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { ApiTarget } from './api-client.js';
+import { ApiClient, type ApiTarget } from './api-client.js';
 import { cancelCommand, listCommand, logsCommand, statusCommand } from './commands/runs.js';
 import { runCommand, type RunFlags } from './commands/run.js';
 import { newToken, tokenText } from './commands/token.js';
@@ -43,9 +43,14 @@ export function buildProgram(done: (code: ExitCode) => void): Command {
   withServer(
     program
       .command('run')
-      .description('upload DIR, run Codex on it, print its final message and keep its diff')
-      .argument('[dir]', 'the directory to send (a git work tree sends what git would commit)', '.')
+      .description('upload DIR (or continue a run), run Codex on it, print its final message and keep its diff')
+      .argument('[dir]', 'the directory to send (a git work tree sends what git would commit); with --continue, only where --apply applies', '.')
       .requiredOption('-p, --prompt <text>', 'what Codex should do')
+      .option('--continue <id>', "a follow-up turn of the ended run ID, from its final workspace and Codex session: nothing is uploaded, and options not given are the run's")
+      .addOption(
+        new Option('--base <base>', "with --continue, the diff written and applied: this turn's changes (parent, the default) or every turn's since the first run's upload (root)").choices(['parent', 'root']),
+      )
+      .option('--schema <file>', "a JSON Schema (a .json file) Codex's final message must match; prints the run's output, that JSON, instead of the message")
       .option('--provider <name>', "a provider the server has (default: the server's)")
       .option('--model <name>', "the model (default: the server's)")
       .option('--timeout <s>', 'the run timeout in seconds', positiveInt)
@@ -53,9 +58,9 @@ export function buildProgram(done: (code: ExitCode) => void): Command {
       .option('--force', 'with --apply: apply even when DIR has uncommitted changes')
       .option('--diff <file>', 'where to write the diff (default: codex-runner-<run id>.patch)')
       .option('--out <file>', 'also download the edited workspace as a .tar.gz')
-      .option('--with-git', 'send the .git directory too')
-      .option('--json', 'print the run as JSON instead of its final message'),
-  ).action(async (dir: string, flags: RunFlags, command: Command) => done(await runCommand(dir, flags, target(command))));
+      .option('--with-git', 'send the .git directory too (not with --continue)')
+      .option('--json', 'print the run as JSON instead of its final message (or output)'),
+  ).action(async (dir: string, flags: RunFlags, command: Command) => done(await runCommand(dir, flags, new ApiClient(target(command)))));
 
   program
     .command('serve')
