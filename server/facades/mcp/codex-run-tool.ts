@@ -5,7 +5,7 @@ import type { RunOptions } from '../../runs/run-plan.js';
 import type { Run } from '../../runs/run.js';
 import { TooManyStreamsError } from '../../runs/stream-slots.js';
 import { streamEventText } from '../progress-text.js';
-import { createRunFromSource, type WorkspaceSource } from '../workspace-source.js';
+import { createRunFromSource, type WorkspaceSource } from '../../http/workspace-source.js';
 import { readDiffPage } from './diff-page.js';
 import { followProgress } from './follow-progress.js';
 import { codexRunResult } from './run-result.js';

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { changeSummarySchema, runErrorSchema, runViewSchema } from '../../runs/run-wire.js';
 import { runStatuses } from '../../runs/run.js';
-import { workspaceSourceSchema } from '../workspace-source.js';
+import { workspaceSourceSchema } from '../../http/workspace-source.js';
 
 const runId = z.string().min(1).max(100).describe('A run id as codex_run returned it (run_...)');
 

@@ -8,7 +8,7 @@ import { ClientGoneError, runRequestLimits } from '../../http/run-request.js';
 import type { RunService } from '../../runs/run-service.js';
 import type { Run } from '../../runs/run.js';
 import { streamEventText } from '../progress-text.js';
-import { createRunFromSource } from '../workspace-source.js';
+import { createRunFromSource } from '../../http/workspace-source.js';
 import { parseChatRequest, type ChatRequest } from './chat-request.js';
 import { chatChunk, chatCompletion, chatUsage, runFailure } from './chat-response.js';
 import { modelName } from './model-names.js';

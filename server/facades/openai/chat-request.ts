@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ApiError } from '../../http/api-error.js';
 import type { RunOptions } from '../../runs/run-plan.js';
-import { workspaceSourceSchema, type WorkspaceSource } from '../workspace-source.js';
+import { workspaceSourceSchema, type WorkspaceSource } from '../../http/workspace-source.js';
 import { parseModelName } from './model-names.js';
 
 const textPart = z.object({ type: z.literal('text'), text: z.string() });

@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import type { Context } from 'hono';
-import { createRunFromSource } from '../../facades/workspace-source.js';
+import { createRunFromSource } from '../workspace-source.js';
 import type { RunLineage } from '../../runs/live-run.js';
 import type { RunOptions as PlanOptions } from '../../runs/run-plan.js';
 import type { RunService } from '../../runs/run-service.js';

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WorkspaceRejectedError } from '../archive/workspace-rejected-error.js';
 import { dir, file, buildTar, readTar } from '../archive/test-tarballs.js';
-import { ApiError } from '../http/api-error.js';
+import { ApiError } from './api-error.js';
 import type { Run } from '../runs/run.js';
 import { spoolWorkspaceSource, workspaceSourceSchema, type WorkspaceSourceDeps } from './workspace-source.js';
 
