@@ -112,9 +112,10 @@ async function countTempFiles(dataDir: string): Promise<number> {
   let transient = 0;
   for (const run of runDirs) {
     const files = runFiles(dataDir, run);
-    const live = new Set([path.basename(files.inputTar), path.basename(files.baselineDir)]);
-    const names = await readdir(files.dir).catch(() => []);
-    transient += names.filter((n) => live.has(n) || n.includes('.tmp')).length;
+    const names: string[] = await readdir(files.dir).catch(() => []);
+    // A first run that kept Codex's session keeps its upload too (a follow-up's `?base=root`).
+    const live = new Set([path.basename(files.baselineDir), ...(names.includes(path.basename(files.session)) ? [] : [path.basename(files.inputTar)])]);
+    transient += names.filter((n) => live.has(n) || n.includes('.tmp') || n.endsWith('.partial')).length;
   }
   return uploads.length + transient;
 }

@@ -7,6 +7,8 @@ const MiB = 1024 * 1024;
 /** How much of a refused body is read and thrown away so that the client gets to read the answer. */
 const DISCARD_MAX_BYTES = 16 * MiB;
 const DISCARD_MAX_MS = 5_000;
+/** Past the bound: how long the answer and the end of the stream (FIN) have to be read before the socket goes. */
+const LINGER_MS = 2_000;
 
 /**
  * A request's body as a Node stream. Under @hono/node-server this is the socket's own request
@@ -24,13 +26,22 @@ export function requestBody(c: Context): { stream: Readable | null; incoming: In
  * After an answer sent before the body was read to its end: reads the rest and throws it away, up
  * to a bound, then closes. Closing at once would reset the connection while the client still sends,
  * and a reset makes its TCP stack drop the answer unread: curl would say "connection reset" instead
- * of showing the 413. Past the bound the connection is closed anyway.
+ * of showing the 413. Past the bound no more is read: the server ends its side (the answer, then
+ * FIN) and the socket goes a little later, so a client slow to read still finds the answer first.
  */
 export function discardRestOfBody(incoming: IncomingMessage | undefined): void {
   if (!incoming || incoming.complete || incoming.destroyed) return;
   incoming.unpipe();
   let seen = 0;
-  const close = () => incoming.socket?.destroy();
+  let closing = false;
+  const close = () => {
+    if (closing) return;
+    closing = true;
+    incoming.pause();
+    const socket = incoming.socket;
+    socket?.end();
+    setTimeout(() => socket?.destroy(), LINGER_MS).unref();
+  };
   const timer = setTimeout(close, DISCARD_MAX_MS);
   timer.unref();
   incoming.on('data', (chunk: Buffer) => {

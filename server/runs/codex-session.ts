@@ -102,6 +102,8 @@ async function repack(source: Readable, dest: string, limits: SessionLimits): Pr
   } catch (err) {
     source.destroy();
     pack.destroy();
+    // The file is opened asynchronously: it must be closed (or never opened) before the caller removes it.
+    await written.catch(() => {});
     throw err;
   }
 }
