@@ -28,5 +28,10 @@ describe('retention', () => {
       expect(((await res.json()) as any).error.code).toBe('artifact_expired');
     }
     expect(await readdir(path.join(h.dataDir, 'runs')).then((ids) => ids.includes(run.id))).toBe(false);
+    // Codex's session went with them: the run can no longer be followed up.
+    expect(record.resumable).toBe(false);
+    const followUp = await h.api(`/v1/runs/${run.id}/follow-ups`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'go on' }) });
+    expect(followUp.status).toBe(410);
+    expect(((await followUp.json()) as any).error.code).toBe('artifact_expired');
   });
 });
