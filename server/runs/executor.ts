@@ -3,8 +3,7 @@ import { rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Config, EnvironmentConfig, ProviderConfig } from '../config/config.js';
 import type { RunBudget } from '../domain/provider-usage.js';
-import { RunStop, type RunError, type StopRun } from '../domain/run-error.js';
-import { isStorageFull, STORAGE_FULL_MESSAGE } from '../domain/storage-full.js';
+import { RunStop, type StopRun } from '../domain/run-error.js';
 import type { EgressProxy } from '../egress/egress-proxy.js';
 import type { ProviderAccess, ProviderAccessOpener } from '../provider-access/index.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
@@ -12,7 +11,7 @@ import { buildCodexArgv, buildCodexConfigToml, CODEX_CONFIG_ENV, CODEX_LAUNCHER,
 import { SANDBOX_GATEWAY_PORT, SandboxError, WORKSPACE_DIR, type Sandbox, type SandboxDriver, type SandboxLimits } from '../sandbox/driver.js';
 import type { WarmPool } from '../sandbox/warm-pool.js';
 import { indexBaseline, type BaselineIndex } from '../tree-diff/index.js';
-import { collectArtifacts, CollectTimeoutError, type CollectLimits } from './collect-artifacts.js';
+import { collectArtifacts, type CollectLimits } from './collect-artifacts.js';
 import { turnUsage, type CodexOutcome } from './codex-outcome.js';
 import { keepSession, restoreSession, type SessionLimits } from './codex-session.js';
 import { CodexPhase } from './codex-phase.js';
@@ -21,10 +20,11 @@ import { withOutputOffThread } from './output-check.js';
 import type { OutputSchema } from './output-schema.js';
 import { enterPhase, needsEgressProxy, needsPhaseNetwork, NetworkPolicyError, type PhaseNetworkState } from './phase-network.js';
 import { openRunEgress } from './run-egress.js';
-import { runSetup, SetupFailedError } from './setup-phase.js';
+import { runSetup } from './setup-phase.js';
 import type { RunFiles } from './run-files.js';
+import { codexResult, ended, failureOf, type RunResult } from './run-result.js';
 import { putImages, runImages } from './run-images.js';
-import type { Run, RunStatus, RunUsage } from './run.js';
+import type { Run, RunUsage } from './run.js';
 
 const MiB = 1024 * 1024;
 /** Room for a patch: deflated and base85'd binaries grow by a quarter, text gains context lines. */
@@ -72,10 +72,7 @@ export interface RunJob {
   telemetry?: Pick<Telemetry, 'runPhase' | 'sandboxStartFailed' | 'egressConnection'>;
 }
 
-/** How a run ended: the fields of the run that its execution decides. */
-export type RunResult = Pick<Run, 'exitCode' | 'finalMessage' | 'output' | 'usage' | 'error' | 'changes' | 'providerUsage' | 'hasDiff' | 'hasWorkspace' | 'leftOut' | 'artifactProblem' | 'threadId' | 'hasSession'> & {
-  status: Exclude<RunStatus, 'queued' | 'running'>;
-};
+export type { RunResult } from './run-result.js';
 
 /** A run's outcome, and the removal of what it held, which goes on once the outcome is known. */
 export interface ExecutedRun {
@@ -255,26 +252,12 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
         const partial = await time('collect', () => collectPartial(sandbox!, baselineWork, job.files, collectLimits(job.limits.workspaceMb, config.limits.partialCollectTimeoutS), session, log));
         if (partial) Object.assign(result, partial);
       }
-    } else if (isStorageFull(err)) {
-      // The baseline, the diff or the workspace export found no room in the data_dir.
-      log.error({ err }, 'the run\'s files found no room');
-      result = ended('failed', { code: 'storage_full', message: `${STORAGE_FULL_MESSAGE}: the run's diff and workspace could not be kept` }, exitCode, turnOutcome());
-    } else if (err instanceof SetupFailedError) {
-      result = ended('failed', { code: 'setup_failed', message: err.message }, exitCode, turnOutcome());
-    } else if (err instanceof NetworkPolicyError) {
-      log.error({ err }, 'could not apply a network policy');
-      result = ended('failed', { code: 'network_policy_failed', message: err.message }, exitCode, turnOutcome());
-    } else if (err instanceof CollectTimeoutError) {
-      result = ended('failed', { code: 'collect_timeout', message: err.message }, exitCode, turnOutcome());
-    } else if (err instanceof SandboxError) {
-      log.error({ err }, 'sandbox failed');
-      // A helper that fails while the sandbox goes down says less than the sandbox's own state.
-      const stopped = err.code === 'sandbox_error' && sandbox ? await sandbox.stopReason(SETTLE_MS).catch(() => null) : null;
-      const cause = stopped ?? err;
-      result = ended('failed', { code: cause.code, message: cause.message }, exitCode, turnOutcome());
     } else {
-      log.error({ err }, 'run failed unexpectedly');
-      result = ended('failed', { code: 'internal', message: 'internal error while running' }, exitCode, turnOutcome());
+      // A helper that fails while the sandbox goes down says less than the sandbox's own state.
+      const stopped = err instanceof SandboxError && err.code === 'sandbox_error' && sandbox ? await sandbox.stopReason(SETTLE_MS).catch(() => null) : null;
+      const failure = failureOf(stopped ?? err);
+      if (failure.logAs) log.error({ err }, failure.logAs);
+      result = ended('failed', failure.error, exitCode, turnOutcome());
     }
   } finally {
     // The token dies with the run's result; what the sandbox holds is removed after it is answered.
@@ -348,33 +331,4 @@ async function collectPartial(
     log.warn({ err }, "could not collect a stopped run's partial diff and workspace");
     return null;
   }
-}
-
-function codexResult(
-  exitCode: number,
-  outcome: CodexOutcome,
-  stderrTail: string,
-  outOfMemoryMb: number | null,
-  providerFault: RunError | null,
-): Omit<RunResult, 'output' | 'changes' | 'providerUsage' | 'hasDiff' | 'hasWorkspace' | 'leftOut' | 'artifactProblem' | 'threadId' | 'hasSession'> {
-  const base = { exitCode, finalMessage: outcome.finalMessage, usage: outcome.usage };
-  if (outOfMemoryMb !== null) {
-    return { ...base, status: 'failed', error: { code: 'out_of_memory', message: `the sandbox ran out of memory (${outOfMemoryMb} MB): codex exited with code ${exitCode}` } };
-  }
-  // Codex gave up after the gateway saw the provider fail (a stream broken off): that is the cause, and it names the provider.
-  if (outcome.failure && providerFault) return { ...base, status: 'failed', error: providerFault };
-  if (outcome.failure) return { ...base, status: 'failed', error: { code: 'codex_failed', message: outcome.failure } };
-  if (exitCode !== 0) {
-    const detail = lastLines(stderrTail) || outcome.lastError || 'no output';
-    return { ...base, status: 'failed', error: { code: 'codex_failed', message: `codex exited with code ${exitCode}: ${detail}` } };
-  }
-  return { ...base, status: 'succeeded', error: null };
-}
-
-function ended(status: RunResult['status'], error: RunError, exitCode: number | null, outcome: CodexOutcome): RunResult {
-  return { status, error, exitCode, finalMessage: outcome.finalMessage, output: null, usage: outcome.usage, changes: null, providerUsage: null, hasDiff: false, hasWorkspace: false, leftOut: [], artifactProblem: null, threadId: outcome.threadId, hasSession: false };
-}
-
-function lastLines(text: string, count = 5): string {
-  return text.trim().split('\n').slice(-count).join('\n');
 }

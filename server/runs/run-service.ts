@@ -7,13 +7,12 @@ import { RunStop } from '../domain/run-error.js';
 import { STORAGE_FULL_MESSAGE } from '../domain/storage-full.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { AdmissionFullError, type Admission } from './admission.js';
-import type { EventLog } from './event-log.js';
 import { EventStreams } from './event-streams.js';
 import type { ExecutorDeps } from './executor.js';
-import { finishRun, newRunRecord, notRun, runToEnd, type LifecycleDeps, type LiveRun, type RunLineage } from './live-run.js';
+import { newRunRecord, type LifecycleDeps, type RunLineage } from './live-run.js';
+import { LiveRuns } from './live-runs.js';
 import { RootDiffs } from './root-diff.js';
 import type { ArtifactKind, WorkspaceFormat, RunArtifacts } from './run-artifacts.js';
-import type { RunFiles } from './run-files.js';
 import type { RunOptions, RunPlan } from './run-plan.js';
 import { recoverRuns, type RecoveryReport } from './run-recovery.js';
 import { RunRefusedError } from './run-refused.js';
@@ -60,7 +59,7 @@ export interface RunServiceDeps {
 
 /** Accepts runs, hands them to admission, and is the one owner of each live run until it ends. */
 export class RunService {
-  private readonly live = new Map<string, LiveRun>();
+  private readonly live: LiveRuns;
   private readonly streams: EventStreams;
   private readonly lifecycle: LifecycleDeps;
   private readonly unsaved: UnsavedEnds;
@@ -81,6 +80,7 @@ export class RunService {
       unsaved: this.unsaved,
       log: deps.log,
     };
+    this.live = new LiveRuns({ admission: deps.admission, lifecycle: this.lifecycle, log: deps.log });
   }
 
   /**
@@ -126,7 +126,7 @@ export class RunService {
       const events = this.streams.createLog(files.events, (n) => (run.eventsDropped = n));
       events.append('run', { type: 'run.queued', run: runView(run) } satisfies RunStatusEvent);
       try {
-        this.enqueue(run, input.prompt, plan, files, Boolean(input.workspaceTar), events);
+        this.live.enqueue(run, input.prompt, plan, files, Boolean(input.workspaceTar), events);
       } catch (err) {
         await events.close();
         await this.deps.store.delete(id);
@@ -153,32 +153,12 @@ export class RunService {
       plan: this.deps.plan,
       resumeLog: (run, file) => this.streams.resumeLog(file, (n) => (run.eventsDropped = n)),
       requeue: ({ run, submission, plan, files, events }) => {
-        this.enqueue(run, submission.prompt, plan, files, submission.hasInput, events);
+        this.live.enqueue(run, submission.prompt, plan, files, submission.hasInput, events);
         this.deps.telemetry.runQueued(run.tenant);
       },
     });
     if (report.interrupted || report.requeued || report.refused) this.deps.log.warn(report, 'recovered the runs an earlier process left unfinished');
     return report;
-  }
-
-  /** Makes the run live and hands it to admission; undone (and rethrown) if admission refuses it. */
-  private enqueue(run: Run, prompt: string, plan: RunPlan, files: RunFiles, hasInput: boolean, events: EventLog): void {
-    let markEnded!: () => void;
-    const ended = new Promise<void>((resolve) => {
-      markEnded = () => {
-        this.live.delete(run.id);
-        resolve();
-      };
-    });
-    const entry: LiveRun = { run, prompt, plan, files, hasInput, events, controller: new AbortController(), ended, markEnded };
-    this.live.set(run.id, entry);
-    try {
-      // Admission must get a job that never rejects: an unhandled rejection would end the process.
-      this.deps.admission.submit(run.tenant, run.id, () => runToEnd(this.lifecycle, entry).catch((err) => this.deps.log.error({ err, runId: run.id }, 'run bookkeeping failed')));
-    } catch (err) {
-      this.live.delete(run.id);
-      throw err;
-    }
   }
 
   async get(tenant: string, id: string): Promise<Run | undefined> {
@@ -215,19 +195,13 @@ export class RunService {
     const entry = this.live.get(id);
     if (!entry) return this.get(tenant, id);
     if (entry.run.tenant !== tenant) return undefined;
-    await this.stop(entry, new RunStop('cancelled', { code: 'cancelled', message: 'run cancelled by the client' }));
+    await this.live.stop(entry, new RunStop('cancelled', { code: 'cancelled', message: 'run cancelled by the client' }));
     return this.get(tenant, id);
   }
 
   /** Resolves once the run has ended (or at once if it has), or when the signal aborts. */
-  async waitForEnd(id: string, signal?: AbortSignal): Promise<void> {
-    const entry = this.live.get(id);
-    // An abort listener added to an aborted signal is never called.
-    if (!entry || signal?.aborted) return;
-    await new Promise<void>((resolve) => {
-      entry.ended.then(resolve);
-      signal?.addEventListener('abort', () => resolve(), { once: true });
-    });
+  waitForEnd(id: string, signal?: AbortSignal): Promise<void> {
+    return this.live.waitForEnd(id, signal);
   }
 
   /**
@@ -252,7 +226,7 @@ export class RunService {
 
   /** Runs that own a sandbox now or may start one. */
   liveRunIds(): ReadonlySet<string> {
-    return new Set(this.live.keys());
+    return this.live.ids();
   }
 
   get stats() {
@@ -266,40 +240,10 @@ export class RunService {
    */
   async shutdown(graceS: number): Promise<void> {
     this.accepting = false;
-    const kept = await this.keepQueuedForRestart();
+    const kept = await this.live.keepQueuedForRestart();
     if (kept) this.deps.log.info({ runs: kept }, 'left the waiting runs queued for the next start');
-    const all = () => Promise.all([...this.live.values()].map((e) => e.ended));
-    const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceS * 1000).unref());
-    if ((await Promise.race([all(), timer])) === 'timeout') {
-      const stop = new RunStop('cancelled', { code: 'shutdown', message: 'the server shut down before the run ended' });
-      await Promise.all([...this.live.values()].map((entry) => this.stop(entry, stop)));
-    }
+    await this.live.drain(graceS, new RunStop('cancelled', { code: 'shutdown', message: 'the server shut down before the run ended' }));
     await this.unsaved.flush();
     if (this.unsaved.size) this.deps.log.error({ runIds: this.unsaved.ids() }, 'the ends of these runs could not be written for want of space: a restart will call them interrupted');
-  }
-
-  /** Takes every waiting run out of admission without ending it: its record stays `queued`. */
-  private async keepQueuedForRestart(): Promise<number> {
-    const waiting = [...this.live.values()].filter((entry) => entry.run.status === 'queued' && this.deps.admission.withdraw(entry.run.id));
-    await Promise.all(
-      waiting.map(async (entry) => {
-        try {
-          await entry.events.close();
-        } finally {
-          entry.markEnded();
-        }
-      }),
-    );
-    return waiting.length;
-  }
-
-  /** Ends a run early: a waiting one never starts, a running one is aborted (its sandbox removed). */
-  private async stop(entry: LiveRun, stop: RunStop): Promise<void> {
-    if (entry.run.status === 'queued' && this.deps.admission.withdraw(entry.run.id)) {
-      await finishRun(this.lifecycle, entry, { ...notRun(), status: stop.status, error: stop.error });
-    } else {
-      entry.controller.abort(stop);
-    }
-    await entry.ended;
   }
 }
