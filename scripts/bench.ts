@@ -2,6 +2,7 @@
 // container running Codex by hand) and prints ratios measured side by side in one run. Times are
 // reported, never judged: the exit code is non-zero only when the bench itself fails (a run that
 // does not succeed, a sandbox left behind).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,7 @@ import { measureAdmissionRate } from './bench/admission-rate.js';
 import { printAdmissionRate, printAttacks, printBigWorkspace, printConcurrency, printImage, printLatency, printLeaks, printStore, printUpload } from './bench/report.js';
 import { measureBigWorkspace } from './bench/big-workspace.js';
 import { measureConcurrency } from './bench/concurrency.js';
+import { measureCpuPerRun } from './bench/cpu-accounting.js';
 import { measureEgress, printEgress } from './bench/egress.js';
 import { untilPoolFull } from './bench/pool-wait.js';
 import { writeRandomTarball, writeTreeTarball } from './bench/tarball.js';
@@ -191,9 +193,20 @@ async function main(): Promise<void> {
   /** Issue 13's figures beside the floor: concurrency (9) and big workspaces (10). */
   async function speed(): Promise<void> {
     await poolFull();
+    // The floor removes its container before it answers; the service's removal and the pool's refill
+    // come after, so the series ends once the pool is full again and the removals are done.
+    const settled = async () => {
+      await poolFull();
+      await sleep(2_000);
+    };
+    const cpu = {
+      floor: await measureCpuPerRun(server.pid, () => floorOnce(floor, prompt), runs, () => sleep(2_000)),
+      service: await measureCpuPerRun(server.pid, () => serviceOnce(server, token, prompt), runs, settled),
+    };
+    await poolFull();
     const concurrency = await measureConcurrency(server, token, prompt, [1, 4, 8], (level) => Math.max(8, level * 3));
     await assertNoLeftovers(docker, 'after the concurrency runs', runSandboxLabels(benchId));
-    printConcurrency(concurrency);
+    printConcurrency(concurrency, cpu);
 
     const big = [];
     const randomTar = path.join(dir, 'big-random.tar');

@@ -7,6 +7,8 @@ import type { StoreResult } from './store.js';
 import type { UploadMemoryResult } from './upload-memory.js';
 import { mib, ms, ratio, summarize, table } from './stats.js';
 import { percentile, type ConcurrencyLevel } from './concurrency.js';
+import type { CpuPerRun } from './cpu-accounting.js';
+import { availableParallelism } from 'node:os';
 import type { BigWorkspaceResult } from './big-workspace.js';
 
 const PHASES = ['claim', 'access', 'start', 'upload', 'prepare', 'codex', 'baseline', 'collect'];
@@ -142,7 +144,7 @@ export function printAdmissionRate(title: string, r: AdmissionRateResult): void 
   console.log(`   ${r.perSecond.toFixed(0)} submissions per second (${r.seconds.toFixed(2)} s in all), ${r.refused} refused (target: 200 per second, none refused)\n`);
 }
 
-export function printConcurrency(levels: ConcurrencyLevel[]): void {
+export function printConcurrency(levels: ConcurrencyLevel[], cpu?: { floor: CpuPerRun; service: CpuPerRun }): void {
   console.log('9. concurrency: the two-command script, N clients each posting a run and waiting for it');
   const rows = [['in flight', 'runs', 'errors', 'runs/s', 'p50', 'p95', 'from the pool']];
   for (const l of levels) {
@@ -154,6 +156,14 @@ export function printConcurrency(levels: ConcurrencyLevel[]): void {
     console.log(`   throughput at ${l.level} / at 1: ${ratio(l.runs / l.wallMs / (one!.runs / one!.wallMs))}`);
   }
   for (const l of levels) for (const e of l.errors.slice(0, 3)) console.log(`   error at ${l.level}: ${e}`);
+  if (cpu && one) {
+    const groups = (c: CpuPerRun) => Object.entries(c.groups).map(([g, v]) => `${g} ${ms(v)}`).join(', ');
+    console.log(`   CPU per run, the machine busy (${cpu.service.runs} runs one at a time, removals and the pool's refill included):`);
+    console.log(`     A floor   ${ms(cpu.floor.machineMs)} (${groups(cpu.floor)}): the cores sustain ${cpu.floor.boundRunsPerS.toFixed(2)} runs/s`);
+    console.log(`     B service ${ms(cpu.service.machineMs)} (${groups(cpu.service)}): the cores sustain ${cpu.service.boundRunsPerS.toFixed(2)} runs/s`);
+    const oneRate = one.runs / (one.wallMs / 1000);
+    console.log(`     1.6x the rate at 1 (${oneRate.toFixed(2)} runs/s) needs at most ${ms((availableParallelism() * 1000) / (1.6 * oneRate))} of CPU per run; the service's is ${ratio(cpu.service.machineMs / cpu.floor.machineMs)} the floor's`);
+  }
   console.log('');
 }
 
