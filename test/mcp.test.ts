@@ -66,7 +66,7 @@ describe('the MCP server', () => {
     expect(tools.map((t) => t.name).sort()).toEqual(['codex_run', 'codex_run_cancel', 'codex_run_diff', 'codex_run_status']);
     const run = tools.find((t) => t.name === 'codex_run')!;
     expect(run.inputSchema.required).toEqual(['prompt']);
-    expect(Object.keys(run.inputSchema.properties ?? {}).sort()).toEqual(['model', 'prompt', 'provider', 'timeout_s', 'workspace']);
+    expect(Object.keys(run.inputSchema.properties ?? {}).sort()).toEqual(['continue_run', 'model', 'prompt', 'provider', 'timeout_s', 'workspace']);
     expect(run.outputSchema?.properties).toHaveProperty('diff');
     expect(tools.find((t) => t.name === 'codex_run_status')!.annotations?.readOnlyHint).toBe(true);
   });
@@ -122,6 +122,19 @@ describe('the MCP server', () => {
     await expectRunReleased((second.structuredContent as { run_id: string }).run_id);
   });
 
+  it('codex_run with continue_run is a follow-up turn: Codex sees the first run\'s conversation, the diff is this turn\'s', async () => {
+    const prompt = h.prompt([{ exec: 'cat src/answer.py' }, { message: 'It prints 42.' }], 'what does answer.py print?');
+    const turn = (await a.callTool({ name: 'codex_run', arguments: { prompt, continue_run: firstRunId } }, undefined, CALL)) as CallToolResult;
+    expect(turn.structuredContent).toMatchObject({ status: 'succeeded', final_message: 'It prints 42.' });
+    const history = JSON.stringify(h.standIn.requests.filter((r) => prompt.includes(`[stand-in:${r.script}]`))[0]!.body);
+    expect(history).toContain('Edited the README and added answer.py.');
+    const id = (turn.structuredContent as { run_id: string }).run_id;
+    expect(await (await rest(`/v1/runs/${id}`)).json()).toMatchObject({ parent_id: firstRunId, root_id: firstRunId });
+    await expectRunReleased(id);
+    const both = (await a.callTool({ name: 'codex_run', arguments: { prompt: 'x', continue_run: firstRunId, workspace: { files: {} } } })) as CallToolResult;
+    expect(both).toMatchObject({ isError: true, content: [{ type: 'text', text: expect.stringMatching(/^bad_request: continue_run starts from/) }] });
+  });
+
   it("a run that fails is an error result carrying the run's error", async () => {
     const prompt = h.prompt([{ status: 401, body: { error: { message: 'Incorrect API key provided', type: 'invalid_request_error', code: 'invalid_api_key' } } }]);
     const failed = (await a.callTool({ name: 'codex_run', arguments: { prompt } }, undefined, CALL)) as CallToolResult;
@@ -150,6 +163,8 @@ describe('the MCP server', () => {
     }
     const from = (await b.callTool({ name: 'codex_run', arguments: { prompt: 'x', workspace: { from_run: firstRunId } } })) as CallToolResult;
     expect(from).toMatchObject({ isError: true, content: [{ type: 'text', text: `not_found: workspace.from_run: no run ${firstRunId}` }] });
+    const turn = (await b.callTool({ name: 'codex_run', arguments: { prompt: 'x', continue_run: firstRunId } })) as CallToolResult;
+    expect(turn).toMatchObject({ isError: true, content: [{ type: 'text', text: `not_found: no run ${firstRunId}` }] });
     expect(((await (await rest('/v1/runs?limit=100', 'b')).json()) as { runs: unknown[] }).runs).toEqual([]);
     expect(((await (await rest(`/v1/runs/${firstRunId}`)).json()) as { status: string }).status).toBe('succeeded');
   });

@@ -5,6 +5,8 @@ import type { RunOptions } from '../../runs/run-plan.js';
 import type { Run } from '../../runs/run.js';
 import { TooManyStreamsError } from '../../runs/stream-slots.js';
 import { streamEventText } from '../progress-text.js';
+import { ApiError } from '../../http/api-error.js';
+import { createFollowUpRun, resumableParent } from '../../http/routes/follow-ups.js';
 import { createRunFromSource, type WorkspaceSource } from '../../http/workspace-source.js';
 import { readDiffPage } from './diff-page.js';
 import { followProgress } from './follow-progress.js';
@@ -18,6 +20,7 @@ export type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 export interface CodexRunArgs {
   prompt: string;
   workspace?: WorkspaceSource;
+  continue_run?: string;
   provider?: string;
   model?: string;
   timeout_s?: number;
@@ -32,7 +35,9 @@ export async function codexRun(args: CodexRunArgs, tenant: string, deps: McpTool
   const { service } = deps;
   const prompt = checkPrompt(args.prompt, deps.requestLimits);
   const options: RunOptions = { provider: args.provider, model: args.model, timeoutS: args.timeout_s };
-  const run = await createRunFromSource(service, { tenant, prompt, options, workspace: args.workspace, signal: extra.signal }, deps.requestLimits);
+  const run = args.continue_run === undefined
+    ? await createRunFromSource(service, { tenant, prompt, options, workspace: args.workspace, signal: extra.signal }, deps.requestLimits)
+    : await continueRun(args, args.continue_run, { tenant, prompt, options }, deps, extra);
   try {
     await follow(run, tenant, deps, extra);
   } finally {
@@ -43,6 +48,13 @@ export async function codexRun(args: CodexRunArgs, tenant: string, deps: McpTool
   const ended = (await service.get(tenant, run.id)) ?? run;
   const diff = ended.hasDiff && !ended.artifactsExpired ? await readDiffPage(await service.openArtifact(ended, 'diff'), 0, deps.diffPageBytes) : null;
   return codexRunResult(ended, diff);
+}
+
+/** A follow-up turn of the tenant's ended run `parentId`, from its final workspace and Codex session. */
+async function continueRun(args: CodexRunArgs, parentId: string, run: { tenant: string; prompt: string; options: RunOptions }, deps: McpToolDeps, extra: ToolExtra): Promise<Run> {
+  if (args.workspace) throw new ApiError('bad_request', "continue_run starts from that run's final workspace: give no workspace with it");
+  const parent = await resumableParent(deps.service, run.tenant, parentId);
+  return createFollowUpRun(deps.service, deps.requestLimits, { ...run, parent, signal: extra.signal });
 }
 
 /** Until the run ends: its steps as progress notifications when the client asked for them (a progressToken). */

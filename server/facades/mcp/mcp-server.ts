@@ -27,7 +27,7 @@ export function buildMcpServer(tenant: string, deps: McpToolDeps): McpServer {
     {
       title: 'Run Codex in a sandbox',
       description:
-        'Runs the Codex CLI on a prompt in a fresh sandbox, on the files given (or the final workspace of an earlier run), and returns ' +
+        'Runs the Codex CLI on a prompt in a fresh sandbox, on the files given (or the final workspace of an earlier run, or as a follow-up turn of one that resumes its conversation: continue_run), and returns ' +
         "Codex's final message, the diff of what it changed and the run id. Sends a progress notification per Codex step when the " +
         'request has a progressToken. Closing the connection during the call cancels the run, and so does codex_run_cancel.',
       inputSchema: codexRunInput,

@@ -13,6 +13,9 @@ export const codexRunInput = {
   workspace: workspaceSourceSchema
     .optional()
     .describe('The files Codex starts from: {"files": {"relative/path": "UTF-8 content"}}, or {"from_run": "<run id>"} to start from the final workspace of an earlier run; an empty workspace when absent'),
+  continue_run: runId
+    .optional()
+    .describe("A follow-up turn of this ended run instead of a new one: Codex resumes its session (it sees the earlier turns) in its final workspace; the run's provider and model unless given. Not with workspace"),
   provider: z.string().min(1).max(64).optional().describe("One of the server's configured providers; the server's default when absent"),
   model: z.string().min(1).max(200).optional().describe("The provider's model; the server's default when absent"),
   timeout_s: z.number().int().positive().optional().describe("The run's time limit in seconds, up to the server's maximum"),

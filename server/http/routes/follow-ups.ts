@@ -37,25 +37,39 @@ export async function createFollowUp(
     throw err;
   }
   try {
-    return await createRunFromSource(
-      service,
-      {
-        tenant,
-        prompt: request.prompt,
-        options: { ...conversationOptions(parent), ...definedOnly(toPlanOptions(request.options)) },
-        workspace: { from_run: parent.id },
-        images: request.images,
-        lineage: lineageOf(parent),
-        signal: c.req.raw.signal,
-      },
-      limits,
-    );
+    return await createFollowUpRun(service, limits, { tenant, parent, prompt: request.prompt, options: toPlanOptions(request.options), images: request.images, signal: c.req.raw.signal });
   } finally {
     for (const image of request.images) await rm(image.path, { force: true });
   }
 }
 
-async function resumableParent(service: RunService, tenant: string, id: string): Promise<Run> {
+/**
+ * The follow-up of `parent` (from `resumableParent`), for the route and the facades: its workspace is
+ * the parent's, spooled through an upload's checks; options not given are the conversation's.
+ */
+export function createFollowUpRun(
+  service: Pick<RunService, 'checkAdmission' | 'create' | 'get' | 'openArtifact'>,
+  limits: Pick<RunRequestLimits, 'uploadDir' | 'owner' | 'workspace'>,
+  input: { tenant: string; parent: Run; prompt: string; options: PlanOptions; images?: RunRequest['images']; signal?: AbortSignal },
+): Promise<Run> {
+  const { parent } = input;
+  return createRunFromSource(
+    service,
+    {
+      tenant: input.tenant,
+      prompt: input.prompt,
+      options: { ...conversationOptions(parent), ...definedOnly(input.options) },
+      workspace: { from_run: parent.id },
+      images: input.images,
+      lineage: lineageOf(parent),
+      signal: input.signal,
+    },
+    limits,
+  );
+}
+
+/** The tenant's run `id`, if a follow-up can continue it; otherwise the API error that says why. */
+export async function resumableParent(service: Pick<RunService, 'get'>, tenant: string, id: string): Promise<Run> {
   // Another tenant's run is answered as a missing one: its existence is not theirs to learn.
   const parent = await service.get(tenant, id);
   if (!parent) throw new ApiError('not_found', `no run ${shownId(id)}`);
