@@ -7,16 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCli } from './fixtures/cli-process.js';
 import { startHarness, type Harness } from './fixtures/harness.js';
-
-const verdictSchema = {
-  type: 'object',
-  properties: {
-    verdict: { type: 'string', enum: ['pass', 'fail'] },
-    findings: { type: 'array', items: { type: 'string' } },
-  },
-  required: ['verdict', 'findings'],
-  additionalProperties: false,
-};
+import { verdictSchema } from './fixtures/verdict-schema.js';
 
 let h: Harness;
 let dir: string;

@@ -3,16 +3,7 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from './fixtures/harness.js';
-
-const verdictSchema = {
-  type: 'object',
-  properties: {
-    verdict: { type: 'string', enum: ['pass', 'fail'] },
-    findings: { type: 'array', items: { type: 'string' } },
-  },
-  required: ['verdict', 'findings'],
-  additionalProperties: false,
-};
+import { verdictSchema } from './fixtures/verdict-schema.js';
 
 let h: Harness;
 beforeAll(async () => {

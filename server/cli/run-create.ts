@@ -9,10 +9,8 @@ import { multipartBody, multipartContentType, newBoundary } from './multipart-bo
 import type { RunRequest } from './run-request.js';
 import { packWorkspace } from './workspace-tar.js';
 
-/** A run as POST /v1/runs and the follow-up route answer it; a follow-up also names its parent and first run. */
-export type CreatedRun = RunView & { parent_id?: string | null; root_id?: string | null; resumable?: boolean };
 
-export async function uploadRun(client: ApiClient, dir: string, files: string[], request: RunRequest, signal: AbortSignal): Promise<CreatedRun> {
+export async function uploadRun(client: ApiClient, dir: string, files: string[], request: RunRequest, signal: AbortSignal): Promise<RunView> {
   const boundary = newBoundary();
   const tarball = packWorkspace(dir, files);
   // fetch reports a body that failed as a failed request: keep the cause, a file here, not the server.
@@ -25,7 +23,7 @@ export async function uploadRun(client: ApiClient, dir: string, files: string[],
   ];
   const body = multipartBody(boundary, fields, { name: 'workspace', filename: 'workspace.tar.gz', contentType: 'application/gzip', content: tarball });
   try {
-    return await client.json<CreatedRun>('/v1/runs', {
+    return await client.json<RunView>('/v1/runs', {
       method: 'POST',
       headers: { 'content-type': multipartContentType(boundary) },
       body: Readable.toWeb(Readable.from(body)) as ReadableStream,
@@ -42,9 +40,9 @@ export async function uploadRun(client: ApiClient, dir: string, files: string[],
 }
 
 /** POST /v1/runs/{id}/follow-ups: the same body as a new run's, as JSON, since there is no file to send. */
-export async function continueRun(client: ApiClient, parentId: string, request: RunRequest, signal: AbortSignal): Promise<CreatedRun> {
+export async function continueRun(client: ApiClient, parentId: string, request: RunRequest, signal: AbortSignal): Promise<RunView> {
   try {
-    return await client.json<CreatedRun>(`/v1/runs/${encodeURIComponent(parentId)}/follow-ups`, {
+    return await client.json<RunView>(`/v1/runs/${encodeURIComponent(parentId)}/follow-ups`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ prompt: request.prompt, options: request.options }),

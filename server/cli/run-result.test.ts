@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { CreatedRun } from './run-create.js';
+import type { RunView } from '../runs/run-wire.js';
 import { resultText } from './run-result.js';
 
-const run = (fields: Partial<CreatedRun>) => ({ id: 'run_1', status: 'succeeded', final_message: '{"ok":true}', output: null, error: null, ...fields }) as CreatedRun;
+const run = (fields: Partial<RunView>) => ({ id: 'run_1', status: 'succeeded', final_message: '{"ok":true}', output: null, error: null, ...fields }) as RunView;
 
 describe('resultText', () => {
   it("prints a schema run's output as one pretty JSON document, not its final message", () => {

@@ -6,7 +6,7 @@ import { exitCodeForStatus, type ExitCode } from './exit-codes.js';
 import { applyPatch } from './git-apply.js';
 import { formatElapsed } from './progress-text.js';
 import { downloadArtifact, type DiffBase } from './run-artifacts.js';
-import type { CreatedRun } from './run-create.js';
+import type { RunView } from '../runs/run-wire.js';
 
 export interface ResultFlags {
   apply?: boolean;
@@ -20,7 +20,7 @@ export interface ResultFlags {
 /** A final message this long is shown whole on stderr when it did not match the schema; longer, cut. */
 const UNMATCHED_SHOWN_CHARS = 2000;
 
-export async function finishRun(client: ApiClient, dir: string, run: CreatedRun, flags: ResultFlags, elapsedMs: number): Promise<ExitCode> {
+export async function finishRun(client: ApiClient, dir: string, run: RunView, flags: ResultFlags, elapsedMs: number): Promise<ExitCode> {
   const say = (text: string) => process.stderr.write(`${text}\n`);
   const changes = run.changes ? `${run.changes.files_changed} files changed, +${run.changes.insertions} -${run.changes.deletions}` : 'no diff';
   say(`${run.id} ${run.status} in ${formatElapsed(elapsedMs)}: ${changes}`);
@@ -59,7 +59,7 @@ export async function finishRun(client: ApiClient, dir: string, run: CreatedRun,
  * stdout: the run as JSON with --json; for a run held to a schema, its output as one JSON document,
  * or nothing when there is none (a script reading it gets JSON or nothing); else the final message.
  */
-export function resultText(run: CreatedRun, flags: Pick<ResultFlags, 'json' | 'schema'>): string | null {
+export function resultText(run: RunView, flags: Pick<ResultFlags, 'json' | 'schema'>): string | null {
   if (flags.json) return `${JSON.stringify(run)}\n`;
   const heldToSchema = flags.schema !== undefined || (run.output !== null && run.output !== undefined) || run.error?.code === 'output_invalid';
   if (heldToSchema) return run.status === 'succeeded' && run.output !== undefined && run.output !== null ? `${JSON.stringify(run.output, null, 2)}\n` : null;

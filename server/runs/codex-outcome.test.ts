@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyCodexEvent, emptyOutcome } from './codex-outcome.js';
+import { applyCodexEvent, emptyOutcome, threadUsage, turnUsage } from './codex-outcome.js';
 
 const reduce = (events: object[]) => events.reduce(applyCodexEvent, emptyOutcome());
 
@@ -42,5 +42,24 @@ describe('after the turn ended', () => {
     ]);
     expect(outcome).toMatchObject({ finalMessage: 'real', failure: null, turnEnded: true });
     expect(outcome.usage?.output_tokens).toBe(7);
+  });
+});
+
+describe('a thread\'s usage across follow-ups', () => {
+  const u = (input: number, output: number) => ({ input_tokens: input, cached_input_tokens: 0, output_tokens: output, reasoning_output_tokens: 0 });
+
+  it('adds a run\'s own usage to what its thread had, and takes it off again for the next turn', () => {
+    const afterFirst = threadUsage(null, u(100, 10));
+    const afterSecond = threadUsage(afterFirst, u(40, 4));
+    expect(afterSecond).toEqual(u(140, 14));
+    // Codex reports the thread's total; the third turn's own is what it adds.
+    expect(turnUsage(u(200, 20), afterSecond)).toEqual(u(60, 6));
+  });
+
+  it('keeps what is known when a side is missing, and never goes below zero', () => {
+    expect(threadUsage(u(5, 1), null)).toEqual(u(5, 1));
+    expect(turnUsage(null, u(5, 1))).toBeNull();
+    expect(turnUsage(u(5, 1), null)).toEqual(u(5, 1));
+    expect(turnUsage(u(3, 0), u(5, 1))).toEqual(u(0, 0));
   });
 });

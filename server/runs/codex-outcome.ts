@@ -59,6 +59,13 @@ function isThreadId(value: unknown): value is string {
   return typeof value === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 }
 
+/** A thread's usage at a run's end: what it had when the run began, and the run's own. */
+export function threadUsage(before: RunUsage | null, own: RunUsage | null): RunUsage | null {
+  if (!before || !own) return own ?? before;
+  const plus = (key: keyof RunUsage) => before[key] + own[key];
+  return { input_tokens: plus('input_tokens'), cached_input_tokens: plus('cached_input_tokens'), output_tokens: plus('output_tokens'), reasoning_output_tokens: plus('reasoning_output_tokens') };
+}
+
 /**
  * A follow-up's own usage: Codex's counts are its thread's, from the first run on (a resumed
  * session starts from its recorded totals); `before` is what they were when the follow-up began.

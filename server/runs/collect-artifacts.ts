@@ -6,6 +6,9 @@ import { diffFinalTree, type BaselineIndex, type TreeDiff } from '../tree-diff/i
 import type { RunFiles } from './run-files.js';
 import type { ChangeSummary } from './run.js';
 
+/** Room for a patch: deflated and base85'd binaries grow by a quarter, text gains context lines. */
+export const PATCH_BYTES_PER_TREE_BYTE = 4;
+
 export interface CollectLimits {
   /** The workspace cap: what the export and the diff read of the final tree, in apparent bytes. */
   maxBytes: number;

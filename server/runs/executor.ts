@@ -11,7 +11,7 @@ import { buildCodexArgv, buildCodexConfigToml, CODEX_CONFIG_ENV, CODEX_LAUNCHER,
 import { SANDBOX_GATEWAY_PORT, SandboxError, WORKSPACE_DIR, type Sandbox, type SandboxDriver, type SandboxLimits } from '../sandbox/driver.js';
 import type { WarmPool } from '../sandbox/warm-pool.js';
 import { indexBaseline, type BaselineIndex } from '../tree-diff/index.js';
-import { collectArtifacts, type CollectLimits } from './collect-artifacts.js';
+import { collectArtifacts, PATCH_BYTES_PER_TREE_BYTE, type CollectLimits } from './collect-artifacts.js';
 import { turnUsage, type CodexOutcome } from './codex-outcome.js';
 import { keepSession, restoreSession, type SessionLimits } from './codex-session.js';
 import { CodexPhase } from './codex-phase.js';
@@ -27,8 +27,6 @@ import { putImages, runImages } from './run-images.js';
 import type { Run, RunUsage } from './run.js';
 
 const MiB = 1024 * 1024;
-/** Room for a patch: deflated and base85'd binaries grow by a quarter, text gains context lines. */
-const PATCH_BYTES_PER_WORKSPACE_BYTE = 4;
 
 /** How long a failing sandbox is given to finish stopping before the run says why it failed. */
 const SETTLE_MS = 1_000;
@@ -294,7 +292,7 @@ function beforeAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
 function collectLimits(workspaceMb: number, timeoutS: number): CollectLimits {
   return {
     maxBytes: workspaceMb * MiB,
-    maxPatchBytes: PATCH_BYTES_PER_WORKSPACE_BYTE * workspaceMb * MiB,
+    maxPatchBytes: PATCH_BYTES_PER_TREE_BYTE * workspaceMb * MiB,
     timeoutMs: timeoutS * 1000,
   };
 }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { RunStop } from '../domain/run-error.js';
 import { isStorageFull, STORAGE_FULL_MESSAGE } from '../domain/storage-full.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
+import { threadUsage } from './codex-outcome.js';
 import type { EventLog } from './event-log.js';
 import { executeRun, type ExecutorDeps, type RunResult } from './executor.js';
 import type { RunArtifacts } from './run-artifacts.js';
@@ -46,6 +47,11 @@ export interface RunLineage {
   rootId: string;
   threadId: string;
   usageBefore: Run['usage'];
+}
+
+/** The lineage of a follow-up of `parent`, a resumable run (its thread is known). */
+export function followUpLineage(parent: Run): RunLineage {
+  return { parentId: parent.id, rootId: parent.rootId ?? parent.id, threadId: parent.threadId!, usageBefore: threadUsage(parent.usageBefore, parent.usage) };
 }
 
 export function newRunRecord(id: string, tenant: string, plan: RunPlan, lineage: RunLineage | null = null): Run {

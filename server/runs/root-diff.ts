@@ -1,13 +1,11 @@
 import { createReadStream } from 'node:fs';
-import { access, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { diffFinalTree, indexBaseline } from '../tree-diff/index.js';
-import type { RunArtifacts } from './run-artifacts.js';
+import { PATCH_BYTES_PER_TREE_BYTE } from './collect-artifacts.js';
+import { exists, type RunArtifacts } from './run-artifacts.js';
 import type { Run } from './run.js';
-
-/** Room for a patch against a tree of a given size, as the executor's (base85 binaries, context lines). */
-const PATCH_BYTES_PER_TREE_BYTE = 4;
 
 /** A follow-up's diff against its conversation's first upload cannot be made; `code` says why. */
 export class RootDiffError extends Error {
@@ -67,8 +65,4 @@ export class RootDiffs {
       await rm(baselineDir, { recursive: true, force: true });
     }
   }
-}
-
-async function exists(file: string): Promise<boolean> {
-  return access(file).then(() => true, () => false);
 }

@@ -9,17 +9,17 @@ import { FileRunArtifacts } from './run-artifacts.js';
 
 const TAR = Buffer.alloc(2048, 7);
 
-describe('FileRunArtifacts workspace', () => {
-  let dataDir: string;
-  let artifacts: FileRunArtifacts;
-  beforeEach(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'run-artifacts-'));
-    artifacts = new FileRunArtifacts(dataDir);
-  });
-  afterEach(async () => {
-    await rm(dataDir, { recursive: true, force: true });
-  });
+let dataDir: string;
+let artifacts: FileRunArtifacts;
+beforeEach(async () => {
+  dataDir = await mkdtemp(path.join(tmpdir(), 'run-artifacts-'));
+  artifacts = new FileRunArtifacts(dataDir);
+});
+afterEach(async () => {
+  await rm(dataDir, { recursive: true, force: true });
+});
 
+describe('FileRunArtifacts workspace', () => {
   const read = async (stream: Promise<Readable>) => buffer(await stream);
 
   it('stores a plain tar and gzips it as it is read, or serves it as it is', async () => {
@@ -47,16 +47,6 @@ describe('FileRunArtifacts workspace', () => {
 });
 
 describe('FileRunArtifacts sessions and kept uploads', () => {
-  let dataDir: string;
-  let artifacts: FileRunArtifacts;
-  beforeEach(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'run-artifacts-'));
-    artifacts = new FileRunArtifacts(dataDir);
-  });
-  afterEach(async () => {
-    await rm(dataDir, { recursive: true, force: true });
-  });
-
   it('keeps a first run\'s upload and session when asked, and counts them in its size', async () => {
     const files = await artifacts.create('run_s');
     await writeFile(files.inputTar, TAR);
@@ -81,16 +71,6 @@ describe('FileRunArtifacts sessions and kept uploads', () => {
 });
 
 describe('FileRunArtifacts images', () => {
-  let dataDir: string;
-  let artifacts: FileRunArtifacts;
-  beforeEach(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'run-artifacts-'));
-    artifacts = new FileRunArtifacts(dataDir);
-  });
-  afterEach(async () => {
-    await rm(dataDir, { recursive: true, force: true });
-  });
-
   it('takes spooled images in, named by their order and type, and drops them when the run settles', async () => {
     const files = await artifacts.create('run_i');
     const spooled = [path.join(dataDir, 'u1'), path.join(dataDir, 'u2')];

@@ -129,6 +129,6 @@ async function syncPath(p: string): Promise<void> {
   }
 }
 
-async function exists(file: string): Promise<boolean> {
+export async function exists(file: string): Promise<boolean> {
   return access(file).then(() => true, () => false);
 }

@@ -9,7 +9,8 @@ import { CliError, EXIT, type ExitCode } from '../exit-codes.js';
 import { checkCleanTree } from '../git-apply.js';
 import { Interrupt } from '../interrupt.js';
 import { createProgressDisplay, type ProgressDisplay } from '../progress-display.js';
-import { continueRun, uploadRun, type CreatedRun } from '../run-create.js';
+import { continueRun, uploadRun } from '../run-create.js';
+import type { RunView } from '../../runs/run-wire.js';
 import { buildRunRequest, type RunRequest, type RunRequestFlags } from '../run-request.js';
 import { finishRun, type ResultFlags } from '../run-result.js';
 import { selectWorkspaceFiles } from '../workspace-files.js';
@@ -50,15 +51,14 @@ export async function runCommand(dirArg: string, flags: RunFlags, client: ApiCli
         (err: Error) => progress.note(`cancel failed: ${err.message}`),
       );
     });
-    let run: CreatedRun | undefined;
+    let run: RunView | undefined;
     for await (const event of followEvents(client, created.id, { signal: interrupt.signal })) {
       progress.event(event);
-      if (isTerminal(event)) run = event.data.run as CreatedRun;
+      if (isTerminal(event)) run = event.data.run as RunView;
     }
-    run ??= await client.json<CreatedRun>(`/v1/runs/${encodeURIComponent(created.id)}`);
+    run ??= await client.json<RunView>(`/v1/runs/${encodeURIComponent(created.id)}`);
     progress.stop();
-    // The events carry the run as the run service records it; the lineage is the create answer's.
-    return await finishRun(client, dir, { ...run, root_id: run.root_id ?? created.root_id }, flags, Date.now() - startedAt);
+    return await finishRun(client, dir, run, flags, Date.now() - startedAt);
   } catch (err) {
     progress.stop();
     if (interrupt.signal.aborted) {
@@ -71,7 +71,7 @@ export async function runCommand(dirArg: string, flags: RunFlags, client: ApiCli
   }
 }
 
-async function create(client: ApiClient, dir: string, request: RunRequest, flags: RunFlags, progress: ProgressDisplay, signal: AbortSignal): Promise<CreatedRun> {
+async function create(client: ApiClient, dir: string, request: RunRequest, flags: RunFlags, progress: ProgressDisplay, signal: AbortSignal): Promise<RunView> {
   if (flags.continue !== undefined) {
     progress.note(`continuing ${flags.continue}`);
     return continueRun(client, flags.continue, request, signal);

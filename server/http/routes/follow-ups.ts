@@ -1,10 +1,10 @@
 import { rm } from 'node:fs/promises';
 import type { Context } from 'hono';
 import { createRunFromSource } from '../workspace-source.js';
-import type { RunLineage } from '../../runs/live-run.js';
+import { followUpLineage } from '../../runs/live-run.js';
 import type { RunOptions as PlanOptions } from '../../runs/run-plan.js';
 import type { RunService } from '../../runs/run-service.js';
-import { isResumable, isTerminal, type Run, type RunUsage } from '../../runs/run.js';
+import { isResumable, isTerminal, type Run } from '../../runs/run.js';
 import { ApiError, shownId } from '../api-error.js';
 import type { AuthEnv } from '../auth.js';
 import { discardRestOfBody, requestBody } from '../node-body.js';
@@ -61,7 +61,7 @@ export function createFollowUpRun(
       options: { ...conversationOptions(parent), ...definedOnly(input.options) },
       workspace: { from_run: parent.id },
       images: input.images,
-      lineage: lineageOf(parent),
+      lineage: followUpLineage(parent),
       signal: input.signal,
     },
     limits,
@@ -91,19 +91,4 @@ function conversationOptions(parent: Run): PlanOptions {
 
 function definedOnly(options: PlanOptions): PlanOptions {
   return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as PlanOptions;
-}
-
-function lineageOf(parent: Run): RunLineage {
-  return { parentId: parent.id, rootId: parent.rootId ?? parent.id, threadId: parent.threadId!, usageBefore: threadUsage(parent.usageBefore, parent.usage) };
-}
-
-/** The thread's usage at the parent's end: what came before it and its own. */
-function threadUsage(before: RunUsage | null, own: RunUsage | null): RunUsage | null {
-  if (!before || !own) return own ?? before;
-  return {
-    input_tokens: before.input_tokens + own.input_tokens,
-    cached_input_tokens: before.cached_input_tokens + own.cached_input_tokens,
-    output_tokens: before.output_tokens + own.output_tokens,
-    reasoning_output_tokens: before.reasoning_output_tokens + own.reasoning_output_tokens,
-  };
 }

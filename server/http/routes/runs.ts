@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { Config } from '../../config/config.js';
 import type { WorkspaceFormat } from '../../runs/run-artifacts.js';
@@ -30,6 +30,12 @@ export function runRoutes(config: Config, service: RunService): Hono<AuthEnv> {
   };
   /** The run as a GET shows it: with its place in line while it waits. */
   const view = (run: Run) => ({ ...runView(run), queue_position: run.status === 'queued' ? service.queuePosition(run.id) : null });
+  /** A new run's answer: 202 at once, or with `?wait=1` 200 once it has ended. */
+  const created = async (c: Context<AuthEnv>, run: Run) => {
+    if (!isWaitRequested(c.req.query('wait'))) return c.json(view(run), 202);
+    await service.waitForEnd(run.id, c.req.raw.signal);
+    return c.json(view(await findRun(c.get('tenant'), run.id)), 200);
+  };
 
   app.get('/', async (c) => {
     const { runs, next } = await service.list(c.get('tenant'), parseRunListQuery(c.req.query()));
@@ -70,9 +76,7 @@ export function runRoutes(config: Config, service: RunService): Hono<AuthEnv> {
       if (request.workspaceTar) await rm(request.workspaceTar, { force: true });
       for (const image of request.images) await rm(image.path, { force: true });
     }
-    if (!isWaitRequested(c.req.query('wait'))) return c.json(view(run), 202);
-    await service.waitForEnd(run.id, c.req.raw.signal);
-    return c.json(view(await findRun(c.get('tenant'), run.id)), 200);
+    return created(c, run);
   });
 
   app.get('/:id', async (c) => c.json(view(await findRun(c.get('tenant'), c.req.param('id')))));
@@ -106,9 +110,7 @@ export function runRoutes(config: Config, service: RunService): Hono<AuthEnv> {
 
   app.post('/:id/follow-ups', async (c) => {
     const run = await createFollowUp(c, service, limits, runOptions);
-    if (!isWaitRequested(c.req.query('wait'))) return c.json(view(run), 202);
-    await service.waitForEnd(run.id, c.req.raw.signal);
-    return c.json(view(await findRun(c.get('tenant'), run.id)), 200);
+    return created(c, run);
   });
 
   app.get('/:id/diff', async (c) => {
