@@ -11,7 +11,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rawTar, type RawEntry } from '../tree-diff/test-trees.js';
 import { lexicalParts, MAX_PATH_BYTES } from './entry-path.js';
-import { spoolWorkspace, WorkspaceRejectedError, type WorkspaceLimits } from './spool-workspace.js';
+import { scanBaseline } from '../tree-diff/baseline-scan.js';
+import { spoolWorkspace, WorkspaceRejectedError, type SpoolResult, type WorkspaceLimits } from './spool-workspace.js';
 import { makeTar, readTar, streamOf } from './test-tarballs.js';
 
 const limits: WorkspaceLimits = { maxBytes: 64 * 1024, maxEntries: 24, maxCompressedBytes: 256 * 1024 };
@@ -111,6 +112,8 @@ async function spoolOnce(bytes: Buffer, chunk: number): Promise<void> {
   }
   seen.accepted++;
   expect(result).toMatchObject({ entries: expect.any(Number), bytes: expect.any(Number) });
+  // The index made while writing is the one a second pass over the written tar makes.
+  expect((result as SpoolResult).scan).toEqual(await scanBaseline(dest));
   await expectSafeWorkspace(dest);
   await rm(dest);
 }

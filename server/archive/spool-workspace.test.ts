@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { createGzip, gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { scanBaseline } from '../tree-diff/baseline-scan.js';
 import { maxTarBytes, spoolWorkspace, WorkspaceRejectedError, type WorkspaceLimits } from './spool-workspace.js';
 import {
   buildTar,
@@ -76,23 +77,28 @@ const normalTree: FixtureEntry[] = [
 describe('spoolWorkspace with a well-formed upload', () => {
   it.each([false, true])('re-packs a normal tree (gzip: %s) with normalized names and no root entry', async (gzip) => {
     const result = await spool(normalTree, { gzip });
-    expect(result).toEqual({ entries: 6, bytes: 20 });
+    expect(result).toMatchObject({ entries: 6, bytes: 20 });
     const entries = await spooled();
     expect(entries.map((e) => [e.header.name, e.header.type, e.header.linkname])).toEqual([
-      ['src', 'directory', null],
+      ['src/', 'directory', null],
       ['src/main.ts', 'file', null],
       ['README.md', 'file', null],
       ['src/readme', 'symlink', '../README.md'],
       ['copy.md', 'link', 'README.md'],
-      ['empty', 'directory', null],
+      ['empty/', 'directory', null],
     ]);
     expect(entries[1]?.content.toString()).toBe('console.log(1)\n');
+    // The diff's index of the upload, made as it was written: what a pass over the written tar finds.
+    expect(result.scan).toEqual(await scanBaseline(destPath));
+    expect([...result.scan.entries.keys()].sort()).toEqual(['README.md', 'copy.md', 'src/main.ts', 'src/readme']);
+    const body = (await readFile(destPath)).subarray(result.scan.entries.get('src/main.ts')!.offset!);
+    expect(body.subarray(0, 15).toString()).toBe('console.log(1)\n');
   });
 
   it('detects gzip by its magic bytes even when the first chunk is a single byte', async () => {
     const bytes = await buildTar([file('a.txt', 'hello')], { gzip: true });
     const result = await spoolWorkspace(streamOf(bytes, 1), destPath, roomy);
-    expect(result).toEqual({ entries: 1, bytes: 5 });
+    expect(result).toMatchObject({ entries: 1, bytes: 5 });
   });
 
   it('rewrites the owner and drops setuid, setgid and sticky bits', async () => {
@@ -105,7 +111,7 @@ describe('spoolWorkspace with a well-formed upload', () => {
     const { uid, gid } = DEFAULT_SANDBOX_IDS;
     expect(headers.map((h) => [h.name, h.mode, h.uid, h.gid, h.uname, h.gname])).toEqual([
       ['suid', 0o755, uid, gid, 'codex', 'codex'],
-      ['sticky', 0o777, uid, gid, 'codex', 'codex'],
+      ['sticky/', 0o777, uid, gid, 'codex', 'codex'],
       ['sgid', 0o640, uid, gid, 'codex', 'codex'],
     ]);
   });
@@ -115,24 +121,24 @@ describe('spoolWorkspace with a well-formed upload', () => {
     expect((await spooled())[0]?.header).toMatchObject({ uid: 2000, gid: 3000 });
   });
 
-  it('keeps a 150-character single-component name (pax) and a 150-character nested path (ustar prefix)', async () => {
+  it('keeps a 150-character single-component name and a 150-character nested path (pax)', async () => {
     const single = 'n'.repeat(150);
     const nested = `${'d'.repeat(70)}/${'e'.repeat(79)}`;
     const target = `${'t'.repeat(120)}/x`;
     await spool([file(single, 'one'), file(nested, 'two'), symlink('l', target)]);
     const raw = await readFile(destPath);
-    // tar-stream writes a pax record only when the name does not fit ustar's name + prefix.
     expect(raw.includes(Buffer.from(`path=${single}\n`))).toBe(true);
+    expect(raw.includes(Buffer.from(`path=${nested}\n`))).toBe(true);
     expect(raw.includes(Buffer.from(`linkpath=${target}\n`))).toBe(true);
     const entries = await spooled();
-    expect(entries.map((e) => e.header.name)).toEqual([single, 'd'.repeat(70), nested, 'l']);
+    expect(entries.map((e) => e.header.name)).toEqual([single, `${'d'.repeat(70)}/`, nested, 'l']);
     expect(entries[3]?.header.linkname).toBe(target);
     expect(entries[0]?.content.toString()).toBe('one');
   });
 
   it('treats an empty upload as an empty workspace', async () => {
     const result = await spoolWorkspace(Readable.from([]), destPath, roomy);
-    expect(result).toEqual({ entries: 0, bytes: 0 });
+    expect(result).toEqual({ entries: 0, bytes: 0, scan: { entries: new Map(), omitted: [], skipped: [] } });
     expect(await spooled()).toEqual([]);
     expect((await readFile(destPath)).length).toBe(1024);
   });
@@ -386,7 +392,7 @@ describe('spoolWorkspace memory', () => {
     const sampler = setInterval(() => (peak = Math.max(peak, used())), 5);
     try {
       const result = await spoolWorkspace(input, destPath, roomy);
-      expect(result).toEqual({ entries: 1, bytes: size });
+      expect(result).toMatchObject({ entries: 1, bytes: size });
     } finally {
       clearInterval(sampler);
     }

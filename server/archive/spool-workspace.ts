@@ -1,18 +1,19 @@
-import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
+import { BaselineScanner, type BaselineScan } from '../tree-diff/baseline-scan.js';
 import { TarFormatError, TarReader, type TarEntry, type TarEntryType } from '../tree-diff/tar-reader.js';
 import { TreeDiffError } from '../tree-diff/tree-diff-error.js';
 import { byteCap } from './byte-cap.js';
 import { DEFAULT_SANDBOX_IDS } from '../domain/sandbox-ids.js';
 import { GunzipMembers } from './gunzip-members.js';
 import { COMPRESSION_HEAD_BYTES, isGzipHead, otherCompression, peekStream } from './peek-stream.js';
+import type { RawTarEntry } from './raw-tar-header.js';
+import { TarFileWriter } from './tar-file-writer.js';
 import {
   WorkspacePolicy,
   type EntryHeader,
+  type PackHeader,
   type WorkspaceLimits,
 } from './workspace-policy.js';
 import { quoteEntry, WorkspaceRejectedError } from './workspace-rejected-error.js';
@@ -23,6 +24,8 @@ export { WorkspaceRejectedError } from './workspace-rejected-error.js';
 export interface SpoolResult {
   entries: number;
   bytes: number;
+  /** The spooled tar's index for the server-side diff, made as it was written. */
+  scan: BaselineScan;
 }
 
 export interface SpoolOptions {
@@ -58,8 +61,7 @@ export async function spoolWorkspace(
     stop.abort(error);
   };
 
-  const pack = tar.pack();
-  let written: Promise<void> | undefined;
+  let writer: TarFileWriter | undefined;
   let read: Promise<void> | undefined;
   try {
     input.on('error', failed('input'));
@@ -80,13 +82,12 @@ export async function spoolWorkspace(
     compressedCap.on('error', failed('parse'));
     gunzip?.on('error', failed('parse'));
     tarCap.on('error', failed('parse'));
-    pack.on('error', failed('output'));
 
-    const out = createWriteStream(destPath, { mode: 0o600 });
-    out.on('error', failed('output'));
-    written = pipeline(pack, out, { signal });
-    written.catch(failed('output'));
-    const copy = (source: AsyncIterable<Buffer>) => copyArchive(source, { policy, pack, signal });
+    const out = new TarFileWriter(destPath, signal);
+    writer = out;
+    out.failed.catch(failed('output'));
+    const scanner = new BaselineScanner();
+    const copy = (source: AsyncIterable<Buffer>) => copyArchive(source, { policy, out, scanner });
     read = gunzip
       ? pipeline(rest, compressedCap, gunzip, tarCap, copy, { signal })
       : pipeline(rest, compressedCap, copy, { signal });
@@ -94,20 +95,18 @@ export async function spoolWorkspace(
 
     await read;
     policy.finish();
-    pack.finalize();
-    await written;
-    return { entries: policy.entries, bytes: policy.bytes };
+    await out.finish();
+    return { entries: policy.entries, bytes: policy.bytes, scan: scanner.scan };
   } catch (error) {
     failed('parse')(error);
     input.destroy();
-    pack.destroy();
-    await Promise.allSettled([read, written]);
+    await Promise.allSettled([read, writer?.destroy()]);
     await rm(destPath, { force: true });
     throw chooseError(origin ?? { stage: 'parse', error }, opts.signal);
   }
 }
 
-/** Reads the upload's entries through the policy into `pack`; then reads what follows the archive, for nothing. */
+/** Reads the upload's entries through the policy into the spool and its scan; then reads what follows the archive, for nothing. */
 async function copyArchive(source: AsyncIterable<Buffer>, ctx: CopyContext): Promise<void> {
   const reader = new TarReader(source);
   try {
@@ -122,28 +121,48 @@ async function copyArchive(source: AsyncIterable<Buffer>, ctx: CopyContext): Pro
 
 interface CopyContext {
   policy: WorkspacePolicy;
-  pack: tar.Pack;
-  signal: AbortSignal;
+  out: TarFileWriter;
+  scanner: BaselineScanner;
 }
 
-async function copyEntry({ policy, pack, signal }: CopyContext, reader: TarReader, entry: TarEntry): Promise<void> {
+async function copyEntry({ policy, out, scanner }: CopyContext, reader: TarReader, entry: TarEntry): Promise<void> {
   const header = policyHeader(entry);
   const admitted = policy.admit(header);
-  if (admitted !== null) for (const parent of policy.impliedParents(header.mtime)) pack.entry(parent);
-  // A header-only entry does not wait for the file to take it; what pack can queue this way is
-  // bounded by maxEntries headers, and file bodies do wait. An unread body is skipped by next().
-  if (admitted === null || admitted.type !== 'file') {
-    if (admitted !== null) pack.entry(admitted);
-    return;
+  if (admitted === null) return;
+  for (const parent of policy.impliedParents(header.mtime)) await writeEntry(out, scanner, rawEntry(parent));
+  // An unread body is skipped by next().
+  const raw = rawEntry(admitted);
+  const body = await writeEntry(out, scanner, raw);
+  if (raw.type !== 'file') return;
+  for await (const chunk of reader.body()) {
+    body?.update(chunk);
+    await out.body(chunk);
   }
-  // Not pipeline(): a body that fails would destroy pack with the upload's error, and pack's
-  // errors are the output's (a full disk), not the client's. pack reports those itself.
-  const sink = pack.entry(admitted);
-  sink.on('error', () => {});
-  for await (const chunk of reader.body()) if (!sink.write(chunk)) await once(sink, 'drain', { signal });
-  const flushed = once(sink, 'finish', { signal });
-  sink.end(undefined);
-  await flushed;
+  body?.end();
+  await out.endBody(raw.size);
+}
+
+/** Writes the header and shows the entry to the scan, which answers whether it wants the body. */
+async function writeEntry(out: TarFileWriter, scanner: BaselineScanner, raw: RawTarEntry) {
+  const offset = await out.entry(raw);
+  return scanner.add({ ...raw, typeflag: '', offset });
+}
+
+/** The policy's header as bytes: its names are UTF-8 (the policy refuses others). */
+function rawEntry(header: PackHeader): RawTarEntry {
+  const type = header.type as RawTarEntry['type'];
+  return {
+    path: Buffer.from(header.name),
+    type,
+    mode: header.mode ?? 0,
+    mtimeS: Math.floor((header.mtime ?? new Date()).getTime() / 1000),
+    uid: header.uid ?? 0,
+    gid: header.gid ?? 0,
+    uname: Buffer.from(header.uname ?? ''),
+    gname: Buffer.from(header.gname ?? ''),
+    size: type === 'file' ? (header.size ?? 0) : 0,
+    linkPath: header.linkname === undefined || header.linkname === null ? null : Buffer.from(header.linkname),
+  };
 }
 
 const POLICY_TYPES: Record<TarEntryType, EntryHeader['type']> = {

@@ -14,6 +14,7 @@ import { ApiError } from './api-error.js';
 import { apiErrorFor } from './domain-errors.js';
 import { spoolImage, type ImageLimits, type SpooledImage } from './image-parts.js';
 import { readTextCapped } from './read-capped.js';
+import type { BaselineScan } from '../tree-diff/baseline-scan.js';
 
 /** A run's options, as the `options` JSON (a form field or the JSON body's key) gives them. */
 export const optionsSchema = z
@@ -44,6 +45,8 @@ export interface RunRequest {
   workspaceTar: string | null;
   /** The workspace's bytes as it will be in the sandbox (0 without one). */
   workspaceBytes: number;
+  /** The spooler's scan of the tar, for the run's diff. */
+  workspaceScan?: BaselineScan;
   /** The form's image parts, in their order, spooled; the caller owns the files, as the tar. */
   images: SpooledImage[];
 }
@@ -236,6 +239,7 @@ async function readMultipart(request: Request, body: Readable | null, limits: Ru
       options,
       workspaceTar: spooling ? tarPath : null,
       workspaceBytes: spooled?.bytes ?? 0,
+      workspaceScan: spooled?.scan,
       images: spooledImages.filter((image) => image !== null),
     };
   } catch (err) {

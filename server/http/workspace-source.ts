@@ -10,6 +10,7 @@ import type { RunRequestLimits } from './run-request.js';
 import type { RunOptions } from '../runs/run-plan.js';
 import type { CreateRunInput, RunService } from '../runs/run-service.js';
 import { isTerminal, type Run } from '../runs/run.js';
+import type { BaselineScan } from '../tree-diff/baseline-scan.js';
 
 const MiB = 1024 * 1024;
 
@@ -28,6 +29,7 @@ export interface SpooledWorkspace {
   /** A checked plain tar; the caller owns it and must hand it to `RunService.create` or delete it. */
   workspaceTar: string;
   workspaceBytes: number;
+  workspaceScan: BaselineScan;
 }
 
 export interface WorkspaceSourceDeps {
@@ -53,7 +55,7 @@ export async function spoolWorkspaceSource(source: WorkspaceSource, opts: SpoolS
   const limits = { ...deps.limits.workspace, maxBytes: opts.maxBytes ?? deps.limits.workspace.maxBytes };
   try {
     const spooled = await spoolWorkspace(input, dest, limits, { ...deps.limits.owner, signal: opts.signal });
-    return { workspaceTar: dest, workspaceBytes: spooled.bytes };
+    return { workspaceTar: dest, workspaceBytes: spooled.bytes, workspaceScan: spooled.scan };
   } catch (err) {
     input.destroy();
     await rm(dest, { force: true });
@@ -77,7 +79,7 @@ export async function createRunFromSource(
     ? await spoolWorkspaceSource(input.workspace, { tenant, maxBytes: plan.limits.workspaceMb * MiB, signal: input.signal }, { runs, limits })
     : undefined;
   try {
-    return await runs.create({ tenant, prompt, options, workspaceTar: spooled?.workspaceTar ?? null, workspaceBytes: spooled?.workspaceBytes, images, lineage });
+    return await runs.create({ tenant, prompt, options, workspaceTar: spooled?.workspaceTar ?? null, workspaceBytes: spooled?.workspaceBytes, workspaceScan: spooled?.workspaceScan, images, lineage });
   } finally {
     if (spooled) await rm(spooled.workspaceTar, { force: true });
   }

@@ -119,7 +119,7 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
   // server spooled and checked, out of the run's reach.
   // Not stopped with the run: a stopped run's partial diff needs it. Stopped when this call ends.
   const baselineStop = new AbortController();
-  const baselineWork = indexBaseline(job.hasInput ? job.files.inputTar : null, job.files.baselineDir, { signal: baselineStop.signal });
+  const baselineWork = indexBaseline(job.hasInput ? job.files.inputTar : null, job.files.baselineDir, { signal: baselineStop.signal, scanFile: job.files.inputScan });
   baselineWork.catch(() => {}); // awaited when collecting; a failure before then is not unhandled
   try {
     const environment = job.environment;

@@ -43,13 +43,14 @@ export class RootDiffs {
   }
 
   private async make(run: Run, root: Run | undefined, rootHadInput: boolean): Promise<void> {
-    const rootInput = root && this.artifacts.files(root.id).inputTar;
+    const rootFiles = root && this.artifacts.files(root.id);
+    const rootInput = rootFiles?.inputTar;
     if (!root || root.artifactsExpired || (rootHadInput && !(await exists(rootInput!)))) {
       throw new RootDiffError('artifact_expired', `the conversation's first run ${run.rootId} no longer has its upload: retention has removed it`);
     }
     const files = this.artifacts.files(run.id);
     const baselineDir = path.join(files.dir, 'root-baseline');
-    const baseline = await indexBaseline(rootHadInput ? rootInput! : null, baselineDir);
+    const baseline = await indexBaseline(rootHadInput ? rootInput! : null, baselineDir, { scanFile: rootFiles?.inputScan });
     try {
       // The final tree is no bigger than its tar.
       const treeBytes = (await stat(files.workspace)).size;

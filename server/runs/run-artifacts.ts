@@ -3,6 +3,8 @@ import { access, link, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline, type Readable } from 'node:stream';
 import { constants as zlib, createGunzip, createGzip } from 'node:zlib';
+import type { BaselineScan } from '../tree-diff/baseline-scan.js';
+import { writeScanFile } from '../tree-diff/scan-file.js';
 import { runFiles, type RunFiles } from './run-files.js';
 import { runImageName } from './run-images.js';
 
@@ -17,8 +19,8 @@ export type WorkspaceFormat = 'tar.gz' | 'tar';
 export interface RunArtifacts {
   /** A new run's place, made now and durable (it survives a crash once this resolves). */
   create(runId: string): Promise<RunFiles>;
-  /** Moves a spooled upload in as the run's input, durable once this resolves. */
-  takeInput(runId: string, spooledTar: string): Promise<void>;
+  /** Moves a spooled upload in as the run's input, durable once this resolves; keeps its scan beside it when the spooler made one. */
+  takeInput(runId: string, spooledTar: string, scan?: BaselineScan): Promise<void>;
   /** Moves spooled images in, in their order, durable once this resolves. */
   takeImages(runId: string, images: { path: string; type: string }[]): Promise<void>;
   /** Gives a follow-up its parent's session (as it is now: the parent has ended), durable once this resolves. */
@@ -49,11 +51,13 @@ export class FileRunArtifacts implements RunArtifacts {
     return files;
   }
 
-  async takeInput(runId: string, spooledTar: string): Promise<void> {
-    const { inputTar, dir } = this.files(runId);
+  async takeInput(runId: string, spooledTar: string, scan?: BaselineScan): Promise<void> {
+    const { inputTar, inputScan, dir } = this.files(runId);
     // The spool was written without fsync: its data, then its new name.
     await syncPath(spooledTar);
     await rename(spooledTar, inputTar);
+    // Not made durable: a scan a crash loses is made again from the tar.
+    if (scan) await writeScanFile(inputScan, scan, inputTar);
     await syncPath(dir);
   }
 
@@ -93,7 +97,10 @@ export class FileRunArtifacts implements RunArtifacts {
 
   async settle(runId: string, kept: Record<ArtifactKind | 'session' | 'input', boolean>): Promise<void> {
     const files = this.files(runId);
-    if (!kept.input) await rm(files.inputTar, { force: true });
+    if (!kept.input) {
+      await rm(files.inputTar, { force: true });
+      await rm(files.inputScan, { force: true });
+    }
     if (!kept.session) await rm(files.session, { force: true });
     await rm(files.parentSession, { force: true });
     await rm(files.imagesDir, { recursive: true, force: true });
@@ -114,7 +121,7 @@ export class FileRunArtifacts implements RunArtifacts {
   async size(runId: string): Promise<number> {
     const files = this.files(runId);
     let bytes = 0;
-    for (const file of [files.events, files.diff, files.workspace, files.legacyWorkspaceGz, files.session, files.inputTar, files.rootDiff]) bytes += (await stat(file).catch(() => null))?.size ?? 0;
+    for (const file of [files.events, files.diff, files.workspace, files.legacyWorkspaceGz, files.session, files.inputTar, files.inputScan, files.rootDiff]) bytes += (await stat(file).catch(() => null))?.size ?? 0;
     return bytes;
   }
 }

@@ -5,6 +5,8 @@ export interface RunFiles {
   dir: string;
   /** The validated upload, re-packed; deleted once the run has ended, but a first run's with a session (`?base=root`). */
   inputTar: string;
+  /** The spooler's scan of the upload (`writeScanFile`), kept and removed with it. */
+  inputScan: string;
   events: string;
   diff: string;
   /** The final workspace as a plain tar: compressed when it is downloaded, not when the run ends. */
@@ -28,6 +30,7 @@ export function runFiles(dataDir: string, runId: string): RunFiles {
   return {
     dir,
     inputTar: path.join(dir, 'input.tar'),
+    inputScan: path.join(dir, 'input.scan.json'),
     events: path.join(dir, 'events.jsonl'),
     diff: path.join(dir, 'diff.patch'),
     workspace: path.join(dir, 'workspace.tar'),

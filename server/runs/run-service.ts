@@ -22,6 +22,7 @@ import type { StorageHealth } from './storage-health.js';
 import type { HeldStream } from './stream-slots.js';
 import { UnsavedEnds } from './unsaved-ends.js';
 import { runView, type Run, type RunStatus } from './run.js';
+import type { BaselineScan } from '../tree-diff/baseline-scan.js';
 
 const MiB = 1024 * 1024;
 
@@ -33,6 +34,8 @@ export interface CreateRunInput {
   workspaceTar: string | null;
   /** Its bytes in the sandbox: more than the run's workspace_mb is refused (the upload may have come before the options). */
   workspaceBytes?: number;
+  /** The spooler's scan of it, which the run's diff then needs not make again. */
+  workspaceScan?: BaselineScan;
   /** Spooled images, in their order (`--image`); taken over (moved) like the workspace. */
   images?: { path: string; type: string }[];
   /** A follow-up's parent, root and thread: its parent's session is taken with it. */
@@ -118,7 +121,7 @@ export class RunService {
     const id = `run_${randomBytes(10).toString('hex')}`;
     const files = await this.deps.artifacts.create(id);
     try {
-      if (input.workspaceTar) await this.deps.artifacts.takeInput(id, input.workspaceTar);
+      if (input.workspaceTar) await this.deps.artifacts.takeInput(id, input.workspaceTar, input.workspaceScan);
       if (input.images?.length) await this.deps.artifacts.takeImages(id, input.images);
       if (input.lineage) await this.deps.artifacts.takeParentSession(id, input.lineage.parentId);
       const run = newRunRecord(id, input.tenant, plan, input.lineage);

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildTar, dir, file } from '../archive/test-tarballs.js';
+import { spoolWorkspace } from '../archive/spool-workspace.js';
 import { indexBaseline } from './baseline-index.js';
+import { writeScanFile } from './scan-file.js';
 import { runGit } from './git-runner.js';
 import { blobId } from './object-store.js';
 import { sh, spoolUpload } from './test-trees.js';
@@ -19,6 +21,21 @@ afterEach(async () => {
 });
 
 describe('indexBaseline', () => {
+  it('takes the kept scan of its tar instead of reading the tar, and reads the tar when the scan is of another', async () => {
+    const tarPath = join(work, 'input.tar');
+    await writeFile(tarPath, await buildTar([file('a.txt', 'a\n')]));
+    const scanFile = join(work, 'input.scan');
+    const kept = { entries: new Map([['b.txt', { mode: '100644' as const, id: blobId(Buffer.from('b\n')), size: 2, offset: 512, link: null }]]), omitted: [], skipped: [] };
+    await writeScanFile(scanFile, kept, tarPath);
+    const fromScan = await indexBaseline(tarPath, join(work, 'store-a'), { scanFile });
+    expect([...fromScan.entries.keys()]).toEqual(['b.txt']);
+    await fromScan.dispose();
+    await writeFile(tarPath, await buildTar([file('a.txt', 'a\n'), file('c.txt', 'c\n')]));
+    const fromTar = await indexBaseline(tarPath, join(work, 'store-b'), { scanFile });
+    expect([...fromTar.entries.keys()]).toEqual(['a.txt', 'c.txt']);
+    await fromTar.dispose();
+  });
+
   it('records every path with the mode and blob id git gives it, and writes the same tree git would', async () => {
     const src = join(work, 'src');
     await mkdir(join(src, 'lib'), { recursive: true });
@@ -35,6 +52,13 @@ describe('indexBaseline', () => {
     const input = await spoolUpload(src, work);
 
     const baseline = await indexBaseline(input, join(work, 'store'));
+    // The scan the spooler kept gives the same index, tree and all.
+    const spooled = await spoolWorkspace(createReadStream(input), join(work, 'respooled.tar'), { maxBytes: 2 ** 30, maxEntries: 1_000, maxCompressedBytes: 2 ** 30 });
+    await writeScanFile(join(work, 'respooled.scan'), spooled.scan, join(work, 'respooled.tar'));
+    const fromKept = await indexBaseline(join(work, 'respooled.tar'), join(work, 'store-kept'), { scanFile: join(work, 'respooled.scan') });
+    expect(fromKept.entries).toEqual(baseline.entries);
+    expect(fromKept.treeId).toBe(baseline.treeId);
+    await fromKept.dispose();
     const keys = [...baseline.entries.keys()].sort();
     expect(keys).toEqual(['.gitattributes', 'README', 'crlf.txt', 'hard', 'lib/run.sh', 'link']);
     expect(baseline.entries.get('lib/run.sh')).toMatchObject({ mode: '100755', size: 18 });

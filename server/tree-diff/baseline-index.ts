@@ -8,6 +8,7 @@ import { writeTree, type GitMode } from './tree-writer.js';
 import type { PathKey } from './tree-path.js';
 import { emptyScan, scanBaseline, type BaselineScan } from './baseline-scan.js';
 import { scanInWorker } from './scan-in-worker.js';
+import { readScanFile } from './scan-file.js';
 
 export { dropBelow } from './baseline-scan.js';
 
@@ -56,16 +57,19 @@ const WORKER_MIN_BYTES = 16 * 1024 * 1024;
  * re-packed upload tar, which is kept in `storeDir` (a hard link when `source` is a path on the
  * same filesystem, else a copy) as the store of the baseline's bytes, so nothing is copied or
  * compressed up front; the diff later stores only the baseline blobs that changed. `null` is an
- * empty workspace. `storeDir` is created and owned by the index: call `dispose()`.
+ * empty workspace. `storeDir` is created and owned by the index: call `dispose()`. `scanFile` is
+ * where the spooler kept its scan of `source` (`writeScanFile`): used when it is there and belongs
+ * to that tar, so the tar is read once, not twice.
  */
-export async function indexBaseline(source: string | Readable | null, storeDir: string, opts: { signal?: AbortSignal } = {}): Promise<BaselineIndex> {
+export async function indexBaseline(source: string | Readable | null, storeDir: string, opts: { signal?: AbortSignal; scanFile?: string } = {}): Promise<BaselineIndex> {
   const { signal } = opts;
   await mkdir(storeDir, { recursive: true, mode: 0o700 });
   const dispose = () => rm(storeDir, { recursive: true, force: true });
   try {
     const store = await ObjectStore.create(storeDir, signal);
     const tarPath = source === null ? null : await keepTar(source, join(storeDir, 'baseline.tar'), signal);
-    const scan = tarPath === null ? emptyScan() : await scanStored(tarPath, signal);
+    const kept = tarPath !== null && opts.scanFile ? await readScanFile(opts.scanFile, tarPath) : null;
+    const scan = tarPath === null ? emptyScan() : (kept ?? (await scanStored(tarPath, signal)));
     const treeId = await writeTree(store, scan.entries);
     return { storeDir, store, tarPath, entries: scan.entries, treeId, omitted: scan.omitted, skipped: scan.skipped, dispose };
   } catch (error) {

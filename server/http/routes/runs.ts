@@ -70,6 +70,7 @@ export function runRoutes(config: Config, service: RunService): Hono<AuthEnv> {
         options: runOptions(request.options),
         workspaceTar: request.workspaceTar,
         workspaceBytes: request.workspaceBytes,
+        workspaceScan: request.workspaceScan,
         images: request.images,
       });
     } finally {
