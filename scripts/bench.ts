@@ -44,12 +44,14 @@ const { values: args } = parseArgs({
     'admission-only': { type: 'boolean', default: false },
     // Only the speed figures: latency (1), concurrency (9) and big workspaces (10).
     'speed-only': { type: 'boolean', default: false },
+    // Only the big workspaces (section 10): Docker, about two minutes.
+    'big-only': { type: 'boolean', default: false },
   },
 });
 const runs = Number(args.runs);
 const uploadMb = Number(args['upload-mb']);
 if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(uploadMb) || uploadMb < 32 || uploadMb > 480) {
-  console.error('usage: npm run bench -- [--runs N (>= 1, default 8)] [--upload-mb M (32..480, default 200)] [--store-only] [--admission-only]');
+  console.error('usage: npm run bench -- [--runs N (>= 1, default 8)] [--upload-mb M (32..480, default 200)] [--store-only] [--egress-only] [--admission-only] [--speed-only] [--big-only]');
   process.exit(2);
 }
 
@@ -134,6 +136,13 @@ async function main(): Promise<void> {
   const floor = await startFloor(docker, config, standIn.url, benchId);
   cleanups.push({ what: 'floor forwarder', release: () => floor.close() });
 
+  if (args['big-only']) {
+    await cold.close();
+    await floorOnce(floor, latencyPrompt(standIn));
+    await serviceOnce(server, token, latencyPrompt(standIn));
+    await bigWorkspaces();
+    return;
+  }
   console.log(`codex-runner bench: ${runs} runs per side, interleaved A (floor) / B (warm pool) / C (no pool) / D (the node environment's pool), one warm-up each; server pid ${server.pid}\n`);
   const prompt = latencyPrompt(standIn);
   const poolFull = () => untilPoolFull(docker, benchId, config.pool.size + ENVIRONMENT_POOL_SIZE);
@@ -207,7 +216,10 @@ async function main(): Promise<void> {
     const concurrency = await measureConcurrency(server, token, prompt, [1, 4, 8], (level) => Math.max(8, level * 3));
     await assertNoLeftovers(docker, 'after the concurrency runs', runSandboxLabels(benchId));
     printConcurrency(concurrency, cpu);
+    await bigWorkspaces();
+  }
 
+  async function bigWorkspaces(): Promise<void> {
     const big = [];
     const randomTar = path.join(dir, 'big-random.tar');
     await writeRandomTarball(randomTar, 4, Math.round(uploadMb / 4));

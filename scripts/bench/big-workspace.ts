@@ -2,6 +2,7 @@
 // container's tmpfs workspace volume and the tree read back out through the Engine archive API, by
 // hand (what `docker cp` does both ways). The service's cost is the run with the big workspace minus
 // the same run with a one-file workspace, so Codex's own time and the container start cancel out.
+// Rounds of floor, one-file run and big run, interleaved; each figure is their median.
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -16,6 +17,7 @@ import { FLOOR_HARDENING, FLOOR_LABEL } from './floor.js';
 import { readRss, sampleRss } from './proc.js';
 import type { ServerChild } from './server-child.js';
 import { createRunUpload } from './service-client.js';
+import { summarize } from './stats.js';
 
 const MiB = 1024 * 1024;
 
@@ -23,14 +25,34 @@ export interface BigWorkspaceResult {
   name: string;
   tarBytes: number;
   files: number;
-  /** Archive API by hand: the tar in, the tree out (to a file). */
+  rounds: number;
+  /** Archive API by hand: the tar in, the tree out (to a file); medians over the rounds. */
   floorInMs: number;
   floorOutMs: number;
   runMs: number;
   oneFileRunMs: number;
+  /** Medians of the floor (in + out) and of the overhead (run minus one-file run) over the rounds. */
+  floorMs: number;
+  overheadMs: number;
+  /** Every round's overhead / floor, for the spread. */
+  ratios: number[];
+  /** The phases of the run whose overhead is the median. */
   phases: Record<string, number>;
   oneFilePhases: Record<string, number>;
-  /** Peak server RSS over its RSS before the big run. */
+  /** Peak server RSS over its RSS before the big run: the median over the rounds, and the largest. */
+  rssGrowth: number;
+  rssGrowthMax: number;
+}
+
+/** The machine's noise is large (its floor alone varies by 40% between runs): every figure is a median of this many rounds, interleaved. */
+export const BIG_WORKSPACE_ROUNDS = 3;
+
+interface Round {
+  floorInMs: number;
+  floorOutMs: number;
+  tarBytes: number;
+  big: { ms: number; runId: string };
+  small: { ms: number; runId: string };
   rssGrowth: number;
 }
 
@@ -44,7 +66,6 @@ export async function measureBigWorkspace(
   dir: string,
   workspace: { name: string; tarball: string; files: number },
 ): Promise<BigWorkspaceResult> {
-  const { tarBytes, inMs, outMs } = await floorArchive(docker, config, benchId, workspace.tarball, dir);
   const script = `bench-big-${workspace.name.replace(/\W+/g, '-')}`;
   // A run that changes one small file: the diff and the export are proportional to what changed.
   standIn.script(script, [{ exec: 'echo changed > changed-by-the-run.txt' }, { message: 'done' }]);
@@ -55,27 +76,45 @@ export async function measureBigWorkspace(
     yield await makeTar([{ name: 'a.txt', content: 'a\n' }]);
   }, createWriteStream(oneFile));
   try {
-    const small = await timedRun(server, token, prompt, oneFile);
-    await server.memoryAfterGc();
-    const idle = (await readRss(server.pid)).rss;
-    const sampler = sampleRss(server.pid);
-    const big = await timedRun(server, token, prompt, workspace.tarball).finally(sampler.stop);
-    const peak = (await sampler.stop()).peak;
+    const rounds: Round[] = [];
+    for (let i = 0; i < BIG_WORKSPACE_ROUNDS; i++) {
+      const { tarBytes, inMs, outMs } = await floorArchive(docker, config, benchId, workspace.tarball, dir);
+      const small = await timedRun(server, token, prompt, oneFile);
+      await server.memoryAfterGc();
+      const idle = (await readRss(server.pid)).rss;
+      const sampler = sampleRss(server.pid);
+      const big = await timedRun(server, token, prompt, workspace.tarball).finally(sampler.stop);
+      const peak = (await sampler.stop()).peak;
+      // The next round starts once this one's sandboxes are removed.
+      await server.untilRunEnded(big.runId);
+      rounds.push({ floorInMs: inMs, floorOutMs: outMs, tarBytes, big, small, rssGrowth: peak - idle });
+    }
+    const overhead = (r: Round) => r.big.ms - r.small.ms;
+    const middle = [...rounds].sort((a, b) => overhead(a) - overhead(b))[Math.floor(rounds.length / 2)]!;
     return {
       name: workspace.name,
-      tarBytes,
+      tarBytes: middle.tarBytes,
       files: workspace.files,
-      floorInMs: inMs,
-      floorOutMs: outMs,
-      runMs: big.ms,
-      oneFileRunMs: small.ms,
-      phases: (await server.untilRunEnded(big.runId))?.timingsMs ?? {},
-      oneFilePhases: (await server.untilRunEnded(small.runId))?.timingsMs ?? {},
-      rssGrowth: peak - idle,
+      rounds: rounds.length,
+      floorInMs: median(rounds.map((r) => r.floorInMs)),
+      floorOutMs: median(rounds.map((r) => r.floorOutMs)),
+      runMs: median(rounds.map((r) => r.big.ms)),
+      oneFileRunMs: median(rounds.map((r) => r.small.ms)),
+      floorMs: median(rounds.map((r) => r.floorInMs + r.floorOutMs)),
+      overheadMs: median(rounds.map(overhead)),
+      ratios: rounds.map((r) => overhead(r) / (r.floorInMs + r.floorOutMs)),
+      phases: (await server.untilRunEnded(middle.big.runId))?.timingsMs ?? {},
+      oneFilePhases: (await server.untilRunEnded(middle.small.runId))?.timingsMs ?? {},
+      rssGrowth: median(rounds.map((r) => r.rssGrowth)),
+      rssGrowthMax: Math.max(...rounds.map((r) => r.rssGrowth)),
     };
   } finally {
     await rm(oneFile, { force: true });
   }
+}
+
+function median(values: number[]): number {
+  return summarize(values).median;
 }
 
 async function timedRun(server: ServerChild, token: string, prompt: string, tarball: string): Promise<{ ms: number; runId: string }> {

@@ -30,7 +30,8 @@ const CLOSE_TIMEOUT_MS = 30_000;
 
 export async function startServerChild(rawConfig: object, env: Record<string, string>): Promise<ServerChild> {
   const child = fork(ENTRY, [], {
-    execArgv: ['--import', 'tsx', '--expose-gc'],
+    // BENCH_SERVER_NODE_ARGS adds Node flags to the server alone, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+    execArgv: ['--import', 'tsx', '--expose-gc', ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [])],
     env: { ...process.env, ...env, BENCH_SERVER_CONFIG: JSON.stringify(rawConfig) },
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
