@@ -1,10 +1,10 @@
-import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { feedTar, type TarBody, type TarConsumer } from '../tree-diff/tar-consumers.js';
 import { TarReader, type TarEntry } from '../tree-diff/tar-reader.js';
 import { bytesOf, displayPath, keyOf, type PathKey } from '../tree-diff/tree-path.js';
-import { END_OF_ARCHIVE, padding, rawEntryHeader, type RawTarEntry } from './raw-tar-header.js';
+import type { RawTarEntry } from './raw-tar-header.js';
+import { TarFileWriter } from './tar-file-writer.js';
 
 export interface ExportOptions {
   /** The directory name Docker's getArchive puts in front of every entry, e.g. `workspace/`. */
@@ -44,34 +44,17 @@ const KEPT_TYPES = new Set<TarEntry['type']>(['file', 'directory', 'symlink', 'l
  * UTF-8 still names its file. Written under `destPath.partial` and renamed at the end so a
  * reader never sees half a file; the partial file is removed on failure.
  */
-export async function exportWorkspace(
-  dockerTar: Readable,
-  destPath: string,
-  opts: ExportOptions,
-): Promise<ExportResult> {
-  const partialPath = `${destPath}.partial`;
-  const prefix = keyOf(Buffer.from(opts.stripPrefix.endsWith('/') ? opts.stripPrefix : `${opts.stripPrefix}/`));
-  const result: ExportResult = { entries: 0, bytes: 0, leftOut: [], truncated: false };
-  // The reader waits on Docker's stream: destroying it is what ends a read that a failed write
-  // or an abort has made pointless, so the pipeline can settle instead of waiting for bytes.
-  // (Not through the pipeline's signal: that would report the abort instead of the write error.)
+export async function exportWorkspace(dockerTar: Readable, destPath: string, opts: ExportOptions): Promise<ExportResult> {
+  // The reader waits on Docker's stream: destroying it is what ends a read that an abort has made pointless.
   const stopReading = () => dockerTar.destroy();
   opts.signal?.addEventListener('abort', stopReading, { once: true });
-  // Stored uncompressed: gzip -1 runs at ~35 MB/s on random bytes here, which would put 6 s on a
-  // 200 MB run's end. It is compressed when (and if) it is downloaded.
-  const out = createWriteStream(partialPath, { mode: 0o600 });
-  out.on('error', stopReading);
-  const tar = Readable.from(batched(repack(new TarReader(dockerTar), prefix, result, opts.maxBytes ?? Infinity)));
+  const exporter = new WorkspaceExport(destPath, opts);
   try {
-    await pipeline(tar, out, { signal: opts.signal });
-    for (const raw of (await opts.leftOut) ?? []) {
-      const name = stripPrefix(raw, prefix, false);
-      if (name !== null) result.leftOut.push({ path: name.toString('utf8'), reason: 'over_workspace_cap' });
-    }
-    await rename(partialPath, destPath);
-    return result;
+    const [fed] = await feedTar(new TarReader(dockerTar), [{ consumer: exporter, essential: true }]);
+    if (!fed!.ok) throw fed!.error;
+    return await exporter.finish((await opts.leftOut) ?? []);
   } catch (error) {
-    await rm(partialPath, { force: true });
+    await exporter.discard();
     throw opts.signal?.aborted ? opts.signal.reason : error;
   } finally {
     opts.signal?.removeEventListener('abort', stopReading);
@@ -79,62 +62,81 @@ export async function exportWorkspace(
   }
 }
 
-async function* repack(reader: TarReader, prefix: PathKey, result: ExportResult, maxBytes: number): AsyncGenerator<Buffer> {
+/**
+ * The export as a consumer of a tar parsed once for several (`feedTar`): then `finish()` to keep
+ * it, or `discard()`.
+ */
+export class WorkspaceExport implements TarConsumer {
+  readonly result: ExportResult = { entries: 0, bytes: 0, leftOut: [], truncated: false };
+  private readonly partialPath: string;
+  private readonly prefix: PathKey;
+  private readonly maxBytes: number;
+  // Stored uncompressed: gzip -1 runs at ~35 MB/s on random bytes here, which would put 6 s on a
+  // 200 MB run's end. It is compressed when (and if) it is downloaded.
+  private readonly out: TarFileWriter;
   // What was left out by type, by name: a hard link to one of them (`ln fifo fifo2`, which the tar
   // writes as a link to the first name) is left out too, or the tarball would not extract.
-  const droppedTypes = new Map<PathKey, LeftOut['reason']>();
-  for (let entry = await reader.next(); entry !== null; entry = await reader.next()) {
-    const name = stripPrefix(entry.path, prefix);
-    if (name === null) continue;
+  private readonly droppedTypes = new Map<PathKey, LeftOut['reason']>();
+
+  constructor(
+    private readonly destPath: string,
+    opts: Pick<ExportOptions, 'stripPrefix' | 'maxBytes' | 'signal'>,
+  ) {
+    this.partialPath = `${destPath}.partial`;
+    this.prefix = keyOf(Buffer.from(opts.stripPrefix.endsWith('/') ? opts.stripPrefix : `${opts.stripPrefix}/`));
+    this.maxBytes = opts.maxBytes ?? Infinity;
+    this.out = new TarFileWriter(this.partialPath, opts.signal);
+  }
+
+  async entry(entry: TarEntry): Promise<TarBody | null | 'stop'> {
+    const { result } = this;
+    const name = stripPrefix(entry.path, this.prefix);
+    if (name === null) return null;
     // Only Codex could have made a FIFO or device in the sandbox; a client has no use for one.
     if (!KEPT_TYPES.has(entry.type)) {
       const reason = leftOutReason(entry.type);
       result.leftOut.push({ path: name.toString('utf8'), reason });
-      droppedTypes.set(keyOf(name), reason);
-      continue;
+      this.droppedTypes.set(keyOf(name), reason);
+      return null;
     }
-    if (entry.type === 'file' && result.bytes + entry.size > maxBytes) {
+    if (entry.type === 'file' && result.bytes + entry.size > this.maxBytes) {
       result.leftOut.push({ path: name.toString('utf8'), reason: 'over_workspace_cap' });
       result.truncated = true;
-      break;
+      return 'stop';
     }
     let linkPath = entry.linkPath;
     if (entry.type === 'link' && linkPath !== null) {
-      linkPath = stripPrefix(linkPath, prefix, false) ?? linkPath;
-      const targetReason = droppedTypes.get(keyOf(linkPath));
+      linkPath = stripPrefix(linkPath, this.prefix, false) ?? linkPath;
+      const targetReason = this.droppedTypes.get(keyOf(linkPath));
       if (targetReason) {
         result.leftOut.push({ path: name.toString('utf8'), reason: targetReason });
-        droppedTypes.set(keyOf(name), targetReason);
-        continue;
+        this.droppedTypes.set(keyOf(name), targetReason);
+        return null;
       }
     }
-    const out: RawTarEntry = { ...entry, type: entry.type as RawTarEntry['type'], path: name, linkPath };
     result.entries += 1;
-    yield rawEntryHeader(out);
-    if (entry.type !== 'file') continue;
+    await this.out.entry({ ...entry, type: entry.type as RawTarEntry['type'], path: name, linkPath });
+    if (entry.type !== 'file') return null;
     result.bytes += entry.size;
-    yield* reader.body();
-    yield padding(entry.size);
+    const { out } = this;
+    return { write: (chunk) => out.body(chunk), end: () => out.endBody(entry.size) };
   }
-  yield END_OF_ARCHIVE;
-}
 
-/** A MiB of the repacked tar per write: a small file is three pieces (header, body, padding), and each write is a round trip to the disk's thread. */
-const WRITE_BATCH_BYTES = 1024 * 1024;
-
-async function* batched(pieces: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  let batch: Buffer[] = [];
-  let bytes = 0;
-  for await (const piece of pieces) {
-    batch.push(piece);
-    bytes += piece.length;
-    if (bytes >= WRITE_BATCH_BYTES) {
-      yield batch.length === 1 ? batch[0]! : Buffer.concat(batch, bytes);
-      batch = [];
-      bytes = 0;
+  /** Ends the tar and puts it in place; `leftOut` names what the source left out for passing the cap. */
+  async finish(leftOut: Buffer[]): Promise<ExportResult> {
+    await this.out.finish();
+    for (const raw of leftOut) {
+      const name = stripPrefix(raw, this.prefix, false);
+      if (name !== null) this.result.leftOut.push({ path: name.toString('utf8'), reason: 'over_workspace_cap' });
     }
+    await rename(this.partialPath, this.destPath);
+    return this.result;
   }
-  if (bytes) yield Buffer.concat(batch, bytes);
+
+  async discard(): Promise<void> {
+    await this.out.destroy();
+    await rm(this.partialPath, { force: true });
+  }
 }
 
 function leftOutReason(type: TarEntry['type']): LeftOut['reason'] {

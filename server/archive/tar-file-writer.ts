@@ -18,10 +18,16 @@ export class TarFileWriter {
   private readonly out: WriteStream;
   private batch: Buffer[] = [];
   private batchBytes = 0;
+  private failure: { error: unknown } | null = null;
 
   constructor(path: string, private readonly signal?: AbortSignal) {
     this.out = createWriteStream(path, { mode: 0o600, highWaterMark: WRITE_BATCH_BYTES });
-    this.failed = new Promise<never>((_, reject) => this.out.once('error', reject));
+    this.failed = new Promise<never>((_, reject) =>
+      this.out.once('error', (error) => {
+        this.failure = { error };
+        reject(error);
+      }),
+    );
     this.failed.catch(() => {});
   }
 
@@ -58,6 +64,7 @@ export class TarFileWriter {
   }
 
   private async write(piece: Buffer): Promise<void> {
+    if (this.failure) throw this.failure.error;
     this.offset += piece.length;
     this.batch.push(piece);
     this.batchBytes += piece.length;

@@ -1,8 +1,11 @@
-import { PassThrough, type Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import { exportWorkspace, type ExportResult, type LeftOut } from '../archive/export-workspace.js';
+import { WorkspaceExport, type ExportResult, type LeftOut } from '../archive/export-workspace.js';
 import { WORKSPACE_DIR, type BoundedTree, type Sandbox } from '../sandbox/driver.js';
-import { diffFinalTree, type BaselineIndex, type TreeDiff } from '../tree-diff/index.js';
+import { diffScanned, scanOptions, type DiffOptions } from '../tree-diff/diff-final-tree.js';
+import { FinalTreeScanner } from '../tree-diff/final-tree-scan.js';
+import type { BaselineIndex, TreeDiff } from '../tree-diff/index.js';
+import { feedTar } from '../tree-diff/tar-consumers.js';
+import { TarReader } from '../tree-diff/tar-reader.js';
 import type { RunFiles } from './run-files.js';
 import type { ChangeSummary } from './run.js';
 
@@ -67,35 +70,39 @@ export async function collectArtifacts(
 type TreeSource = () => Promise<BoundedTree>;
 type Reads = [PromiseSettledResult<ExportResult>, PromiseSettledResult<TreeDiff>];
 
-/** One read of the tree, fed to the export and the diff at once: each byte crosses the engine's API once. */
+/**
+ * One read of the tree, parsed once for the export and the diff (`feedTar`): each byte crosses the
+ * engine's API once and is parsed once. A diff that fails drops out and the export reads on; an
+ * export that fails ends the read.
+ */
 async function readBoth(source: TreeSource, baseline: BaselineIndex, files: RunFiles, limits: CollectLimits, signal: AbortSignal): Promise<Reads> {
   const { tar, leftOut } = await source();
-  const [forExport, forDiff] = tee(tar);
+  const stopReading = () => tar.destroy(signal.reason);
+  signal.addEventListener('abort', stopReading, { once: true });
+  const diffOptions: DiffOptions = { patchPath: files.diff, maxBytes: limits.maxBytes, maxPatchBytes: limits.maxPatchBytes, stripPrefix: 'workspace/', leftOut, signal };
+  const exporter = new WorkspaceExport(files.workspace, { stripPrefix: 'workspace/', maxBytes: limits.maxBytes, signal });
+  let scanner: FinalTreeScanner | undefined;
   try {
+    scanner = await FinalTreeScanner.open(baseline, scanOptions(diffOptions));
+    const [exported, scanned] = await feedTar(new TarReader(tar), [{ consumer: exporter, essential: true }, { consumer: scanner }]);
+    signal.throwIfAborted();
+    const names = await leftOut;
+    const scan = scanner.scan;
     const reads = await Promise.allSettled([
-      exportWorkspace(forExport, files.workspace, { stripPrefix: 'workspace/', maxBytes: limits.maxBytes, leftOut, signal }),
-      // A diff that fails lets go of its branch, so the export reads on alone.
-      diffFinalTree(baseline, forDiff, { patchPath: files.diff, maxBytes: limits.maxBytes, maxPatchBytes: limits.maxPatchBytes, stripPrefix: 'workspace/', leftOut, signal }).finally(() => forDiff.destroy()),
+      exported!.ok ? exporter.finish(names) : Promise.reject(exported!.error),
+      scanned!.ok ? diffScanned(baseline, scan, diffOptions) : Promise.reject(scanned!.error),
     ]);
+    if (reads[0].status === 'rejected') await exporter.discard();
     signal.throwIfAborted();
     return reads;
+  } catch (error) {
+    await exporter.discard();
+    throw error;
   } finally {
+    signal.removeEventListener('abort', stopReading);
     tar.destroy();
+    await scanner?.close();
   }
-}
-
-/** A MiB of slack per branch: a consumer's pause (a write waiting on the disk) does not stall the engine's stream at once. */
-const TEE_BUFFER_BYTES = 1024 * 1024;
-
-/**
- * Two readers of one stream, each going at the slower one's pace (pipe's backpressure); a branch
- * that is destroyed is unpiped and no longer holds the other back. Read errors reach both.
- */
-function tee(source: Readable): [PassThrough, PassThrough] {
-  const branches: [PassThrough, PassThrough] = [new PassThrough({ highWaterMark: TEE_BUFFER_BYTES }), new PassThrough({ highWaterMark: TEE_BUFFER_BYTES })];
-  for (const branch of branches) source.pipe(branch);
-  source.once('error', (err) => branches.forEach((b) => b.destroy(err)));
-  return branches;
 }
 
 function passedCap([exported, diffed]: Reads): boolean {

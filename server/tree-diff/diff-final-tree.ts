@@ -3,7 +3,7 @@ import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { BaselineEntry, BaselineIndex, Omission, Skipped } from './baseline-index.js';
-import { scanFinalTree, type FinalScan } from './final-tree-scan.js';
+import { scanFinalTree, type FinalScan, type ScanOptions } from './final-tree-scan.js';
 import { GitOutputTooLargeError, runGit } from './git-runner.js';
 import { writeTree, type TreeEntry } from './tree-writer.js';
 import { parseNumstatZ, type DiffSummary } from './numstat.js';
@@ -59,13 +59,17 @@ const DIFF_FLAGS = ['-r', '--no-renames', '--no-ext-diff', '--no-textconv', '--n
  * paths, plus storing the changed blobs from both sides.
  */
 export async function diffFinalTree(baseline: BaselineIndex, finalTar: Readable, opts: DiffOptions): Promise<TreeDiff> {
+  return diffScanned(baseline, await scanFinalTree(baseline, finalTar, scanOptions(opts)), opts);
+}
+
+/** The scan's options for a diff with `opts`. */
+export function scanOptions(opts: DiffOptions): ScanOptions {
+  return { stripPrefix: opts.stripPrefix ?? 'workspace/', maxBytes: opts.maxBytes, maxEntries: opts.maxEntries ?? DEFAULT_MAX_ENTRIES, signal: opts.signal };
+}
+
+/** The diff from a scan of the final tree already made (by a `FinalTreeScanner` fed alongside another reader). */
+export async function diffScanned(baseline: BaselineIndex, scan: FinalScan, opts: DiffOptions): Promise<TreeDiff> {
   const { signal } = opts;
-  const scan = await scanFinalTree(baseline, finalTar, {
-    stripPrefix: opts.stripPrefix ?? 'workspace/',
-    maxBytes: opts.maxBytes,
-    maxEntries: opts.maxEntries ?? DEFAULT_MAX_ENTRIES,
-    signal,
-  });
   if (opts.leftOut) omitLeftOut(scan, await opts.leftOut, opts.stripPrefix ?? 'workspace/');
   const changes = await applyChanges(baseline, scan, signal);
   const finalTree = changes === null ? baseline.treeId : await writeTree(baseline.store, changes);

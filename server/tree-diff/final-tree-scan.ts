@@ -3,7 +3,8 @@ import { dropBelow, type BaselineEntry, type BaselineIndex, type Omission, type 
 import { BaselineBytes } from './baseline-bytes.js';
 import { blobId, type BlobWriter } from './object-store.js';
 import { TarReader, type TarEntry } from './tar-reader.js';
-import { fileMode, type TreeEntry } from './tree-writer.js';
+import { feedTar, type TarBody, type TarConsumer } from './tar-consumers.js';
+import { fileMode, type GitMode, type TreeEntry } from './tree-writer.js';
 import { classifyPath, displayPath, parentKeys, walkCompare, type PathKey } from './tree-path.js';
 import { TreeDiffError } from './tree-diff-error.js';
 
@@ -45,74 +46,96 @@ export interface ScanOptions {
  */
 export async function scanFinalTree(baseline: BaselineIndex, tar: Readable, opts: ScanOptions): Promise<FinalScan> {
   const { signal } = opts;
-  const prefix = opts.stripPrefix === '' || opts.stripPrefix.endsWith('/') ? opts.stripPrefix : `${opts.stripPrefix}/`;
-  const scan: FinalScan = { entries: new Map(), dirs: new Set(), omittedKeys: new Set(), omitted: [], skipped: [], truncated: false, cutAt: null, bytesRead: 0 };
   const onAbort = () => tar.destroy(signal?.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
-  const bytes = baseline.tarPath === null ? null : await BaselineBytes.open(baseline.tarPath);
-  const reader = new TarReader(tar);
-  const ctx = { baseline, reader, bytes };
-  let count = 0;
-  let previous: PathKey | null = null;
-  let inWalkOrder = true;
+  const scanner = await FinalTreeScanner.open(baseline, opts);
   try {
-    for (let entry = await reader.next(); entry !== null; entry = await reader.next()) {
-      signal?.throwIfAborted();
-      const where = classifyPath(entry.path, prefix, entry.type === 'symlink');
-      if (where === null) throw new TreeDiffError('bad_tar', `the final tar names ${JSON.stringify(entry.path.toString('utf8'))}, outside ${JSON.stringify(prefix)}`);
-      if (where.kind === 'root') continue;
-      const { key } = where;
-      const path = displayPath(key);
-      if (previous !== null && walkCompare(previous, key) >= 0) inWalkOrder = false;
-      previous = key;
-      // Checked before reading: skipping a body still means reading it, and a sparse file's
-      // apparent size (`truncate -s 50G`) is all zeros on the wire.
-      const over = where.kind !== 'git_dir' && ++count > opts.maxEntries ? 'max_entries' : scan.bytesRead + entry.size > opts.maxBytes ? 'max_bytes' : null;
-      if (over) {
-        omit(scan, key, { path, reason: over });
-        scan.truncated = true;
-        scan.cutAt = inWalkOrder ? key : null;
-        break;
-      }
-      scan.bytesRead += entry.size;
-      if (where.kind === 'git_dir') continue;
-      if (where.kind === 'unrepresentable') {
-        // A directory carries nothing itself; what is in it is reported entry by entry.
-        if (entry.type !== 'directory') omit(scan, key, { path, reason: 'unrepresentable' });
-        continue;
-      }
-      if (entry.type === 'directory') {
-        scan.entries.delete(key);
-        scan.dirs.add(key);
-        continue;
-      }
-      if (scan.dirs.delete(key)) dropBelow(scan.entries, key);
-      for (const parent of parentKeys(key)) scan.entries.delete(parent);
-      if (entry.type === 'file') {
-        scan.entries.set(key, await storeFile(ctx, entry, key));
-      } else if (entry.type === 'symlink') {
-        const target = entry.linkPath ?? Buffer.alloc(0);
-        const id = blobId(target);
-        const base = baseline.entries.get(key);
-        // An unchanged link's blob is never read; the baseline's copy serves if it ever is.
-        if (base?.id === id) scan.entries.set(key, { mode: '120000', id, sameAs: base });
-        else scan.entries.set(key, { mode: '120000', id: await baseline.store.writeObject('blob', target), sameAs: null });
-      } else if (entry.type === 'link') {
-        const target = entry.linkPath && classifyPath(entry.linkPath, prefix, false);
-        const linked = target && target.kind === 'tracked' ? scan.entries.get(target.key) : undefined;
-        if (linked) scan.entries.set(key, linked);
-        else omit(scan, key, { path, reason: 'link_target_missing' });
-      } else {
-        scan.skipped.push({ path, kind: entry.type === 'other' ? `typeflag ${JSON.stringify(entry.typeflag)}` : entry.type });
-      }
-    }
-    return scan;
+    const [fed] = await feedTar(new TarReader(tar), [{ consumer: scanner }]);
+    if (!fed!.ok) throw fed!.error;
+    return scanner.scan;
   } catch (error) {
     throw signal?.aborted ? signal.reason : error;
   } finally {
     signal?.removeEventListener('abort', onAbort);
     tar.destroy();
-    await bytes?.close();
+    await scanner.close();
+  }
+}
+
+/** The scan as a consumer of a tar parsed once for several (`feedTar`); `close()` when done. */
+export class FinalTreeScanner implements TarConsumer {
+  readonly scan: FinalScan = { entries: new Map(), dirs: new Set(), omittedKeys: new Set(), omitted: [], skipped: [], truncated: false, cutAt: null, bytesRead: 0 };
+  private readonly prefix: string;
+  private count = 0;
+  private previous: PathKey | null = null;
+  private inWalkOrder = true;
+
+  private constructor(
+    private readonly baseline: BaselineIndex,
+    private readonly bytes: BaselineBytes | null,
+    private readonly opts: ScanOptions,
+  ) {
+    this.prefix = opts.stripPrefix === '' || opts.stripPrefix.endsWith('/') ? opts.stripPrefix : `${opts.stripPrefix}/`;
+  }
+
+  static async open(baseline: BaselineIndex, opts: ScanOptions): Promise<FinalTreeScanner> {
+    return new FinalTreeScanner(baseline, baseline.tarPath === null ? null : await BaselineBytes.open(baseline.tarPath), opts);
+  }
+
+  async close(): Promise<void> {
+    await this.bytes?.close();
+  }
+
+  async entry(entry: TarEntry): Promise<TarBody | null | 'stop'> {
+    const { scan, baseline, prefix, opts } = this;
+    opts.signal?.throwIfAborted();
+    const where = classifyPath(entry.path, prefix, entry.type === 'symlink');
+    if (where === null) throw new TreeDiffError('bad_tar', `the final tar names ${JSON.stringify(entry.path.toString('utf8'))}, outside ${JSON.stringify(prefix)}`);
+    if (where.kind === 'root') return null;
+    const { key } = where;
+    const path = displayPath(key);
+    if (this.previous !== null && walkCompare(this.previous, key) >= 0) this.inWalkOrder = false;
+    this.previous = key;
+    // Checked before reading: skipping a body still means reading it, and a sparse file's
+    // apparent size (`truncate -s 50G`) is all zeros on the wire.
+    const over = where.kind !== 'git_dir' && ++this.count > opts.maxEntries ? 'max_entries' : scan.bytesRead + entry.size > opts.maxBytes ? 'max_bytes' : null;
+    if (over) {
+      omit(scan, key, { path, reason: over });
+      scan.truncated = true;
+      scan.cutAt = this.inWalkOrder ? key : null;
+      return 'stop';
+    }
+    scan.bytesRead += entry.size;
+    if (where.kind === 'git_dir') return null;
+    if (where.kind === 'unrepresentable') {
+      // A directory carries nothing itself; what is in it is reported entry by entry.
+      if (entry.type !== 'directory') omit(scan, key, { path, reason: 'unrepresentable' });
+      return null;
+    }
+    if (entry.type === 'directory') {
+      scan.entries.delete(key);
+      scan.dirs.add(key);
+      return null;
+    }
+    if (scan.dirs.delete(key)) dropBelow(scan.entries, key);
+    for (const parent of parentKeys(key)) scan.entries.delete(parent);
+    if (entry.type === 'file') return new StoredFile(baseline, this.bytes, entry, baseline.entries.get(key), (final) => void scan.entries.set(key, final));
+    if (entry.type === 'symlink') {
+      const target = entry.linkPath ?? Buffer.alloc(0);
+      const id = blobId(target);
+      const base = baseline.entries.get(key);
+      // An unchanged link's blob is never read; the baseline's copy serves if it ever is.
+      if (base?.id === id) scan.entries.set(key, { mode: '120000', id, sameAs: base });
+      else scan.entries.set(key, { mode: '120000', id: await baseline.store.writeObject('blob', target), sameAs: null });
+    } else if (entry.type === 'link') {
+      const target = entry.linkPath && classifyPath(entry.linkPath, prefix, false);
+      const linked = target && target.kind === 'tracked' ? scan.entries.get(target.key) : undefined;
+      if (linked) scan.entries.set(key, linked);
+      else omit(scan, key, { path, reason: 'link_target_missing' });
+    } else {
+      scan.skipped.push({ path, kind: entry.type === 'other' ? `typeflag ${JSON.stringify(entry.typeflag)}` : entry.type });
+    }
+    return null;
   }
 }
 
@@ -121,37 +144,51 @@ function omit(scan: FinalScan, key: PathKey, omission: Omission): void {
   scan.omittedKeys.add(key);
 }
 
-interface ScanContext {
-  baseline: BaselineIndex;
-  reader: TarReader;
-  bytes: BaselineBytes | null;
-}
+/** A final file's body: compared with its baseline while it matches, stored from the first difference on. */
+class StoredFile implements TarBody {
+  private readonly mode: GitMode;
+  private readonly comparable: BaselineEntry | null;
+  private writer: BlobWriter | null;
+  private same = 0;
 
-async function storeFile(ctx: ScanContext, entry: TarEntry, key: PathKey): Promise<FinalEntry> {
-  const mode = fileMode(entry.mode);
-  const base = ctx.baseline.entries.get(key);
-  const comparable = base && base.offset !== null && base.size === entry.size && ctx.bytes ? base : null;
-  let writer: BlobWriter | null = comparable ? null : ctx.baseline.store.begin(entry.size);
-  let same = 0;
-  try {
-    for await (const chunk of ctx.reader.body()) {
-      if (writer) {
-        await writer.write(chunk);
-        continue;
-      }
-      const expected = await ctx.bytes!.read(comparable!.offset! + same, chunk.length, comparable!.offset! + comparable!.size);
-      if (expected.equals(chunk)) {
-        same += chunk.length;
-        continue;
-      }
-      writer = ctx.baseline.store.begin(entry.size);
-      await copyPrefix(ctx.bytes!, comparable!.offset!, same, writer);
-      await writer.write(chunk);
+  constructor(
+    private readonly baseline: BaselineIndex,
+    private readonly bytes: BaselineBytes | null,
+    private readonly entry: TarEntry,
+    base: BaselineEntry | undefined,
+    private readonly done: (final: FinalEntry) => void,
+  ) {
+    this.mode = fileMode(entry.mode);
+    this.comparable = base && base.offset !== null && base.size === entry.size && bytes ? base : null;
+    this.writer = this.comparable ? null : baseline.store.begin(entry.size);
+  }
+
+  async write(chunk: Buffer): Promise<void> {
+    if (this.writer) return this.writer.write(chunk);
+    const base = this.comparable!;
+    const expected = await this.bytes!.read(base.offset! + this.same, chunk.length, base.offset! + base.size);
+    if (expected.equals(chunk)) {
+      this.same += chunk.length;
+      return;
     }
-    if (!writer) return { mode, id: comparable!.id, sameAs: comparable };
-    return { mode, id: await writer.finish(), sameAs: null };
-  } finally {
-    await writer?.abort();
+    this.writer = this.baseline.store.begin(this.entry.size);
+    await copyPrefix(this.bytes!, base.offset!, this.same, this.writer);
+    await this.writer.write(chunk);
+  }
+
+  async end(): Promise<void> {
+    const { writer } = this;
+    if (!writer) return this.done({ mode: this.mode, id: this.comparable!.id, sameAs: this.comparable });
+    this.writer = null;
+    try {
+      this.done({ mode: this.mode, id: await writer.finish(), sameAs: null });
+    } finally {
+      await writer.abort();
+    }
+  }
+
+  async abort(): Promise<void> {
+    await this.writer?.abort();
   }
 }
 
