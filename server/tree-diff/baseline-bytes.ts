@@ -7,11 +7,14 @@ const SEQUENTIAL_GAP_BYTES = 64 * 1024;
 
 /**
  * Positional reads from the stored baseline tar through a 1 MiB window, so comparing a file
- * that arrives in 16 KiB socket chunks costs one read per MiB, not one per chunk.
+ * that arrives in 16 KiB socket chunks costs one read per MiB, not one per chunk. The window's
+ * memory is reused from read to read: a 200 MiB comparison allocating a MiB per read kept the
+ * server's garbage collector busy for a second.
  */
 export class BaselineBytes {
   private window = Buffer.alloc(0);
   private windowStart = 0;
+  private readonly memory = Buffer.allocUnsafe(WINDOW_BYTES);
 
   private constructor(private readonly handle: FileHandle) {}
 
@@ -20,7 +23,8 @@ export class BaselineBytes {
   }
 
   /**
-   * Exactly `length` bytes from `position`; the buffer is never reused, callers may keep it. Read
+   * Exactly `length` bytes from `position`, valid until the next read: a caller that keeps them
+   * copies them. Read
    * on from just past the window (the next files, in the order they were stored), it reads a MiB
    * ahead; after a jump (a tree that comes back in another order) no further than `end`, the
    * file's last byte, so that each small file out of order does not cost a MiB.
@@ -31,7 +35,7 @@ export class BaselineBytes {
     const past = position - (this.windowStart + this.window.length);
     const onward = past >= 0 && past <= SEQUENTIAL_GAP_BYTES;
     const size = Math.max(length, onward ? WINDOW_BYTES : Math.min(WINDOW_BYTES, end - position));
-    const window = Buffer.allocUnsafe(size);
+    const window = size <= this.memory.length ? this.memory.subarray(0, size) : Buffer.allocUnsafe(size);
     let filled = 0;
     while (filled < size) {
       const { bytesRead } = await this.handle.read(window, filled, size - filled, position + filled);

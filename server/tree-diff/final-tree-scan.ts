@@ -196,6 +196,7 @@ const COPY_CHUNK_BYTES = 1024 * 1024;
 
 async function copyPrefix(bytes: BaselineBytes, start: number, length: number, writer: BlobWriter): Promise<void> {
   for (let at = 0; at < length; at += COPY_CHUNK_BYTES) {
-    await writer.write(await bytes.read(start + at, Math.min(COPY_CHUNK_BYTES, length - at)));
+    // A copy: the writer may hold a chunk after write() resolves, and the window's memory is reused.
+    await writer.write(Buffer.from(await bytes.read(start + at, Math.min(COPY_CHUNK_BYTES, length - at))));
   }
 }
