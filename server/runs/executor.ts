@@ -168,7 +168,8 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
     log = log.child({ containerId: started.id.slice(0, 12) });
 
     if (job.hasInput) {
-      await time('upload', () => started.putArchive(createReadStream(job.files.inputTar), WORKSPACE_DIR, signal));
+      // A MiB per read: with the default 64 KiB, the archive API took 200 MiB of random bytes in 1.2-2.3 s against 0.5-0.6 s.
+      await time('upload', () => started.putArchive(createReadStream(job.files.inputTar, { highWaterMark: MiB }), WORKSPACE_DIR, signal));
     }
     const resume = job.resume ?? null;
     if (resume) await time('session', () => restoreSession(started, job.files.parentSession, signal));

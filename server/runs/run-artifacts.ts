@@ -88,7 +88,7 @@ export class FileRunArtifacts implements RunArtifacts {
     const files = this.files(runId);
     if (kind === 'diff') return createReadStream(files.diff);
     const plain = await exists(files.workspace);
-    const stored = createReadStream(plain ? files.workspace : files.legacyWorkspaceGz);
+    const stored = createReadStream(plain ? files.workspace : files.legacyWorkspaceGz, { highWaterMark: 1024 * 1024 });
     if (plain === (format === 'tar')) return stored;
     // The fastest level: gzip -1 already runs at ~35 MB/s on random bytes here, the default at a third of that.
     const codec = plain ? createGzip({ level: zlib.Z_BEST_SPEED }) : createGunzip();
