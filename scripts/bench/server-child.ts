@@ -1,4 +1,5 @@
 // Starts server-entry.ts as a child process (`node --import tsx`) and keeps its 'run ended' log lines.
+import { SERVER_NODE_FLAGS } from '../../server/node-flags.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
@@ -31,7 +32,7 @@ const CLOSE_TIMEOUT_MS = 30_000;
 export async function startServerChild(rawConfig: object, env: Record<string, string>): Promise<ServerChild> {
   const child = fork(ENTRY, [], {
     // BENCH_SERVER_NODE_ARGS adds Node flags to the server alone, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-    execArgv: ['--import', 'tsx', '--expose-gc', ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [])],
+    execArgv: [...SERVER_NODE_FLAGS, '--import', 'tsx', '--expose-gc', ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [])],
     env: { ...process.env, ...env, BENCH_SERVER_CONFIG: JSON.stringify(rawConfig) },
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
