@@ -86,7 +86,7 @@ function ustarBlock(entry: RawTarEntry, typeflag: string): Buffer {
   octal(block, 337, 8, 0);
   block.fill(0x20, 148, 156);
   let sum = 0;
-  for (const byte of block) sum += byte;
+  for (let i = 0; i < BLOCK_BYTES; i++) sum += block[i]!;
   block.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
   return block;
 }

@@ -27,7 +27,11 @@ export type Fed = { ok: true } | { ok: false; error: unknown };
 export async function feedTar(reader: TarReader, consumers: { consumer: TarConsumer; essential?: boolean }[]): Promise<Fed[]> {
   const results: (Fed | null)[] = consumers.map(() => null);
   const reading = (i: number) => results[i] === null;
-  const live = () => consumers.flatMap((_, i) => (reading(i) ? [i] : []));
+  const live = () => {
+    const indexes: number[] = [];
+    for (let i = 0; i < consumers.length; i++) if (reading(i)) indexes.push(i);
+    return indexes;
+  };
   const fail = (i: number, error: unknown) => {
     if (!reading(i)) return;
     results[i] = { ok: false, error };
@@ -35,7 +39,7 @@ export async function feedTar(reader: TarReader, consumers: { consumer: TarConsu
   };
   try {
     // Checked before next(), which would read past the body of the entry a consumer stopped at.
-    while (live().length > 0) {
+    while (results.includes(null)) {
       const entry = await reader.next();
       if (entry === null) break;
       const bodies: [number, TarBody][] = [];

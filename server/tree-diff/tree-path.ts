@@ -52,6 +52,8 @@ export function classifyPath(raw: Buffer, prefix: PathKey, symlink: boolean): Pa
   return { kind: 'tracked', key };
 }
 
+const PLAIN_NAME = /^[^gG\x80-\xff]*$/;
+
 // Zero-width and direction marks HFS+ ignores when comparing names (git's utf8.c `next_hfs_char`).
 const HFS_IGNORED = /[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]/g;
 
@@ -62,6 +64,8 @@ const HFS_IGNORED = /[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]/g;
  */
 export function gitRefusesComponent(part: string, symlink: boolean): boolean {
   if (part === '' || part === '.' || part === '..' || part.includes('\0')) return true;
+  // Every refused name below has a g in it, or bytes past ASCII (HFS's ignored marks): most names have neither.
+  if (PLAIN_NAME.test(part)) return false;
   // NTFS: `.git` and its 8.3 name `git~1`, with trailing dots or spaces or a `:stream`, and
   // backslash is a separator there.
   for (const piece of part.split('\\')) {
