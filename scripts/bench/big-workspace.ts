@@ -38,7 +38,6 @@ export interface BigWorkspaceResult {
   ratios: number[];
   /** The phases of the run whose overhead is the median. */
   phases: Record<string, number>;
-  oneFilePhases: Record<string, number>;
   /** Peak server RSS over its RSS before the big run: the median over the rounds, and the largest. */
   rssGrowth: number;
   rssGrowthMax: number;
@@ -104,7 +103,6 @@ export async function measureBigWorkspace(
       overheadMs: median(rounds.map(overhead)),
       ratios: rounds.map((r) => overhead(r) / (r.floorInMs + r.floorOutMs)),
       phases: (await server.untilRunEnded(middle.big.runId))?.timingsMs ?? {},
-      oneFilePhases: (await server.untilRunEnded(middle.small.runId))?.timingsMs ?? {},
       rssGrowth: median(rounds.map((r) => r.rssGrowth)),
       rssGrowthMax: Math.max(...rounds.map((r) => r.rssGrowth)),
     };

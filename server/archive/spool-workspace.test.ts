@@ -136,6 +136,14 @@ describe('spoolWorkspace with a well-formed upload', () => {
     expect(entries[0]?.content.toString()).toBe('one');
   });
 
+  it('writes a name longer than ustar holds as a PAX record, not by splitting it', async () => {
+    const deep = `${'d/'.repeat(60)}f`;
+    await spool([file('short', 'x'), file(deep, 'y')]);
+    const raw = await readFile(destPath);
+    expect(raw.includes(Buffer.from(`path=${deep}\n`))).toBe(true);
+    expect(raw.includes(Buffer.from('path=short'))).toBe(false);
+  });
+
   it('treats an empty upload as an empty workspace', async () => {
     const result = await spoolWorkspace(Readable.from([]), destPath, roomy);
     expect(result).toEqual({ entries: 0, bytes: 0, scan: { entries: new Map(), omitted: [], skipped: [] } });

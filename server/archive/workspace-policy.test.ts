@@ -115,12 +115,6 @@ describe('WorkspacePolicy implied parents', () => {
 });
 
 describe('WorkspacePolicy names', () => {
-  it('writes a name longer than ustar holds as a PAX record, not by splitting it', () => {
-    const policy = new WorkspacePolicy(roomy);
-    expect(policy.admit({ name: 'short', type: 'file', size: 0 })).not.toHaveProperty('pax');
-    expect(policy.admit({ name: `${'d/'.repeat(60)}f`, type: 'file', size: 0 })).toMatchObject({ pax: {} });
-  });
-
   it('refuses the entry whose name takes all names past their total cap', () => {
     const policy = new WorkspacePolicy({ maxBytes: 1_000, maxEntries: 1_000_000 });
     const name = (i: number) => `${i.toString().padStart(8, '0')}${'x'.repeat(242)}`; // 250 characters, no parents

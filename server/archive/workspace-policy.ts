@@ -22,7 +22,6 @@ export type EntryHeader = Pick<Header, 'name'> & Partial<Omit<Header, 'type'>> &
 export type PackHeader = Parameters<Pack['entry']>[0];
 
 const SANDBOX_USER_NAME = 'codex';
-const USTAR_NAME_BYTES = 100;
 /** 50,000 entries of 320-character paths; real trees average well under 100. */
 export const NAME_CHARS_TOTAL_MAX = 16 * 1024 * 1024;
 
@@ -100,10 +99,6 @@ export class WorkspacePolicy {
     if (type === 'symlink') out.linkname = this.checkSymlinkTarget(name, path, header.linkname);
     if (type === 'link') out.linkname = this.checkHardLinkTarget(name, path, header.linkname);
 
-    // tar-stream's pack tries ustar's 100 + 155 split first, one slice per component: quadratic in
-    // a long name, seconds of blocked event loop for a deep tree. A PAX record is one write.
-    if (path.length > USTAR_NAME_BYTES || (out.linkname !== undefined && out.linkname.length > USTAR_NAME_BYTES)) out.pax = {};
-
     // A hard link is another name for a file: what is written through it lands in that file.
     const inserted = this.tree.insert(path.split('/'), type === 'link' ? 'file' : type, out.linkname);
     if (!inserted.ok) {
@@ -144,7 +139,6 @@ export class WorkspacePolicy {
       gname: SANDBOX_USER_NAME,
       mtime,
       size: 0,
-      ...(name.length > USTAR_NAME_BYTES ? { pax: {} } : {}),
     }));
   }
 

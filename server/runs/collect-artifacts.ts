@@ -87,10 +87,9 @@ async function readBoth(source: TreeSource, baseline: BaselineIndex, files: RunF
     const [exported, scanned] = await feedTar(new TarReader(tar), [{ consumer: exporter, essential: true }, { consumer: scanner }]);
     signal.throwIfAborted();
     const names = await leftOut;
-    const scan = scanner.scan;
     const reads = await Promise.allSettled([
       exported!.ok ? exporter.finish(names) : Promise.reject(exported!.error),
-      scanned!.ok ? diffScanned(baseline, scan, diffOptions) : Promise.reject(scanned!.error),
+      scanned!.ok ? diffScanned(baseline, scanner.scan, diffOptions) : Promise.reject(scanned!.error),
     ]);
     if (reads[0].status === 'rejected') await exporter.discard();
     signal.throwIfAborted();
