@@ -17,7 +17,7 @@ const probe = [
   'dd if=/dev/zero of=/workspace/fill bs=1M count=100 2>/tmp/dd.err; echo "dd_exit=$?"; grep -o "No space left on device" /tmp/dd.err | head -1 | sed "s/^/dd_error=/"; rm /workspace/fill',
   'echo "pids_max=$(cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max)"',
   'echo "memory_limit=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max)"',
-  'echo "host_mounts=$(awk \'$2 !~ /^\\/(proc|sys|dev|tmp|home\\/codex|workspace|run\\/codex-runner|etc\\/(hosts|hostname|resolv.conf))/ && $2 != "/" {print $2}\' /proc/mounts | tr "\\n" " ")"',
+  'echo "host_mounts=$(awk \'$2 !~ /^\\/(proc|sys|dev|tmp|home\\/codex|workspace|\\.cr\\/(ws|home)$|run\\/codex-runner|etc\\/(hosts|hostname|resolv.conf))/ && $2 != "/" {print $2}\' /proc/mounts | tr "\\n" " ")"',
   'echo "gateway_mount=$(awk \'$2 == "/run/codex-runner" {print $4}\' /proc/mounts | cut -d, -f1)"',
   'su -c true root 2>/dev/null && echo "su=worked" || echo "su=refused"',
 ].join('; ');

@@ -1,11 +1,10 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
-import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import tar from 'tar-stream';
+import { TarFileWriter } from '../archive/tar-file-writer.js';
 import { CODEX_HOME, type Sandbox, type SandboxIds } from '../sandbox/driver.js';
+import type { Fed, TarBody, TarConsumer } from '../tree-diff/tar-consumers.js';
+import type { TarEntry } from '../tree-diff/tar-reader.js';
 
 /** Where Codex writes its rollouts (`sessions/YYYY/MM/DD/rollout-…-<thread id>.jsonl`), relative to $CODEX_HOME. */
 const SESSIONS = 'sessions';
@@ -19,49 +18,92 @@ export interface SessionLimits {
   signal?: AbortSignal;
 }
 
+export interface SessionToKeep {
+  dest: string;
+  limits: SessionLimits;
+}
+
+/** Whether the session was kept; why not, in the log. */
+export function sessionKept(kept: SessionSaved, log: Pick<Logger, 'warn'>): boolean {
+  if (!kept.saved) log.warn({ reason: kept.reason }, 'Codex\'s session was not kept: the run has no follow-ups');
+  return kept.saved;
+}
+
 /**
  * Keeps a frozen sandbox's Codex session (its rollout files) as a tar at `dest`, re-packed from
  * what the run could write: directories and regular files under `sessions/` only, within
  * `maxBytes`. Whatever the session holds is the run's own, and goes only to a follow-up of the
- * same tenant's run; anything else in it (a link, a path outside) means no session is kept.
+ * same tenant's run; anything else in it (a link, a path that climbs) means no session is kept.
+ *
+ * It is one consumer of a tar parsed once for several (`feedTar`): it takes the entries
+ * under `home` (the tar's name for $CODEX_HOME; '' when the tar is of `sessions/` itself), keeps
+ * what is under `sessions/` and passes over the rest of Codex's files. It stops at the first entry
+ * after them, or at one before them that is no parent of them: it never holds a read open.
  */
-export async function saveSession(sandbox: Pick<Sandbox, 'getArchive'>, dest: string, limits: SessionLimits): Promise<SessionSaved> {
-  const partial = `${dest}.partial`;
-  try {
-    const source = await sandbox.getArchive(`${CODEX_HOME}/${SESSIONS}`, limits.signal);
-    const bytes = await repack(source, partial, limits);
-    await rename(partial, dest);
-    return { saved: true, bytes };
-  } catch (err) {
-    await rm(partial, { force: true });
-    if (limits.signal?.aborted) throw limits.signal.reason;
-    if (err instanceof SessionRefusedError) return { saved: false, reason: err.message };
-    throw err;
+export class SessionKeeper implements TarConsumer {
+  private readonly partial: string;
+  private readonly out: TarFileWriter;
+  private readonly home: string;
+  private bytes = 0;
+  private entered = false;
+  private found = false;
+
+  constructor(
+    private readonly dest: string,
+    home: string,
+    private readonly limits: SessionLimits,
+  ) {
+    this.home = home === '' || home.endsWith('/') ? home : `${home}/`;
+    this.partial = `${dest}.partial`;
+    this.out = new TarFileWriter(this.partial, limits.signal);
+  }
+
+  async entry(entry: TarEntry): Promise<TarBody | null | 'stop'> {
+    // latin1: byte for byte, and the separators are ASCII.
+    const name = entry.path.toString('latin1');
+    const relative = `${name}/`.startsWith(this.home) ? name.slice(this.home.length) : null;
+    if (relative === null) return this.entered || !this.home.startsWith(`${name}/`) ? 'stop' : null;
+    this.entered = true;
+    const kept = relative === '' ? null : sessionPath(relative);
+    if (kept === null) return null;
+    this.found = true;
+    const owner = { uid: this.limits.owner.uid, gid: this.limits.owner.gid, mtimeS: entry.mtimeS, uname: NO_NAME, gname: NO_NAME, linkPath: null };
+    const path = Buffer.from(kept, 'latin1');
+    if (entry.type === 'directory') {
+      await this.out.entry({ path, type: 'directory', mode: 0o700, size: 0, ...owner });
+      return null;
+    }
+    if (entry.type !== 'file') throw new SessionRefusedError(`the session holds ${JSON.stringify(name.slice(0, 120))}, a ${entry.type}, where only files and directories go`);
+    this.bytes += entry.size;
+    if (this.bytes > this.limits.maxBytes) throw new SessionRefusedError(`the session passes limits.session_max_mb (${this.limits.maxBytes} bytes)`);
+    await this.out.entry({ path, type: 'file', mode: 0o600, size: entry.size, ...owner });
+    const { out } = this;
+    return { write: (chunk) => out.body(chunk), end: () => out.endBody(entry.size) };
+  }
+
+  /** Once the tar is read: the session put at `dest`, or why there is none (and no file). */
+  async settle(fed: Fed): Promise<SessionSaved> {
+    try {
+      if (!fed.ok) throw fed.error;
+      if (!this.found) throw new SessionRefusedError(`Codex wrote no ${SESSIONS}/ directory`);
+      await this.out.finish();
+      await rename(this.partial, this.dest);
+      return { saved: true, bytes: this.bytes };
+    } catch (err) {
+      await this.discard();
+      if (err instanceof SessionRefusedError) return { saved: false, reason: err.message };
+      throw err;
+    }
+  }
+
+  async discard(): Promise<void> {
+    // The file is opened asynchronously: it must be closed (or never opened) before it is removed.
+    await this.out.destroy();
+    await rm(this.partial, { force: true });
   }
 }
 
-/**
- * The session of a sandbox whose Codex started a thread, kept at `dest`; false when there is none
- * or it cannot be kept (said in the log: the run itself is not failed for it).
- */
-export async function keepSession(
-  sandbox: Pick<Sandbox, 'getArchive'>,
-  threadId: string | null,
-  dest: string,
-  limits: SessionLimits,
-  log: Pick<Logger, 'warn'>,
-): Promise<boolean> {
-  if (threadId === null) return false;
-  try {
-    const kept = await saveSession(sandbox, dest, limits);
-    if (!kept.saved) log.warn({ reason: kept.reason }, 'Codex\'s session was not kept: the run has no follow-ups');
-    return kept.saved;
-  } catch (err) {
-    if (limits.signal?.aborted) throw err;
-    log.warn({ err }, 'could not read Codex\'s session: the run has no follow-ups');
-    return false;
-  }
-}
+const NO_NAME = Buffer.alloc(0);
 
 /** Puts a kept session where the sandbox's Codex looks for it (`codex exec resume <thread id>`). */
 export async function restoreSession(sandbox: Pick<Sandbox, 'putArchive'>, session: string, signal?: AbortSignal): Promise<void> {
@@ -70,47 +112,14 @@ export async function restoreSession(sandbox: Pick<Sandbox, 'putArchive'>, sessi
 
 class SessionRefusedError extends Error {}
 
-async function repack(source: Readable, dest: string, limits: SessionLimits): Promise<number> {
-  const extract = tar.extract();
-  const pack = tar.pack();
-  let bytes = 0;
-  const written = pipeline(pack, createWriteStream(dest, { mode: 0o600 }));
-  written.catch(() => {}); // awaited below; a failure before then is not unhandled
-  const read = (async () => {
-    for await (const entry of extract) {
-      const { name, type, size = 0, mtime } = entry.header;
-      const relative = sessionPath(name);
-      if (relative === null) throw new SessionRefusedError(`the session holds ${JSON.stringify(name.slice(0, 120))}, which is not a path under ${SESSIONS}/`);
-      const owner = { uid: limits.owner.uid, gid: limits.owner.gid, mtime };
-      if (type === 'directory') {
-        pack.entry({ name: relative, type: 'directory', mode: 0o700, ...owner });
-        entry.resume();
-      } else if (type === 'file') {
-        bytes += size;
-        if (bytes > limits.maxBytes) throw new SessionRefusedError(`the session passes limits.session_max_mb (${limits.maxBytes} bytes)`);
-        await pipeline(entry, pack.entry({ name: relative, type: 'file', mode: 0o600, size, ...owner }));
-      } else {
-        throw new SessionRefusedError(`the session holds ${JSON.stringify(name.slice(0, 120))}, a ${type}, where only files and directories go`);
-      }
-    }
-    pack.finalize();
-  })();
-  try {
-    await Promise.all([pipeline(source, extract), read]);
-    await written;
-    return bytes;
-  } catch (err) {
-    source.destroy();
-    pack.destroy();
-    // The file is opened asynchronously: it must be closed (or never opened) before the caller removes it.
-    await written.catch(() => {});
-    throw err;
+/**
+ * A name under $CODEX_HOME as `sessions/…`, normalised; null when it is Codex's other files. A
+ * name that climbs (`..`) is refused: a tar of a real tree never has one.
+ */
+function sessionPath(relative: string): string | null {
+  const trimmed = relative.replace(/\/+$/, '');
+  if (trimmed.split('/').some((part) => part === '..' || part === '.' || part === '')) {
+    throw new SessionRefusedError(`the session holds ${JSON.stringify(trimmed.slice(0, 120))}, which is not a path under ${SESSIONS}/`);
   }
-}
-
-/** The entry's name as `sessions/…`, normalised; null when it is not under it. */
-function sessionPath(name: string): string | null {
-  const normal = path.posix.normalize(name.replace(/\/+$/, ''));
-  if (normal !== SESSIONS && !normal.startsWith(`${SESSIONS}/`)) return null;
-  return normal.split('/').some((part) => part === '..' || part === '') ? null : normal;
+  return trimmed === SESSIONS || trimmed.startsWith(`${SESSIONS}/`) ? trimmed : null;
 }

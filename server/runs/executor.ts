@@ -13,7 +13,7 @@ import type { WarmPool } from '../sandbox/warm-pool.js';
 import { indexBaseline, type BaselineIndex } from '../tree-diff/index.js';
 import { collectArtifacts, PATCH_BYTES_PER_TREE_BYTE, type CollectLimits } from './collect-artifacts.js';
 import { turnUsage, type CodexOutcome } from './codex-outcome.js';
-import { keepSession, restoreSession, type SessionLimits } from './codex-session.js';
+import { restoreSession, type SessionLimits } from './codex-session.js';
 import { CodexPhase } from './codex-phase.js';
 import type { EventLog } from './event-log.js';
 import { withOutputOffThread } from './output-check.js';
@@ -224,15 +224,14 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
     }
     const outOfMemory = exitCode !== 0 && (await started.ranOutOfMemory().catch(() => false)) ? job.limits.memoryMb : null;
     const baseline = await time('baseline', () => baselineWork);
-    // Side by side: both read the frozen sandbox through the archive API.
-    const [collected, hasSession] = await Promise.all([
-      time('collect', () => collectArtifacts(started, baseline, job.files, collectLimits(job.limits.workspaceMb, config.limits.collectTimeoutS), signal, log)),
-      keepSession(started, codex.outcome.threadId, job.files.session, sessionLimits(signal), log),
-    ]);
+    const session = codex.outcome.threadId === null ? null : { dest: job.files.session, limits: sessionLimits(signal) };
+    const collected = await time('collect', () =>
+      collectArtifacts(started, baseline, job.files, collectLimits(job.limits.workspaceMb, config.limits.collectTimeoutS), signal, log, session),
+    );
     result = await withOutputOffThread({
       ...codexResult(exitCode, turnOutcome(), codex.stderrText(), outOfMemory, opened.fault()),
       threadId: codex.outcome.threadId,
-      hasSession,
+      hasSession: collected.hasSession,
       changes: collected.changes,
       providerUsage: null,
       hasDiff: collected.hasDiff,
@@ -312,11 +311,9 @@ async function collectPartial(
   try {
     await beforeDeadline(sandbox.freeze());
     const baseline = await beforeDeadline(baselineWork);
-    const [collected, hasSession] = await Promise.all([
-      collectArtifacts(sandbox, baseline, files, limits, deadline, log),
-      // A stopped run can be followed up too ("go on"), from what it had done.
-      keepSession(sandbox, session.threadId, files.session, { ...session.limits, signal: deadline }, log),
-    ]);
+    // A stopped run can be followed up too ("go on"), from what it had done.
+    const keep = session.threadId === null ? null : { dest: files.session, limits: { ...session.limits, signal: deadline } };
+    const collected = await collectArtifacts(sandbox, baseline, files, limits, deadline, log, keep);
     const stopped = 'the run was stopped before it ended: its diff and workspace are what the sandbox held then';
     return {
       changes: collected.changes,
@@ -324,7 +321,7 @@ async function collectPartial(
       hasWorkspace: collected.hasWorkspace,
       leftOut: collected.leftOut,
       artifactProblem: collected.problem ? `${stopped}; ${collected.problem}` : stopped,
-      hasSession,
+      hasSession: collected.hasSession,
     };
   } catch (err) {
     log.warn({ err }, "could not collect a stopped run's partial diff and workspace");

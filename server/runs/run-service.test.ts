@@ -1,8 +1,9 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readTarContents } from '../archive/test-tarballs.js';
 import { parseConfig, type Config } from '../config/config.js';
 import { emptyProviderUsage, type ProviderUsage } from '../domain/provider-usage.js';
 import { RunStop } from '../domain/run-error.js';
@@ -16,7 +17,7 @@ import { tenantQuota } from './tenant-quota.js';
 import { RunService } from './run-service.js';
 import { MemoryRunStore } from './run-store.js';
 import type { Run } from './run.js';
-import { completingCodex, FakeSandboxDriver, hangingCodex, type FakeSandbox, type FakeSandboxScript } from './test-sandbox-driver.js';
+import { completingCodex, FakeSandboxDriver, hangingCodex, writeLines, type FakeCodex, type FakeSandbox, type FakeSandboxScript } from './test-sandbox-driver.js';
 
 const TENANT = 'default';
 
@@ -130,6 +131,21 @@ describe('RunService on a scripted sandbox driver', () => {
     expect(telemetry.of('runPhase').map((e) => e.labels.phase)).toEqual(['access', 'start', 'codex', 'baseline', 'collect', 'remove']);
     expect(telemetry.events.at(-1)!.kind).toBe('runEnded');
     expect(telemetry.of('runEnded')).toEqual([{ kind: 'runEnded', labels: { tenant: TENANT, provider: 'standin', status: 'succeeded', error: '' }, value: expect.any(Number) }]);
+  });
+
+  it('keeps Codex\'s session from the same archive read as the workspace, and nothing else of Codex\'s home', async () => {
+    const thread = '0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b';
+    const codex: FakeCodex = async ({ stdout }) => {
+      writeLines(stdout, [{ type: 'thread.started', thread_id: thread }, { type: 'turn.started' }, { type: 'turn.completed', usage: { input_tokens: 1, cached_input_tokens: 0, output_tokens: 1, reasoning_output_tokens: 0 } }]);
+      return 0;
+    };
+    const codexHome = { 'config.toml': 'model = "m"\n', [`sessions/2026/12/03/rollout-${thread}.jsonl`]: '{"type":"session_meta"}\n' };
+    const { driver, create, ended } = build({ codex, workspace: { 'a.txt': 'hello\n' }, codexHome });
+    const run = await ended((await create()).id);
+    expect(run).toMatchObject({ status: 'succeeded', threadId: thread, hasSession: true, hasWorkspace: true });
+    expect(driver.sandboxes[0]!.archiveReads).toEqual(['/.cr']);
+    const session = await readTarContents(await readFile(path.join(dataDir, 'runs', run.id, 'session.tar')));
+    expect([...session.keys()]).toEqual([`sessions/2026/12/03/rollout-${thread}.jsonl`]);
   });
 
   it('gives Codex the prompt on its stdin, never in its argv, even one that starts with "-"', async () => {

@@ -3,7 +3,7 @@
 // so the server build and image leave it out, like the other test-*.ts modules.
 import { Readable, type Writable } from 'node:stream';
 import { buildTar, dir, file } from '../archive/test-tarballs.js';
-import type { BoundedTree, ExecOptions, Sandbox, SandboxDriver, SandboxError, SandboxRequest, SweepResult } from '../sandbox/driver.js';
+import { COLLECT_CODEX_HOME, COLLECT_DIR, COLLECT_WORKSPACE, type BoundedTree, type ExecOptions, type Sandbox, type SandboxDriver, type SandboxError, type SandboxRequest, type SweepResult } from '../sandbox/driver.js';
 
 /** What `codex exec` does in a fake sandbox: writes its JSONL to `stdout`, returns its exit code. */
 export type FakeCodex = (io: { stdout: Writable; signal: AbortSignal; sandbox: FakeSandbox; stdin: string | undefined }) => Promise<number>;
@@ -12,6 +12,8 @@ export interface FakeSandboxScript {
   codex?: FakeCodex;
   /** The workspace as the run leaves it: path → content. */
   workspace?: Record<string, string>;
+  /** $CODEX_HOME as the run leaves it (`sessions/…` is its session): path → content. */
+  codexHome?: Record<string, string>;
   /** remove() rejects with this, and the sandbox stays. */
   removeError?: Error;
 }
@@ -78,6 +80,8 @@ export class FakeSandboxDriver implements SandboxDriver {
 export class FakeSandbox implements Sandbox {
   /** Every exec, in order: its argv and what was written to its stdin. */
   readonly execs: { argv: string[]; stdin: string | undefined }[] = [];
+  /** The path of every getArchive, in order. */
+  readonly archiveReads: string[] = [];
   frozen = false;
   removed = false;
   removeCalls = 0;
@@ -91,9 +95,18 @@ export class FakeSandbox implements Sandbox {
     for await (const _ of tar);
   }
 
+  /** Of COLLECT_DIR only, as Docker names it: Codex's home (its session, when scripted), then the workspace. */
   async getArchive(path: string): Promise<Readable> {
-    if (path !== '/workspace') throw new Error(`fake sandbox: no archive of ${path}`);
-    const entries = [dir('workspace/'), ...Object.entries(this.script.workspace ?? {}).map(([name, content]) => file(`workspace/${name}`, content))];
+    this.archiveReads.push(path);
+    if (path !== COLLECT_DIR) throw new Error(`fake sandbox: no archive of ${path}`);
+    const [home, workspace] = [COLLECT_CODEX_HOME.slice(1), COLLECT_WORKSPACE.slice(1)];
+    const entries = [
+      dir(`${COLLECT_DIR.slice(1)}/`),
+      dir(`${home}/`),
+      ...Object.entries(this.script.codexHome ?? {}).map(([name, content]) => file(`${home}/${name}`, content)),
+      dir(`${workspace}/`),
+      ...Object.entries(this.script.workspace ?? {}).map(([name, content]) => file(`${workspace}/${name}`, content)),
+    ];
     return Readable.from([await buildTar(entries)]);
   }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildSandboxSpec, type DockerPlacement } from './container-spec.js';
-import type { SandboxRequest } from './driver.js';
+import { COLLECT_CODEX_HOME, COLLECT_DIR, COLLECT_WORKSPACE, WORKSPACE_DIR, type SandboxRequest } from './driver.js';
 
 const placement: DockerPlacement = { instance: 'default', gatewayVolume: '' };
 const input: SandboxRequest = {
@@ -39,11 +39,13 @@ describe('buildSandboxSpec', () => {
     expect(host.PidsLimit).toBe(256);
   });
 
-  it('mounts only the capped workspace and Codex home volumes and the run\'s own gateway socket directory, read-only', () => {
+  it('mounts only the capped workspace and Codex home volumes (again side by side, for one read at the end) and the run\'s own gateway socket directory, read-only', () => {
     expect(host.Binds).toBeUndefined();
     expect(host.Mounts).toEqual([
       { Type: 'volume', Source: 'codex-runner-ws-r1', Target: '/workspace' },
       { Type: 'volume', Source: 'codex-runner-home-r1', Target: '/home/codex/.codex' },
+      { Type: 'volume', Source: 'codex-runner-ws-r1', Target: '/.cr/ws' },
+      { Type: 'volume', Source: 'codex-runner-home-r1', Target: '/.cr/home' },
       { Type: 'bind', Source: '/srv/data/gateway/runs/r1', Target: '/run/codex-runner', ReadOnly: true },
     ]);
     expect(container.Cmd).toEqual(['socat', 'TCP-LISTEN:8089,bind=127.0.0.1,reuseaddr,fork', 'UNIX-CONNECT:/run/codex-runner/gateway.sock']);
@@ -99,11 +101,20 @@ describe('buildSandboxSpec', () => {
     expect(() => buildSandboxSpec({ ...input, gateway: null, egressProxy: true }, placement)).toThrow(/needs a gateway/);
   });
 
+  it('aliases the workspace under a path no longer than its own, so a path at the limit the workspace holds is read back too', () => {
+    expect(COLLECT_WORKSPACE.length).toBeLessThanOrEqual(WORKSPACE_DIR.length);
+    expect(COLLECT_WORKSPACE.startsWith(`${COLLECT_DIR}/`) && COLLECT_CODEX_HOME.startsWith(`${COLLECT_DIR}/`)).toBe(true);
+    // Docker's tar walks each directory in name order: Codex's home, then the workspace.
+    expect(COLLECT_CODEX_HOME < COLLECT_WORKSPACE).toBe(true);
+  });
+
   it('mounts no gateway and idles without the relay when the key is delivered in the environment', () => {
     const spec = buildSandboxSpec({ ...input, network: 'bridge', gateway: null }, placement);
     expect(spec.container.HostConfig!.Mounts).toEqual([
       { Type: 'volume', Source: 'codex-runner-ws-r1', Target: '/workspace' },
       { Type: 'volume', Source: 'codex-runner-home-r1', Target: '/home/codex/.codex' },
+      { Type: 'volume', Source: 'codex-runner-ws-r1', Target: '/.cr/ws' },
+      { Type: 'volume', Source: 'codex-runner-home-r1', Target: '/.cr/home' },
     ]);
     expect(spec.container.Cmd).toEqual(['sleep', 'infinity']);
     expect(spec.container.HostConfig!.NetworkMode).toBe('bridge');

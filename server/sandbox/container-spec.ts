@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type Dockerode from 'dockerode';
 import { EGRESS_SOCKET_NAME, SANDBOX_EGRESS_PORT } from '../domain/sandbox-egress.js';
-import { CODEX_HOME, GATEWAY_SOCKET_NAME, HOME_DIR, SANDBOX_GATEWAY_PORT, WORKSPACE_DIR, type SandboxRequest } from './driver.js';
+import { CODEX_HOME, COLLECT_CODEX_HOME, COLLECT_WORKSPACE, GATEWAY_SOCKET_NAME, HOME_DIR, SANDBOX_GATEWAY_PORT, WORKSPACE_DIR, type SandboxRequest } from './driver.js';
 
 export const RUN_ID_LABEL = 'codex-runner.run-id';
 export const INSTANCE_LABEL = 'codex-runner.instance';
@@ -60,6 +60,8 @@ export function buildSandboxSpec(input: SandboxRequest, placement: DockerPlaceme
   const mounts: Dockerode.MountSettings[] = [
     { Type: 'volume', Source: volume.Name!, Target: WORKSPACE_DIR },
     { Type: 'volume', Source: codexHomeVolume.Name!, Target: CODEX_HOME },
+    { Type: 'volume', Source: volume.Name!, Target: COLLECT_WORKSPACE },
+    { Type: 'volume', Source: codexHomeVolume.Name!, Target: COLLECT_CODEX_HOME },
   ];
   if (gateway && placement.gatewayVolume) mounts.push({ Type: 'volume', Source: placement.gatewayVolume, Target: GATEWAY_MOUNT_DIR, ReadOnly: true });
   else if (gateway) mounts.push({ Type: 'bind', Source: gateway.socketDir, Target: GATEWAY_MOUNT_DIR, ReadOnly: true });

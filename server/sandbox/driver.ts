@@ -4,6 +4,17 @@ import type { Readable, Writable } from 'node:stream';
 export const WORKSPACE_DIR = '/workspace';
 export const HOME_DIR = '/home/codex';
 export const CODEX_HOME = '/home/codex/.codex';
+/**
+ * The workspace and Codex's home again, side by side (the same volumes, mounted twice), so that one
+ * archive read takes both when the run ends: each read of Docker's archive API re-executes dockerd
+ * (`docker-tar`), ~65 ms and as much of the engine's CPU here, and reads of one container queue.
+ * Entries in such a read are named `.cr/ws/…` and `.cr/home/…`; `home` sorts before `ws`, so
+ * Codex's files come first. Short: Docker's tar walks the full path, so the workspace's alias must
+ * be no longer than WORKSPACE_DIR, or a path at the limit the workspace holds could not be read.
+ */
+export const COLLECT_DIR = '/.cr';
+export const COLLECT_WORKSPACE = `${COLLECT_DIR}/ws`;
+export const COLLECT_CODEX_HOME = `${COLLECT_DIR}/home`;
 /** Inside a sandbox given a gateway endpoint, the gateway answers here (the driver relays it). */
 export const SANDBOX_GATEWAY_PORT = 8089;
 export const SANDBOX_GATEWAY_URL = `http://127.0.0.1:${SANDBOX_GATEWAY_PORT}/v1`;

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { makeTar } from '../archive/test-tarballs.js';
-import { feedTar, type TarBody, type TarConsumer } from './tar-consumers.js';
+import { feedTar, withinDir, type TarBody, type TarConsumer } from './tar-consumers.js';
 import { TarReader, type TarEntry } from './tar-reader.js';
 
 /** Records what it is fed; `failAt` throws on that entry's body, `stopAt` stops at that entry. */
@@ -93,5 +93,23 @@ describe('feedTar', () => {
     expect(fed[0]).toMatchObject({ ok: false });
     expect(fed[1]).toEqual({ ok: true });
     expect(one.aborted).toEqual(['d/b.txt']);
+  });
+});
+
+describe('withinDir', () => {
+  it('gives each consumer its own tree of one archive, the directory and what is under it, nothing of a name that only begins alike', async () => {
+    const [home, workspace] = [recorder(), recorder()];
+    const tar = await makeTar([
+      { name: 'collect/', type: 'directory' },
+      { name: 'collect/home/', type: 'directory' },
+      { name: 'collect/home/s.jsonl', content: 'session' },
+      { name: 'collect/home2/x', content: 'not home' },
+      { name: 'collect/workspace/', type: 'directory' },
+      { name: 'collect/workspace/a.txt', content: 'aaa' },
+    ]);
+    const fed = await feedTar(new TarReader(source(tar)), [{ consumer: withinDir('collect/home', home.consumer) }, { consumer: withinDir('collect/workspace', workspace.consumer) }]);
+    expect(fed).toEqual([{ ok: true }, { ok: true }]);
+    expect(home.seen).toEqual(['collect/home', 'collect/home/s.jsonl', 'collect/home/s.jsonl=session']);
+    expect(workspace.seen).toEqual(['collect/workspace', 'collect/workspace/a.txt', 'collect/workspace/a.txt=aaa']);
   });
 });

@@ -87,3 +87,14 @@ async function feedBody(reader: TarReader, bodies: [number, TarBody][], reading:
     for (const [i, body] of bodies) if (!ended.has(i)) await Promise.resolve(body.abort?.()).catch(() => {});
   }
 }
+
+/**
+ * `consumer`, given only the entries at `dir` and under it (`dir` as the tar names it, without a
+ * trailing slash): several trees in one archive, each read by its own consumers.
+ */
+export function withinDir(dir: string, consumer: TarConsumer): TarConsumer {
+  const exact = Buffer.from(dir);
+  const under = Buffer.from(`${dir}/`);
+  const inside = (path: Buffer) => path.equals(exact) || (path.length >= under.length && under.equals(path.subarray(0, under.length)));
+  return { entry: (entry) => (inside(entry.path) ? consumer.entry(entry) : Promise.resolve(null)) };
+}
