@@ -69,6 +69,11 @@ beforeAll(async () => {
     if (waited > 60_000) throw new Error(`run ${live} did not start in 60 s`);
     await new Promise((r) => setTimeout(r, 200));
   }
+  // Until its Codex has called the model: the Docker streams it holds from then on are in the baseline.
+  for (let waited = 0; !standIn.requests.some((r) => r.script === 'hold'); waited += 50) {
+    if (waited > 60_000) throw new Error(`run ${live}'s Codex did not call the model in 60 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
   baseline = await serverState(server);
 }, 180_000);
 

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { buildSandboxSpec, EXPIRES_LABEL, INSTANCE_LABEL, RUN_ID_LABEL, sandboxName, type DockerPlacement, type SandboxSpec } from './container-spec.js';
 import { demuxDockerStream } from './demux.js';
 import { SandboxError, type BoundedTree, type ExecOptions, type Sandbox, type SandboxDriver, type SandboxRequest, type SweepResult } from './driver.js';
+import { STANDBY_COMMAND, standbyRequest } from './standby-request.js';
 import { readWorkspaceWithin } from './workspace-reader.js';
 
 interface DockerErrorLike {
@@ -83,7 +84,9 @@ export class DockerSandboxDriver implements SandboxDriver {
       if (request.phaseNetwork) await this.docker.getNetwork(request.phaseNetwork).disconnect({ Container: container.id, Force: true });
       await container.start();
       signal?.throwIfAborted();
-      return new DockerSandbox(this.docker, container, spec, this.log, this.probe);
+      const sandbox = new DockerSandbox(this.docker, container, spec, this.log, this.probe);
+      sandbox.standBy();
+      return sandbox;
     } catch (err) {
       await new DockerSandbox(this.docker, container, spec, this.log, this.probe).remove();
       if (signal?.aborted) throw signal.reason;
@@ -113,8 +116,16 @@ export class DockerSandboxDriver implements SandboxDriver {
   }
 }
 
+/** A started exec of the standby process, waiting for its command. */
+interface StandingExec {
+  exec: Dockerode.Exec;
+  stream: Duplex;
+}
+
 class DockerSandbox implements Sandbox {
   private removal: Promise<void> | null = null;
+  /** The standby process the first exec takes (`standBy`); null once taken, or if none was started. */
+  private standby: Promise<StandingExec | null> | null = null;
   /**
    * Execs started whose process the engine has not yet reported running or exited. Freezing the
    * sandbox while one of them starts deadlocks the engine on cgroup v1: the exec's init is frozen
@@ -162,6 +173,44 @@ class DockerSandbox implements Sandbox {
     }
   }
 
+  /**
+   * Starts the image's standby process (`codex-runner-standby`), which the sandbox's first exec
+   * takes instead of starting its own: the engine's exec start (~40 ms here) is then paid while the
+   * sandbox waits in the pool, or while a cold run's upload goes in, not on the way to Codex.
+   */
+  standBy(): void {
+    const standing = (async (): Promise<StandingExec> => {
+      const exec = await this.requireContainer().exec({ Cmd: [STANDBY_COMMAND], AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: false });
+      this.starting.add(exec);
+      const stream = (await exec.start({ hijack: true, stdin: true })) as unknown as Duplex;
+      // Nobody reads it until a run takes it; a broken connection is found by the take's inspect.
+      stream.on('error', () => {});
+      return { exec, stream };
+    })();
+    this.standby = standing.catch((err: unknown) => {
+      this.log.debug({ err, containerId: this.id }, 'could not start the standby process: the first exec starts its own');
+      return null;
+    });
+  }
+
+  /** The standby process, once, if it still waits; destroyed and null when it does not. */
+  private async takeStandby(): Promise<StandingExec | null> {
+    const standby = this.standby;
+    this.standby = null;
+    const standing = await standby;
+    if (!standing) return null;
+    const info = await standing.exec.inspect().catch(() => null);
+    if (info?.Running && info.Pid > 0) return standing;
+    standing.stream.destroy();
+    return null;
+  }
+
+  private async takeStandbyStream(): Promise<Duplex | null> {
+    const standby = this.standby;
+    this.standby = null;
+    return (await standby)?.stream ?? null;
+  }
+
   async exec(argv: string[], options: ExecOptions = {}): Promise<number> {
     const { signal } = options;
     signal?.throwIfAborted();
@@ -169,10 +218,18 @@ class DockerSandbox implements Sandbox {
     const withStdin = options.stdin !== undefined;
     let exec: Dockerode.Exec;
     let stream: Duplex;
+    let standing: StandingExec | null = null;
+    // Before the standby is taken: a command it cannot be given leaves it waiting for the next.
+    const request = this.standby ? standbyRequest(argv, options.env ?? []) : null;
     try {
-      exec = await container.exec({ Cmd: argv, Env: options.env, AttachStdin: withStdin, AttachStdout: true, AttachStderr: true, Tty: false });
-      this.starting.add(exec);
-      stream = (await exec.start({ hijack: true, stdin: withStdin })) as unknown as Duplex;
+      if (request) standing = await this.takeStandby();
+      if (standing) {
+        ({ exec, stream } = standing);
+      } else {
+        exec = await container.exec({ Cmd: argv, Env: options.env, AttachStdin: withStdin, AttachStdout: true, AttachStderr: true, Tty: false });
+        this.starting.add(exec);
+        stream = (await exec.start({ hijack: true, stdin: withStdin })) as unknown as Duplex;
+      }
     } catch (err) {
       throw await this.explain(err, signal);
     }
@@ -181,7 +238,11 @@ class DockerSandbox implements Sandbox {
     if (signal?.aborted) onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      if (typeof options.stdin === 'string') {
+      // The command itself, to the standby process; its own stdin follows (none: ended at once).
+      if (standing) stream.write(request!);
+      if (standing && options.stdin === undefined) {
+        stream.end();
+      } else if (typeof options.stdin === 'string') {
         stream.write(options.stdin);
         // Half-closes the hijacked connection: Docker then closes the process's stdin.
         stream.end();
@@ -361,6 +422,8 @@ class DockerSandbox implements Sandbox {
 
   remove(): Promise<void> {
     this.removal ??= (async () => {
+      // Its connection would otherwise stay open with nobody reading it.
+      void this.takeStandbyStream().then((stream) => stream?.destroy());
       const errors: unknown[] = [];
       if (this.container) await removeContainer(this.container).catch((err) => errors.push(err));
       for (const volume of [this.spec.volume, this.spec.codexHomeVolume]) {
