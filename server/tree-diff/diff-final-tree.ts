@@ -1,10 +1,11 @@
 import { createWriteStream } from 'node:fs';
 import { rename, rm, stat, writeFile } from 'node:fs/promises';
-import type { Readable, Transform } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { BaselineEntry, BaselineIndex, Omission, Skipped } from './baseline-index.js';
 import { scanFinalTree, type FinalScan, type ScanOptions } from './final-tree-scan.js';
-import { GitOutputTooLargeError, runGit } from './git-runner.js';
+import { runGit } from './git-runner.js';
+import { PatchTooLargeError, SummaryThenPatch } from './summary-split.js';
 import { writeTree, type TreeEntry } from './tree-writer.js';
 import { parseNumstatZ, type DiffSummary } from './numstat.js';
 import { quoteHeaders } from './quote-headers.js';
@@ -73,14 +74,7 @@ export async function diffScanned(baseline: BaselineIndex, scan: FinalScan, opts
   if (opts.leftOut) omitLeftOut(scan, await opts.leftOut, opts.stripPrefix ?? 'workspace/');
   const changes = await applyChanges(baseline, scan, signal);
   const finalTree = changes === null ? baseline.treeId : await writeTree(baseline.store, changes);
-  const range = [baseline.treeId, finalTree];
-  // Settled, not raced: neither git may outlive this call, nor a partial patch be left behind.
-  const [patch, numstat] = await settleAll([
-    writePatch(baseline, range, opts),
-    finalTree === baseline.treeId
-      ? Promise.resolve(Buffer.alloc(0))
-      : runGit(baseline.store.git, { args: ['diff-tree', ...DIFF_FLAGS, '--numstat', '-z', ...range], maxStdoutBytes: opts.maxSummaryBytes ?? DEFAULT_MAX_SUMMARY_BYTES, signal }),
-  ]);
+  const { patch, numstat } = await diffTrees(baseline, [baseline.treeId, finalTree], opts);
   return { changes: parseNumstatZ(numstat), patch, omitted: scan.omitted, skipped: scan.skipped, truncated: scan.truncated, bytesRead: scan.bytesRead };
 }
 
@@ -143,34 +137,40 @@ function goneBeforeCut(scan: FinalScan, key: PathKey): boolean {
   return scan.dirs.has(key) || parentKeys(key).some((parent) => scan.entries.has(parent));
 }
 
-async function writePatch(baseline: BaselineIndex, range: string[], opts: DiffOptions): Promise<TreeDiff['patch']> {
+/**
+ * The patch, written to `opts.patchPath` (or too large to keep), and git's `--numstat -z` summary,
+ * from one git process: the summary comes first in its output, whole even when the patch is not kept.
+ */
+async function diffTrees(baseline: BaselineIndex, range: string[], opts: DiffOptions): Promise<{ patch: TreeDiff['patch']; numstat: Buffer }> {
   const partial = `${opts.patchPath}.partial`;
-  let quoting: Transform | undefined;
+  const maxSummaryBytes = opts.maxSummaryBytes ?? DEFAULT_MAX_SUMMARY_BYTES;
+  const splitter = new SummaryThenPatch(maxSummaryBytes, opts.maxPatchBytes);
   let written: Promise<void> | undefined;
   try {
     if (range[0] === range[1]) {
       await writeFile(partial, '', { mode: 0o600 });
+      splitter.summary = Buffer.alloc(0);
     } else {
-      quoting = quoteHeaders();
-      written = pipeline(quoting, createWriteStream(partial, { mode: 0o600 }));
+      written = pipeline(splitter, quoteHeaders(), createWriteStream(partial, { mode: 0o600 }));
       written.catch(() => {});
       await runGit(baseline.store.git, {
-        args: ['diff-tree', ...DIFF_FLAGS, '-p', '--binary', '--full-index', '--src-prefix=a/', '--dst-prefix=b/', ...range],
-        stdout: quoting,
-        maxStdoutBytes: opts.maxPatchBytes,
+        args: ['diff-tree', ...DIFF_FLAGS, '--numstat', '-z', '-p', '--binary', '--full-index', '--src-prefix=a/', '--dst-prefix=b/', ...range],
+        stdout: splitter,
+        // The splitter holds each part to its own cap.
+        maxStdoutBytes: maxSummaryBytes + opts.maxPatchBytes + 2,
         signal: opts.signal,
       });
       await written;
     }
     const { size } = await stat(partial);
     await rename(partial, opts.patchPath);
-    return { written: true, bytes: size };
+    return { patch: { written: true, bytes: size }, numstat: splitter.summary! };
   } catch (error) {
-    if (error instanceof GitOutputTooLargeError) return { written: false, reason: 'too_large' };
+    if (error instanceof PatchTooLargeError && splitter.summary !== null) return { patch: { written: false, reason: 'too_large' }, numstat: splitter.summary };
     throw error;
   } finally {
     // On abort runGit leaves the sink open; the file stream must still be closed before the rm.
-    quoting?.destroy();
+    splitter.destroy();
     await written?.catch(() => {});
     await rm(partial, { force: true });
   }
