@@ -109,4 +109,13 @@ describe("a sandbox's first exec", () => {
     expect(out.text()).toBe('fresh\n');
     expect((await execsMade()).map((e) => e.command)).toEqual(['codex-runner-standby', 'echo fresh']);
   });
+
+  it('is waited for by a freeze at once after the start, which would otherwise meet its exec half-started and wedge the engine', async () => {
+    // No wait for the standby: the freeze comes while its exec may still be made and started.
+    await sandbox.freeze();
+    const standby = (await execsMade()).find((e) => e.command === 'codex-runner-standby');
+    expect(standby).toBeDefined();
+    expect((await docker.getExec(standby!.id).inspect()).Pid).toBeGreaterThan(0);
+    // afterEach removes the frozen sandbox and checks that nothing is left.
+  });
 });

@@ -126,6 +126,8 @@ class DockerSandbox implements Sandbox {
   private removal: Promise<void> | null = null;
   /** The standby process the first exec takes (`standBy`); null once taken, or if none was started. */
   private standby: Promise<StandingExec | null> | null = null;
+  /** Settles once the standby's exec has been made and started (or failed), taken or not: a freeze waits for it. */
+  private standbyStarting: Promise<unknown> = Promise.resolve();
   /**
    * Execs started whose process the engine has not yet reported running or exited. Freezing the
    * sandbox while one of them starts deadlocks the engine on cgroup v1: the exec's init is frozen
@@ -191,6 +193,7 @@ class DockerSandbox implements Sandbox {
       this.log.debug({ err, containerId: this.id }, 'could not start the standby process: the first exec starts its own');
       return null;
     });
+    this.standbyStarting = this.standby;
   }
 
   /** The standby process, once, if it still waits; destroyed and null when it does not. */
@@ -293,6 +296,8 @@ class DockerSandbox implements Sandbox {
   }
 
   async freeze(): Promise<void> {
+    // A standby still being made is not yet among `starting`, and its start would meet a frozen sandbox.
+    await this.standbyStarting;
     await this.untilExecsStarted();
     for (let attempt = 1; ; attempt++) {
       try {
