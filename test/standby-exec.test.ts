@@ -2,31 +2,17 @@
 // the command, its environment and its stdin reach it as a fresh exec's would, the engine's record
 // of the exec holds none of them, and a standby that died is replaced by a fresh exec. Real Docker,
 // the sandbox image.
-import { randomUUID } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
-import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_SANDBOX_IDS } from '../server/domain/sandbox-ids.js';
-import { DockerSandboxDriver } from '../server/sandbox/docker-driver.js';
 import type { Sandbox } from '../server/sandbox/driver.js';
+import { bareSandboxDriver, startBareSandbox } from './fixtures/bare-sandbox.js';
 import { docker, leftovers } from './fixtures/docker.js';
 
-const instance = `standby-test-${randomUUID().slice(0, 8)}`;
-const driver = new DockerSandboxDriver(docker, pino({ level: 'silent' }), { instance, gatewayVolume: '' });
+const { driver, instance } = bareSandboxDriver('standby-test');
 let sandbox: Sandbox;
 
 beforeEach(async () => {
-  sandbox = await driver.start({
-    runId: randomUUID(),
-    tenant: 'test',
-    expiresAt: new Date(Date.now() + 600_000),
-    image: 'codex-runner-sandbox:latest',
-    network: 'none',
-    runtime: '',
-    limits: { memoryMb: 256, cpus: 1, pidsLimit: 64, workspaceMb: 16, tmpMb: 16, homeMb: 16 },
-    ids: DEFAULT_SANDBOX_IDS,
-    gateway: null,
-  });
+  sandbox = await startBareSandbox(driver, 16);
 });
 
 afterEach(async () => {

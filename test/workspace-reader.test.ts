@@ -1,30 +1,16 @@
 // The reader that takes over from Docker's archive when a file passes the workspace cap: it must
 // stream, stop when told, and never outlive its read. Real Docker, the sandbox image.
-import { randomUUID } from 'node:crypto';
-import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_SANDBOX_IDS } from '../server/domain/sandbox-ids.js';
-import { DockerSandboxDriver } from '../server/sandbox/docker-driver.js';
 import type { Sandbox } from '../server/sandbox/driver.js';
 import { TarReader } from '../server/tree-diff/tar-reader.js';
+import { bareSandboxDriver, startBareSandbox } from './fixtures/bare-sandbox.js';
 import { docker, leftovers } from './fixtures/docker.js';
 
-const instance = `reader-test-${randomUUID().slice(0, 8)}`;
-const driver = new DockerSandboxDriver(docker, pino({ level: 'silent' }), { instance, gatewayVolume: '' });
+const { driver, instance } = bareSandboxDriver('reader-test');
 let sandbox: Sandbox;
 
 beforeEach(async () => {
-  sandbox = await driver.start({
-    runId: randomUUID(),
-    tenant: 'test',
-    expiresAt: new Date(Date.now() + 600_000),
-    image: 'codex-runner-sandbox:latest',
-    network: 'none',
-    runtime: '',
-    limits: { memoryMb: 256, cpus: 1, pidsLimit: 64, workspaceMb: 64, tmpMb: 16, homeMb: 16 },
-    ids: DEFAULT_SANDBOX_IDS,
-    gateway: null,
-  });
+  sandbox = await startBareSandbox(driver, 64);
   // 40 MiB of real bytes, then a sparse file, so a read has something to stop in the middle of.
   const code = await sandbox.exec(['bash', '-c', 'cd /workspace && head -c 40M /dev/urandom > big && truncate -s 20G sparse && echo x > x']);
   expect(code).toBe(0);

@@ -13,7 +13,7 @@ import type { WarmPool } from '../sandbox/warm-pool.js';
 import { indexBaseline, type BaselineIndex } from '../tree-diff/index.js';
 import { collectArtifacts, PATCH_BYTES_PER_TREE_BYTE, type CollectLimits } from './collect-artifacts.js';
 import { turnUsage, type CodexOutcome } from './codex-outcome.js';
-import { restoreSession, type SessionLimits } from './codex-session.js';
+import { restoreSession, type SessionToKeep } from './codex-session.js';
 import { CodexPhase } from './codex-phase.js';
 import type { EventLog } from './event-log.js';
 import { withOutputOffThread } from './output-check.js';
@@ -109,7 +109,9 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
     ms: idleS * 1000,
     onIdle: () => job.stop(new RunStop('timed_out', { code: 'idle_timeout', message: `codex printed no event for ${idleS} s` })),
   });
-  const sessionLimits = (signal?: AbortSignal): SessionLimits => ({ maxBytes: config.limits.sessionMaxMb * MiB, owner: config.sandbox, signal });
+  /** Codex's session to keep when its thread started; collectArtifacts reads it under its own deadline. */
+  const sessionToKeep = (): SessionToKeep | null =>
+    codex.outcome.threadId === null ? null : { dest: job.files.session, limits: { maxBytes: config.limits.sessionMaxMb * MiB, owner: config.sandbox } };
   /** What Codex said, its usage this run's own (a follow-up's counts are its thread's). */
   const turnOutcome = (): CodexOutcome => ({ ...codex.outcome, usage: turnUsage(codex.outcome.usage, job.resume?.usageBefore ?? null) });
   let exitCode: number | null = null;
@@ -224,9 +226,8 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
     }
     const outOfMemory = exitCode !== 0 && (await started.ranOutOfMemory().catch(() => false)) ? job.limits.memoryMb : null;
     const baseline = await time('baseline', () => baselineWork);
-    const session = codex.outcome.threadId === null ? null : { dest: job.files.session, limits: sessionLimits(signal) };
     const collected = await time('collect', () =>
-      collectArtifacts(started, baseline, job.files, collectLimits(job.limits.workspaceMb, config.limits.collectTimeoutS), signal, log, session),
+      collectArtifacts(started, baseline, job.files, collectLimits(job.limits.workspaceMb, config.limits.collectTimeoutS), signal, log, sessionToKeep()),
     );
     result = await withOutputOffThread({
       ...codexResult(exitCode, turnOutcome(), codex.stderrText(), outOfMemory, opened.fault()),
@@ -246,8 +247,7 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
       // A stopped run keeps what its sandbox holds, read under a deadline of its own; not at shutdown,
       // which must not wait for it.
       if (sandbox && stop.error.code !== 'shutdown') {
-        const session = { threadId: codex.outcome.threadId, limits: sessionLimits() };
-        const partial = await time('collect', () => collectPartial(sandbox!, baselineWork, job.files, collectLimits(job.limits.workspaceMb, config.limits.partialCollectTimeoutS), session, log));
+        const partial = await time('collect', () => collectPartial(sandbox!, baselineWork, job.files, collectLimits(job.limits.workspaceMb, config.limits.partialCollectTimeoutS), sessionToKeep(), log));
         if (partial) Object.assign(result, partial);
       }
     } else {
@@ -303,7 +303,7 @@ async function collectPartial(
   baselineWork: Promise<BaselineIndex>,
   files: RunFiles,
   limits: CollectLimits,
-  session: { threadId: string | null; limits: SessionLimits },
+  session: SessionToKeep | null,
   log: Logger,
 ): Promise<Partial<RunResult> | null> {
   const deadline = AbortSignal.timeout(limits.timeoutMs);
@@ -312,8 +312,7 @@ async function collectPartial(
     await beforeDeadline(sandbox.freeze());
     const baseline = await beforeDeadline(baselineWork);
     // A stopped run can be followed up too ("go on"), from what it had done.
-    const keep = session.threadId === null ? null : { dest: files.session, limits: { ...session.limits, signal: deadline } };
-    const collected = await collectArtifacts(sandbox, baseline, files, limits, deadline, log, keep);
+    const collected = await collectArtifacts(sandbox, baseline, files, limits, deadline, log, session);
     const stopped = 'the run was stopped before it ended: its diff and workspace are what the sandbox held then';
     return {
       changes: collected.changes,

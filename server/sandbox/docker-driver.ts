@@ -196,22 +196,21 @@ class DockerSandbox implements Sandbox {
     this.standbyStarting = this.standby;
   }
 
+  /** The standby, once: later takers get null. */
+  private takeStanding(): Promise<StandingExec | null> {
+    const standby = this.standby ?? Promise.resolve(null);
+    this.standby = null;
+    return standby;
+  }
+
   /** The standby process, once, if it still waits; destroyed and null when it does not. */
   private async takeStandby(): Promise<StandingExec | null> {
-    const standby = this.standby;
-    this.standby = null;
-    const standing = await standby;
+    const standing = await this.takeStanding();
     if (!standing) return null;
     const info = await standing.exec.inspect().catch(() => null);
     if (info?.Running && info.Pid > 0) return standing;
     standing.stream.destroy();
     return null;
-  }
-
-  private async takeStandbyStream(): Promise<Duplex | null> {
-    const standby = this.standby;
-    this.standby = null;
-    return (await standby)?.stream ?? null;
   }
 
   async exec(argv: string[], options: ExecOptions = {}): Promise<number> {
@@ -428,7 +427,7 @@ class DockerSandbox implements Sandbox {
   remove(): Promise<void> {
     this.removal ??= (async () => {
       // Its connection would otherwise stay open with nobody reading it.
-      void this.takeStandbyStream().then((stream) => stream?.destroy());
+      void this.takeStanding().then((standing) => standing?.stream.destroy());
       const errors: unknown[] = [];
       if (this.container) await removeContainer(this.container).catch((err) => errors.push(err));
       for (const volume of [this.spec.volume, this.spec.codexHomeVolume]) {

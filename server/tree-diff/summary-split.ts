@@ -31,17 +31,12 @@ export class SummaryThenPatch extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     let patch = chunk;
     if (this.summary === null) {
-      // The empty record is a second NUL straight after a record's: maybe across two chunks.
-      const lastWasNul = this.headBytes > 0 && this.head.at(-1)!.at(-1) === 0;
-      const at = lastWasNul && chunk[0] === 0 ? -1 : chunk.indexOf(SEPARATOR);
-      if (!(lastWasNul && chunk[0] === 0) && at < 0) {
-        this.keep(chunk);
-        return done(this.headBytes > this.maxSummaryBytes ? new TreeDiffError('git_failed', `git printed more than ${this.maxSummaryBytes} bytes of summary`) : null);
-      }
-      if (at >= 0) this.keep(chunk.subarray(0, at + 1));
+      const emptyAt = this.emptyRecordAt(chunk);
+      this.keep(emptyAt < 0 ? chunk : chunk.subarray(0, emptyAt));
+      if (this.headBytes > this.maxSummaryBytes) return done(new TreeDiffError('git_failed', `git printed more than ${this.maxSummaryBytes} bytes of summary`));
+      if (emptyAt < 0) return done();
       this.summary = Buffer.concat(this.head);
-      if (this.summary.length > this.maxSummaryBytes) return done(new TreeDiffError('git_failed', `git printed more than ${this.maxSummaryBytes} bytes of summary`));
-      patch = chunk.subarray(at >= 0 ? at + SEPARATOR.length : 1);
+      patch = chunk.subarray(emptyAt + 1);
     }
     this.patchBytes += patch.length;
     if (this.patchBytes > this.maxPatchBytes) return done(new PatchTooLargeError(this.maxPatchBytes));
@@ -52,6 +47,13 @@ export class SummaryThenPatch extends Transform {
     // No empty record: a summary with no patch after it.
     this.summary ??= Buffer.concat(this.head);
     done();
+  }
+
+  /** Where in `chunk` the empty record's NUL is, or -1: a NUL straight after a record's, maybe the last byte of the chunk before. */
+  private emptyRecordAt(chunk: Buffer): number {
+    if (this.headBytes > 0 && this.head.at(-1)!.at(-1) === 0 && chunk[0] === 0) return 0;
+    const at = chunk.indexOf(SEPARATOR);
+    return at < 0 ? -1 : at + 1;
   }
 
   private keep(piece: Buffer): void {
