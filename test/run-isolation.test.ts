@@ -89,6 +89,16 @@ async function hostProcess(pid: string): Promise<HostProcess | null> {
   }
 }
 
+/**
+ * 'main process alone' when nothing runs in the sandbox but tini and its main process (the shell,
+ * or the sleep it becomes once its command has ended); else what does.
+ */
+async function onlyMainLeft(containerId: string): Promise<string> {
+  const left = (await hostProcessesOf(containerId)).map((p) => p.cmdline);
+  const mainAlone = left.length === 2 && left.some((c) => c.startsWith('/usr/bin/tini -- codex-runner-main')) && left.some((c) => /^(\/bin\/bash \/usr\/local\/bin\/codex-runner-main|sleep infinity)/.test(c));
+  return mainAlone ? 'main process alone' : `running: ${left.join(' | ')}`;
+}
+
 /** Every host process whose command line holds `text`. */
 async function hostProcessesWith(text: string): Promise<HostProcess[]> {
   const all = await Promise.all((await readdir('/proc')).filter((name) => /^\d+$/.test(name)).map(hostProcess));
@@ -186,8 +196,12 @@ function leftoversCase(title: string, overrides: Record<string, unknown>, pooled
         await sleep(200);
       }
       first = await waitForEnd('a', id);
-      // As soon as the run has ended its sandbox is frozen, if not removed yet: nothing of it runs on.
-      atEnd = await docker.getContainer(firstContainer.id).inspect().then((info) => (info.State.Paused ? 'paused' : info.State.Status), (err: { statusCode?: number }) => err.statusCode);
+      // As soon as the run has ended nothing of it runs on, if its sandbox is not removed yet: it is
+      // frozen, or nothing but its main process is left in it.
+      atEnd = await docker.getContainer(firstContainer.id).inspect().then(
+        async (info) => (info.State.Running && !info.State.Paused ? await onlyMainLeft(firstContainer.id) : info.State.Paused ? 'paused' : info.State.Status),
+        (err: { statusCode?: number }) => err.statusCode,
+      );
       // It is removed just after the run's outcome is answered; looked at then, before any other run starts.
       await untilReleased(firstContainer.labelRunId);
       afterEnd = await whatRemains(liveInSandbox, firstContainer.id, firstContainer.labelRunId);
@@ -221,8 +235,8 @@ function leftoversCase(title: string, overrides: Record<string, unknown>, pooled
     });
 
     it('is gone with its sandbox when it ends: frozen at its end, then no container, no volume, none of its processes on the host', () => {
-      // Frozen, being removed, or gone: never running.
-      expect(['paused', 'removing', 404]).toContain(atEnd);
+      // Frozen, left with its main process alone, being removed, or gone: never running anything of the run.
+      expect(['paused', 'main process alone', 'removing', 404]).toContain(atEnd);
       expect(afterEnd).toEqual({ leftovers: { containers: 0, volumes: 0 }, inspect: 404, survivors: [], withMark: [], inItsCgroup: [] });
     });
 

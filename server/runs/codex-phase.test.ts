@@ -14,7 +14,7 @@ const LAST_LINES = [
 function sandboxExitingFirst(before: string[], after: string[]): Sandbox {
   return {
     freeze: async () => {},
-    exec: async (_argv: string[], options: ExecOptions = {}) => {
+    runMain: async (_argv: string[], options: ExecOptions = {}) => {
       for (const text of before) options.stdout!.write(text);
       await options.onExit?.();
       for (const text of after) options.stdout!.write(text);
@@ -47,5 +47,39 @@ describe('CodexPhase', () => {
     await phase.run(sandboxExitingFirst(LAST_LINES, [line({ type: 'item.completed', item: { id: 'x', type: 'agent_message', text: 'injected' } })]), { argv: ['codex'], env: [], prompt: 'p' }, new AbortController().signal);
     expect(phase.outcome.finalMessage).toBe('all done');
     expect(log.dropped).toEqual(['after_codex_ended']);
+  });
+
+  it('lets Codex exit by itself after its terminal event, the sandbox stopping with it: no freeze', async () => {
+    const log = recordingLog();
+    let frozen = false;
+    const sandbox = {
+      freeze: async () => void (frozen = true),
+      runMain: async (_argv: string[], options: ExecOptions = {}) => {
+        for (const text of LAST_LINES) options.stdout!.write(text);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        return 0;
+      },
+    } as unknown as Sandbox;
+    const phase = new CodexPhase(log.events, 1024 * 1024, createLogger('silent'));
+    expect(await phase.run(sandbox, { argv: ['codex'], env: [], prompt: 'p' }, new AbortController().signal)).toBe(0);
+    expect(frozen).toBe(false);
+  });
+
+  it('freezes the sandbox under a Codex that lingers after its terminal event, and takes the exit code the event stands for', async () => {
+    const log = recordingLog();
+    let frozenAt: number | null = null;
+    const started = Date.now();
+    const sandbox = {
+      freeze: async () => void (frozenAt = Date.now() - started),
+      runMain: async (_argv: string[], options: ExecOptions = {}) => {
+        options.stdout!.write(line({ type: 'turn.failed', error: { message: 'no' } }));
+        // Never exits by itself: ends when the phase gives up on it.
+        return new Promise<number>((_, reject) => options.signal!.addEventListener('abort', () => reject(options.signal!.reason), { once: true }));
+      },
+    } as unknown as Sandbox;
+    const phase = new CodexPhase(log.events, 1024 * 1024, createLogger('silent'));
+    expect(await phase.run(sandbox, { argv: ['codex'], env: [], prompt: 'p' }, new AbortController().signal)).toBe(1);
+    expect(frozenAt).not.toBeNull();
+    expect(frozenAt!).toBeGreaterThanOrEqual(400);
   });
 });

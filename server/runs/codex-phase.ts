@@ -1,4 +1,5 @@
 import { finished } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Sandbox } from '../sandbox/driver.js';
 import { applyCodexEvent, emptyOutcome, type CodexOutcome } from './codex-outcome.js';
@@ -9,12 +10,21 @@ import { lineSplitter, tailBuffer } from './line-splitter.js';
 const EXIT_CODE_AFTER = { completed: 0, failed: 1 } as const;
 
 /**
- * Codex's run in the sandbox, and the end of everything else there: once Codex's turn is over (its
- * terminal event) or Codex has exited, the sandbox is frozen, so that nothing the run left behind
- * writes into the event stream, the result or the workspace about to be read. Lines that come after
- * the terminal event are counted as dropped, never taken. Lines still in the pipe when Codex's exit
- * is seen are taken: they were written before the freeze, and Codex's own last ones (its final
- * message, its terminal event) are among them when the exit is seen before its output is read.
+ * How long Codex may take to exit once its turn is over (its terminal event) before the sandbox is
+ * frozen under it. It exits within milliseconds here, and the sandbox stops with it: cheaper than
+ * a freeze, and sooner.
+ */
+const EXIT_AFTER_TURN_MS = 500;
+
+/**
+ * Codex's run in the sandbox, as the sandbox's main command, and the end of everything else there:
+ * once Codex has exited the sandbox has stopped with it, and once its turn is over (its terminal
+ * event) and it has not exited within EXIT_AFTER_TURN_MS, the sandbox is frozen, so that nothing the
+ * run left behind writes into the event stream, the result or the workspace about to be read. Lines
+ * that come after the terminal event are counted as dropped, never taken. Lines still in the pipe
+ * when Codex's exit is seen are taken: they were written before the sandbox stopped, and Codex's own
+ * last ones (its final message, its terminal event) are among them when the exit is seen before its
+ * output is read.
  */
 export class CodexPhase {
   outcome: CodexOutcome = emptyOutcome();
@@ -62,7 +72,7 @@ export class CodexPhase {
       ready: () => this.events.ready(),
     });
     const stopExec = new AbortController();
-    const exec = sandbox.exec(argv, {
+    const exec = sandbox.runMain(argv, {
       env,
       stdin: prompt,
       stdout,
@@ -70,15 +80,18 @@ export class CodexPhase {
       signal: AbortSignal.any([signal, stopExec.signal]),
       onExit: () => {
         this.exited = true;
-        return sandbox.freeze();
       },
     });
     exec.catch(() => {}); // settled below either way
     try {
-      const first = await Promise.race([exec.then((code) => ({ code })), this.turnOver.then(() => null)]);
+      const exited = exec.then((code) => ({ code }));
+      const first = await Promise.race([exited, this.turnOver.then(() => null)]);
       if (first) return first.code;
-      // The turn is over: Codex has nothing left to do but exit. Freeze now rather than wait for
-      // it, and take the exit code its terminal event stands for.
+      // The turn is over: Codex has nothing left to do but exit. Past a moment, freeze rather than
+      // wait for it, and take the exit code its terminal event stands for.
+      const grace = new AbortController();
+      const soon = await Promise.race([exited.catch(() => null), sleep(EXIT_AFTER_TURN_MS, null, { signal: grace.signal })]).finally(() => grace.abort());
+      if (soon) return soon.code;
       await sandbox.freeze();
       stopExec.abort(new Error('codex turn ended; sandbox frozen'));
       return await exec.catch((err: unknown) => {

@@ -154,8 +154,8 @@ describe('RunService on a scripted sandbox driver', () => {
     await ended((await service.create({ tenant: TENANT, prompt, options: {}, workspaceTar: null })).id);
     const codexExecs = driver.sandboxes[0]!.execs.filter((e) => e.argv.includes('codex'));
     expect(codexExecs).toHaveLength(1);
-    // One exec starts Codex, its config in the launcher's environment rather than a second exec.
-    expect(driver.sandboxes[0]!.execs).toHaveLength(1);
+    // The sandbox's main command starts Codex, its config in the launcher's environment rather than an exec.
+    expect(driver.sandboxes[0]!.execs).toEqual([expect.objectContaining({ main: true })]);
     expect(codexExecs[0]!.argv.slice(0, 3)).toEqual(['codex-runner-codex', 'codex', 'exec']);
     expect(codexExecs[0]!.stdin).toBe(prompt);
     expect(codexExecs[0]!.argv.at(-1)).toBe('-');

@@ -5,7 +5,8 @@ import { SetupFailedError } from './setup-phase.js';
 
 /**
  * Kills every process of the sandbox but PID 1 (tini), the sandbox's own main process (the first
- * child of PID 1: the gateway relay or the idle sleep) with its children (the relay's connections),
+ * child of PID 1: codex-runner-main, waiting for Codex's command) with its children (the relays and
+ * their connections),
  * and itself (with its children); passes until none is left (a leftover may fork while it is killed,
  * within pids_limit);
  * then prints, for each process still there, `PID <pid>` and its environ. The kill passes run

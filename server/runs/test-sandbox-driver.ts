@@ -78,8 +78,8 @@ export class FakeSandboxDriver implements SandboxDriver {
 }
 
 export class FakeSandbox implements Sandbox {
-  /** Every exec, in order: its argv and what was written to its stdin. */
-  readonly execs: { argv: string[]; stdin: string | undefined }[] = [];
+  /** Every exec and the main command (`main`), in order: its argv and what was written to its stdin. */
+  readonly execs: { argv: string[]; stdin: string | undefined; main: boolean }[] = [];
   /** The path of every getArchive, in order. */
   readonly archiveReads: string[] = [];
   frozen = false;
@@ -117,9 +117,16 @@ export class FakeSandbox implements Sandbox {
   async exec(argv: string[], options: ExecOptions = {}): Promise<number> {
     if (options.stdin && typeof options.stdin !== 'string') for await (const _ of options.stdin);
     const stdin = typeof options.stdin === 'string' ? options.stdin : undefined;
-    this.execs.push({ argv, stdin });
+    this.execs.push({ argv, stdin, main: false });
     options.signal?.throwIfAborted();
-    if (!argv.includes('codex')) return 0; // other helpers succeed
+    return 0; // helpers succeed
+  }
+
+  async runMain(argv: string[], options: ExecOptions = {}): Promise<number> {
+    if (this.execs.some((e) => e.main)) throw new Error('fake sandbox: its main command ran already');
+    const stdin = typeof options.stdin === 'string' ? options.stdin : undefined;
+    this.execs.push({ argv, stdin, main: true });
+    options.signal?.throwIfAborted();
     const codex = this.script.codex ?? completingCodex();
     const code = await codex({ stdout: options.stdout!, signal: options.signal ?? new AbortController().signal, sandbox: this, stdin });
     await options.onExit?.();

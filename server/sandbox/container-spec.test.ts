@@ -48,7 +48,10 @@ describe('buildSandboxSpec', () => {
       { Type: 'volume', Source: 'codex-runner-home-r1', Target: '/.cr/home' },
       { Type: 'bind', Source: '/srv/data/gateway/runs/r1', Target: '/run/codex-runner', ReadOnly: true },
     ]);
-    expect(container.Cmd).toEqual(['socat', 'TCP-LISTEN:8089,bind=127.0.0.1,reuseaddr,fork', 'UNIX-CONNECT:/run/codex-runner/gateway.sock']);
+    expect(container.Cmd).toEqual(['codex-runner-main', '8089', '/run/codex-runner/gateway.sock']);
+    // The main process waits on the server's stdin for its command; its output goes nowhere else.
+    expect(container).toMatchObject({ OpenStdin: true, StdinOnce: true, AttachStdin: true, AttachStdout: true, AttachStderr: true });
+    expect(host.LogConfig).toEqual({ Type: 'none', Config: {} });
     expect(JSON.stringify(container)).not.toContain('docker.sock');
     expect(volume.DriverOpts).toMatchObject({ type: 'tmpfs', device: 'tmpfs' });
     expect(volume.DriverOpts!.o).toContain('size=64m');
@@ -71,12 +74,12 @@ describe('buildSandboxSpec', () => {
       ReadOnly: true,
     });
     // The whole volume is mounted: the relay still connects to the run's own socket only.
-    expect(spec.container.Cmd!.at(-1)).toBe('UNIX-CONNECT:/run/codex-runner/runs/r1/gateway.sock');
+    expect(spec.container.Cmd!.at(-1)).toBe('/run/codex-runner/runs/r1/gateway.sock');
   });
 
   it('relays the egress proxy beside the gateway when asked, its variables left to the phase that uses it', () => {
     const spec = buildSandboxSpec({ ...input, egressProxy: true }, placement);
-    expect(spec.container.Cmd).toEqual(['codex-runner-relay', '8089', '/run/codex-runner/gateway.sock', '8090', '/run/codex-runner/egress.sock']);
+    expect(spec.container.Cmd).toEqual(['codex-runner-main', '8089', '/run/codex-runner/gateway.sock', '8090', '/run/codex-runner/egress.sock']);
     expect(spec.container.Env!.some((e) => /proxy/i.test(e))).toBe(false);
     // Still no network: the proxy is reached through the mounted socket directory only.
     expect(spec.container.HostConfig!.NetworkMode).toBe('none');
@@ -93,7 +96,7 @@ describe('buildSandboxSpec', () => {
   });
 
   it('keeps the single gateway relay and no proxy variables without the egress proxy', () => {
-    expect(container.Cmd![0]).toBe('socat');
+    expect(container.Cmd).toEqual(['codex-runner-main', '8089', '/run/codex-runner/gateway.sock']);
     expect(container.Env!.some((e) => /proxy/i.test(e))).toBe(false);
   });
 
@@ -116,7 +119,7 @@ describe('buildSandboxSpec', () => {
       { Type: 'volume', Source: 'codex-runner-ws-r1', Target: '/.cr/ws' },
       { Type: 'volume', Source: 'codex-runner-home-r1', Target: '/.cr/home' },
     ]);
-    expect(spec.container.Cmd).toEqual(['sleep', 'infinity']);
+    expect(spec.container.Cmd).toEqual(['codex-runner-main']);
     expect(spec.container.HostConfig!.NetworkMode).toBe('bridge');
     expect(spec.container.NetworkDisabled).toBe(false);
   });

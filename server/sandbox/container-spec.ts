@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type Dockerode from 'dockerode';
 import { EGRESS_SOCKET_NAME, SANDBOX_EGRESS_PORT } from '../domain/sandbox-egress.js';
+import { MAIN_COMMAND } from './main-request.js';
 import { CODEX_HOME, COLLECT_CODEX_HOME, COLLECT_WORKSPACE, GATEWAY_SOCKET_NAME, HOME_DIR, SANDBOX_GATEWAY_PORT, WORKSPACE_DIR, type SandboxRequest } from './driver.js';
 
 export const RUN_ID_LABEL = 'codex-runner.run-id';
@@ -69,18 +70,23 @@ export function buildSandboxSpec(input: SandboxRequest, placement: DockerPlaceme
   const socketPath = path.posix.join(runDir, GATEWAY_SOCKET_NAME);
   // The egress proxy's socket sits beside the gateway's, in the directory the sandbox mounts already.
   if (input.egressProxy && !gateway) throw new Error('an egress proxy is reached through the gateway\'s socket directory: the sandbox needs a gateway');
-  const relays = input.egressProxy
-    ? ['codex-runner-relay', String(SANDBOX_GATEWAY_PORT), socketPath, String(SANDBOX_EGRESS_PORT), path.posix.join(runDir, EGRESS_SOCKET_NAME)]
-    : null;
+  const relays = [
+    ...(gateway ? [String(SANDBOX_GATEWAY_PORT), socketPath] : []),
+    ...(input.egressProxy ? [String(SANDBOX_EGRESS_PORT), path.posix.join(runDir, EGRESS_SOCKET_NAME)] : []),
+  ];
   const container: Dockerode.ContainerCreateOptions = {
     name: sandboxName(input.runId),
     Image: input.image,
-    // PID 1 is tini (the image's entrypoint); the idle process is the relay to the gateway socket,
-    // so the sandbox needs no network at all to reach its model provider (and, given the egress
-    // proxy, the image's launcher relays that socket too).
-    Cmd: relays ?? (gateway
-      ? ['socat', `TCP-LISTEN:${SANDBOX_GATEWAY_PORT},bind=127.0.0.1,reuseaddr,fork`, `UNIX-CONNECT:${socketPath}`]
-      : ['sleep', 'infinity']),
+    // PID 1 is tini (the image's entrypoint); the main process relays the gateway's socket (and the
+    // egress proxy's) to loopback ports, so the sandbox needs no network at all to reach its model
+    // provider, then runs the sandbox's one command, given on its stdin, and the sandbox stops with it.
+    Cmd: [MAIN_COMMAND, ...relays],
+    // Its stdin is the server's alone, attached before the start; its end is the command's stdin's end.
+    OpenStdin: true,
+    StdinOnce: true,
+    AttachStdin: true,
+    AttachStdout: true,
+    AttachStderr: true,
     User: `${ids.uid}:${ids.gid}`,
     WorkingDir: WORKSPACE_DIR,
     // The proxy variables are not the container's: they go to the exec of a phase whose policy is
@@ -107,6 +113,8 @@ export function buildSandboxSpec(input: SandboxRequest, placement: DockerPlaceme
       NanoCpus: Math.round(limits.cpus * 1e9),
       PidsLimit: limits.pidsLimit,
       Ulimits: [{ Name: 'core', Soft: 0, Hard: 0 }],
+      // What the command prints goes to the server through the attach, not into a log file of the engine's.
+      LogConfig: { Type: 'none', Config: {} },
       ...(input.runtime ? { Runtime: input.runtime } : {}),
     },
   };

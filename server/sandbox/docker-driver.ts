@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Agent } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -6,7 +7,8 @@ import type { Logger } from 'pino';
 import { buildSandboxSpec, EXPIRES_LABEL, INSTANCE_LABEL, RUN_ID_LABEL, sandboxName, type DockerPlacement, type SandboxSpec } from './container-spec.js';
 import { demuxDockerStream } from './demux.js';
 import { SandboxError, type BoundedTree, type ExecOptions, type Sandbox, type SandboxDriver, type SandboxRequest, type SweepResult } from './driver.js';
-import { STANDBY_COMMAND, standbyRequest } from './standby-request.js';
+import { mainMarker, mainRequest, parseMainReport, RELAY_ENDED_EXIT_CODE, type MainReport } from './main-request.js';
+import { MarkerCut } from './marker-cut.js';
 import { readWorkspaceWithin } from './workspace-reader.js';
 
 interface DockerErrorLike {
@@ -77,18 +79,22 @@ export class DockerSandboxDriver implements SandboxDriver {
       throw failed.reason;
     }
     let container: Dockerode.Container | undefined;
+    let sandbox: DockerSandbox | undefined;
     try {
       signal?.throwIfAborted();
       container = await this.docker.createContainer(spec.container as Dockerode.ContainerCreateOptions);
       signal?.throwIfAborted();
       if (request.phaseNetwork) await this.docker.getNetwork(request.phaseNetwork).disconnect({ Container: container.id, Force: true });
+      // Attached before the start, as `docker run -i` is: the main process waits on this stdin for its command.
+      const attached = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as unknown as Duplex;
+      // Nobody reads it until the run gives the command; a broken connection ends the main process (its stdin ends).
+      attached.on('error', () => {});
+      sandbox = new DockerSandbox(this.docker, container, spec, this.log, this.probe, attached);
       await container.start();
       signal?.throwIfAborted();
-      const sandbox = new DockerSandbox(this.docker, container, spec, this.log, this.probe);
-      sandbox.standBy();
       return sandbox;
     } catch (err) {
-      await new DockerSandbox(this.docker, container, spec, this.log, this.probe).remove();
+      await (sandbox ?? new DockerSandbox(this.docker, container, spec, this.log, this.probe, null)).remove();
       if (signal?.aborted) throw signal.reason;
       throw new SandboxError(`could not start the sandbox: ${(err as Error).message}`, { cause: err });
     }
@@ -116,18 +122,10 @@ export class DockerSandboxDriver implements SandboxDriver {
   }
 }
 
-/** A started exec of the standby process, waiting for its command. */
-interface StandingExec {
-  exec: Dockerode.Exec;
-  stream: Duplex;
-}
-
 class DockerSandbox implements Sandbox {
   private removal: Promise<void> | null = null;
-  /** The standby process the first exec takes (`standBy`); null once taken, or if none was started. */
-  private standby: Promise<StandingExec | null> | null = null;
-  /** Settles once the standby's exec has been made and started (or failed), taken or not: a freeze waits for it. */
-  private standbyStarting: Promise<unknown> = Promise.resolve();
+  /** The main process's report once the command has ended; the sandbox runs on, for its files to be read. */
+  private mainEnded: MainReport | null = null;
   /**
    * Execs started whose process the engine has not yet reported running or exited. Freezing the
    * sandbox while one of them starts deadlocks the engine on cgroup v1: the exec's init is frozen
@@ -141,6 +139,8 @@ class DockerSandbox implements Sandbox {
     private readonly spec: SandboxSpec,
     private readonly log: Logger,
     private readonly probe: EngineProbe,
+    /** The main process's stdio, attached before the start; null once its command is given. */
+    private main: Duplex | null,
   ) {}
 
   get id(): string {
@@ -175,44 +175,6 @@ class DockerSandbox implements Sandbox {
     }
   }
 
-  /**
-   * Starts the image's standby process (`codex-runner-standby`), which the sandbox's first exec
-   * takes instead of starting its own: the engine's exec start (~40 ms here) is then paid while the
-   * sandbox waits in the pool, or while a cold run's upload goes in, not on the way to Codex.
-   */
-  standBy(): void {
-    const standing = (async (): Promise<StandingExec> => {
-      const exec = await this.requireContainer().exec({ Cmd: [STANDBY_COMMAND], AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: false });
-      this.starting.add(exec);
-      const stream = (await exec.start({ hijack: true, stdin: true })) as unknown as Duplex;
-      // Nobody reads it until a run takes it; a broken connection is found by the take's inspect.
-      stream.on('error', () => {});
-      return { exec, stream };
-    })();
-    this.standby = standing.catch((err: unknown) => {
-      this.log.debug({ err, containerId: this.id }, 'could not start the standby process: the first exec starts its own');
-      return null;
-    });
-    this.standbyStarting = this.standby;
-  }
-
-  /** The standby, once: later takers get null. */
-  private takeStanding(): Promise<StandingExec | null> {
-    const standby = this.standby ?? Promise.resolve(null);
-    this.standby = null;
-    return standby;
-  }
-
-  /** The standby process, once, if it still waits; destroyed and null when it does not. */
-  private async takeStandby(): Promise<StandingExec | null> {
-    const standing = await this.takeStanding();
-    if (!standing) return null;
-    const info = await standing.exec.inspect().catch(() => null);
-    if (info?.Running && info.Pid > 0) return standing;
-    standing.stream.destroy();
-    return null;
-  }
-
   async exec(argv: string[], options: ExecOptions = {}): Promise<number> {
     const { signal } = options;
     signal?.throwIfAborted();
@@ -220,18 +182,10 @@ class DockerSandbox implements Sandbox {
     const withStdin = options.stdin !== undefined;
     let exec: Dockerode.Exec;
     let stream: Duplex;
-    let standing: StandingExec | null = null;
-    // Before the standby is taken: a command it cannot be given leaves it waiting for the next.
-    const request = this.standby ? standbyRequest(argv, options.env ?? []) : null;
     try {
-      if (request) standing = await this.takeStandby();
-      if (standing) {
-        ({ exec, stream } = standing);
-      } else {
-        exec = await container.exec({ Cmd: argv, Env: options.env, AttachStdin: withStdin, AttachStdout: true, AttachStderr: true, Tty: false });
-        this.starting.add(exec);
-        stream = (await exec.start({ hijack: true, stdin: withStdin })) as unknown as Duplex;
-      }
+      exec = await container.exec({ Cmd: argv, Env: options.env, AttachStdin: withStdin, AttachStdout: true, AttachStderr: true, Tty: false });
+      this.starting.add(exec);
+      stream = (await exec.start({ hijack: true, stdin: withStdin })) as unknown as Duplex;
     } catch (err) {
       throw await this.explain(err, signal);
     }
@@ -240,21 +194,7 @@ class DockerSandbox implements Sandbox {
     if (signal?.aborted) onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      // The command itself, to the standby process; its own stdin follows (none: ended at once).
-      if (standing) stream.write(request!);
-      if (standing && options.stdin === undefined) {
-        stream.end();
-      } else if (typeof options.stdin === 'string') {
-        stream.write(options.stdin);
-        // Half-closes the hijacked connection: Docker then closes the process's stdin.
-        stream.end();
-      } else if (options.stdin) {
-        const source = options.stdin;
-        // pipe() half-closes the connection at the source's end, as end() above.
-        source.once('error', (err) => stream.destroy(err));
-        stream.once('close', () => source.destroy());
-        source.pipe(stream);
-      }
+      writeStdin(stream, options.stdin);
       const output = demuxDockerStream(stream, options.stdout, options.stderr);
       const exited = waitForExit(exec, stop.signal).then(async (code) => {
         await options.onExit?.();
@@ -294,9 +234,77 @@ class DockerSandbox implements Sandbox {
     return info.ExitCode;
   }
 
+  async runMain(argv: string[], options: ExecOptions = {}): Promise<number> {
+    const { signal } = options;
+    signal?.throwIfAborted();
+    const token = randomBytes(16).toString('hex');
+    const request = mainRequest(token, argv, options.env ?? []);
+    const container = this.requireContainer();
+    const stream = this.main;
+    this.main = null;
+    if (!stream) throw new SandboxError('the sandbox has run its main command already');
+    const stop = new AbortController();
+    // Asked before the command is given: a sandbox that stops by then is answered at once.
+    const stopped = (container.wait({ condition: 'not-running', abortSignal: stop.signal }) as Promise<{ StatusCode: number }>).then((r) => r.StatusCode);
+    stopped.catch(() => {}); // settled below either way
+    const stdout = new MarkerCut(mainMarker(token), options.stdout);
+    const stderr = new MarkerCut(mainMarker(token), options.stderr);
+    const onAbort = () => stream.destroy();
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      stream.write(request);
+      writeStdin(stream, options.stdin ?? '');
+      const output = demuxDockerStream(stream, stdout, stderr);
+      output.catch(() => {});
+      // The main process reports once every other process of the sandbox is gone; a sandbox that
+      // stops first (its relay ended, or it was killed) says so by its own exit code.
+      const first = await Promise.race([
+        stdout.report.then((line) => ({ line })),
+        stopped.then((code) => ({ code })),
+        output.then(() => ({ outputEnded: true as const })),
+      ]);
+      signal?.throwIfAborted();
+      if ('line' in first) {
+        const report = parseMainReport(first.line);
+        if (!report) throw new SandboxError(`the sandbox's main process reported ${JSON.stringify(first.line)}`);
+        // Its stderr's report comes after the command's last words there, on a stream of its own.
+        await Promise.race([stderr.report.catch(() => {}), delay(OUTPUT_AFTER_EXIT_MS, signal)]);
+        this.mainEnded = report;
+        await options.onExit?.();
+        return report.status;
+      }
+      const code = 'code' in first ? first.code : await this.stoppedAfterOutput(stopped, argv[0]!, signal);
+      await options.onExit?.();
+      // Whatever is still in the pipe, up to the stop: every process of the sandbox is gone with it.
+      await Promise.race([output, delay(OUTPUT_AFTER_EXIT_MS, signal)]).catch(() => {});
+      return code;
+    } catch (err) {
+      signal?.throwIfAborted();
+      throw await this.explain(err, signal);
+    } finally {
+      stop.abort();
+      signal?.removeEventListener('abort', onAbort);
+      // Nothing is to come after the report; the cuts pass on what they held back.
+      stream.destroy();
+      stdout.release();
+      stderr.release();
+    }
+  }
+
+  /** The exit code of a sandbox whose main process's output ended without its report: it stopped, or the connection to the engine broke. */
+  private async stoppedAfterOutput(stopped: Promise<number>, command: string, signal?: AbortSignal): Promise<number> {
+    const code = await Promise.race([stopped, delay(OUTPUT_AFTER_EXIT_MS, signal).then(() => null)]).catch(() => null);
+    signal?.throwIfAborted();
+    if (code !== null) return code;
+    const { State: state } = await this.requireContainer().inspect();
+    if (state.Running) throw new SandboxError(`lost the connection to the Docker engine while ${command} ran`, { code: 'docker_unreachable' });
+    return state.ExitCode;
+  }
+
   async freeze(): Promise<void> {
-    // A standby still being made is not yet among `starting`, and its start would meet a frozen sandbox.
-    await this.standbyStarting;
+    // Its command ended and nothing else is left running: there is nothing to stop.
+    if (this.mainEnded?.quiet) return;
     await this.untilExecsStarted();
     for (let attempt = 1; ; attempt++) {
       try {
@@ -335,6 +343,8 @@ class DockerSandbox implements Sandbox {
   }
 
   async stopReason(settleMs = 0): Promise<SandboxError | null> {
+    // Its main process reported the command's end: the sandbox runs on, for its files to be read.
+    if (this.mainEnded) return null;
     const container = this.requireContainer();
     let state: Dockerode.ContainerInspectInfo['State'];
     try {
@@ -351,17 +361,19 @@ class DockerSandbox implements Sandbox {
       throw err;
     }
     if (state.Running) return null;
-    // An engine that stops stops its containers too (the relay gets SIGTERM): the run would
-    // otherwise blame the relay for what the engine did.
+    // An engine that stops stops its containers too (the main process gets SIGTERM): the run would
+    // otherwise blame the sandbox for what the engine did.
     const engineGone = await this.probe();
     if (engineGone) {
       return new SandboxError(`the Docker engine stopped while the run ran, and stopped its sandbox (the engine is unreachable now: ${engineGone})`, {
         code: 'docker_unreachable',
       });
     }
-    const why = state.OOMKilled ? 'it ran out of memory' : `its main process (the gateway relay) exited with code ${state.ExitCode}`;
+    if (state.ExitCode === RELAY_ENDED_EXIT_CODE) return new SandboxError('the sandbox stopped: its relay to the gateway ended', { code: 'sandbox_stopped' });
+    const why = state.OOMKilled ? 'it ran out of memory' : `its main process exited with code ${state.ExitCode}`;
     return new SandboxError(`the sandbox stopped: ${why}`, { code: 'sandbox_stopped' });
   }
+
 
   // No abortSignal: like a create, a dropped connect call does not stop dockerd from making it.
   async joinNetwork(signal?: AbortSignal): Promise<void> {
@@ -427,7 +439,8 @@ class DockerSandbox implements Sandbox {
   remove(): Promise<void> {
     this.removal ??= (async () => {
       // Its connection would otherwise stay open with nobody reading it.
-      void this.takeStanding().then((standing) => standing?.stream.destroy());
+      this.main?.destroy();
+      this.main = null;
       const errors: unknown[] = [];
       if (this.container) await removeContainer(this.container).catch((err) => errors.push(err));
       for (const volume of [this.spec.volume, this.spec.codexHomeVolume]) {
@@ -499,6 +512,21 @@ async function removeVolume(volume: Dockerode.Volume): Promise<void> {
       }
       throw err;
     }
+  }
+}
+
+/**
+ * Writes `stdin` to a hijacked connection, then half-closes it: Docker then closes the process's
+ * stdin. A stream is piped, and half-closes it at its end.
+ */
+function writeStdin(stream: Duplex, stdin: string | Readable | undefined): void {
+  if (typeof stdin === 'string') {
+    stream.write(stdin);
+    stream.end();
+  } else if (stdin) {
+    stdin.once('error', (err) => stream.destroy(err));
+    stream.once('close', () => stdin.destroy());
+    stdin.pipe(stream);
   }
 }
 

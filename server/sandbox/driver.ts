@@ -104,7 +104,17 @@ export interface Sandbox extends AsyncDisposable {
   readWorkspaceWithin(maxBytes: number, signal?: AbortSignal): Promise<BoundedTree>;
   /** Runs a command to completion and returns its exit code. */
   exec(argv: string[], options?: ExecOptions): Promise<number>;
-  /** Stops every process of the sandbox at once (the cgroup freezer); files stay readable. Idempotent. */
+  /**
+   * Runs the sandbox's one main command (Codex) and returns its exit code once the sandbox has
+   * stopped with it: every process the command left is gone then, and the files stay readable.
+   * Once per sandbox; no exec runs after it. The sandbox stands ready for it from its start, so
+   * nothing is started on the way to it.
+   */
+  runMain(argv: string[], options?: ExecOptions): Promise<number>;
+  /**
+   * Stops every process of the sandbox at once (the cgroup freezer), or finds them gone with the
+   * main command; files stay readable. Idempotent.
+   */
   freeze(): Promise<void>;
   /**
    * Why the sandbox is no longer running, as the error its run ends with (`sandbox_stopped`, or

@@ -101,6 +101,7 @@ export class WarmPool {
       getArchive: (...args) => sandbox.getArchive(...args),
       readWorkspaceWithin: (...args) => sandbox.readWorkspaceWithin(...args),
       exec: (...args) => sandbox.exec(...args),
+      runMain: (...args) => sandbox.runMain(...args),
       freeze: () => sandbox.freeze(),
       stopReason: (...args) => sandbox.stopReason(...args),
       ranOutOfMemory: () => sandbox.ranOutOfMemory(),
