@@ -29,10 +29,14 @@ const SANDBOX = /^(containerd-shim.*|runc)$/;
 
 /**
  * Groups by process name, each process's own CPU and that of the children it reaped. A sandbox's
- * processes (Codex, its commands, the relay) end under their container's shim, which the engine
- * leaves to PID 1 to reap: the shims still running and PID 1's reaped share are the sandboxes'. The server's
- * share includes the git processes it reaps. `other` is whatever else ran meanwhile: on a quiet
- * machine, next to nothing.
+ * processes that end under their container's shim (an exec's, the floor's main process) are counted
+ * with it, and the engine leaves the shims to PID 1 to reap: the shims still running and PID 1's
+ * reaped share are the sandboxes'. The server's share includes the git processes it reaps. `other`
+ * is whatever else ran meanwhile: on a quiet machine, next to nothing.
+ * A process that is still in a sandbox when its PID 1 dies (the service's Codex, which the main
+ * process reaps, and the main process itself) is reaped by the kernel on the dying init's behalf,
+ * and its CPU is then added to no process's: `cpuPerRun` counts the machine's busy time that no
+ * group holds as the sandboxes'.
  */
 export async function cpuSnapshot(serverPid: number): Promise<CpuSnapshot> {
   const groups: Record<CpuGroup, number> = { engine: 0, sandboxes: 0, server: 0, bench: 0, kernel: 0, other: 0 };
@@ -64,6 +68,8 @@ export async function cpuSnapshot(serverPid: number): Promise<CpuSnapshot> {
 export function cpuPerRun(before: CpuSnapshot, after: CpuSnapshot, runs: number): CpuPerRun {
   const groups = Object.fromEntries(Object.keys(before.groups).map((g) => [g, (after.groups[g as CpuGroup] - before.groups[g as CpuGroup]) / runs])) as Record<CpuGroup, number>;
   const machineMs = (after.machineMs - before.machineMs) / runs;
+  const attributed = Object.values(groups).reduce((a, b) => a + b, 0);
+  groups.sandboxes += Math.max(0, machineMs - attributed);
   return { runs, machineMs, groups, boundRunsPerS: machineMs > 0 ? (availableParallelism() * 1000) / machineMs : Infinity };
 }
 

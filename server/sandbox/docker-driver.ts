@@ -269,7 +269,7 @@ class DockerSandbox implements Sandbox {
         const report = parseMainReport(first.line);
         if (!report) throw new SandboxError(`the sandbox's main process reported ${JSON.stringify(first.line)}`);
         // Its stderr's report comes after the command's last words there, on a stream of its own.
-        await Promise.race([stderr.report.catch(() => {}), delay(OUTPUT_AFTER_EXIT_MS, signal)]);
+        await within(stderr.report.catch(() => {}), OUTPUT_AFTER_EXIT_MS, signal);
         this.mainEnded = report;
         await options.onExit?.();
         return report.status;
@@ -277,7 +277,7 @@ class DockerSandbox implements Sandbox {
       const code = 'code' in first ? first.code : await this.stoppedAfterOutput(stopped, argv[0]!, signal);
       await options.onExit?.();
       // Whatever is still in the pipe, up to the stop: every process of the sandbox is gone with it.
-      await Promise.race([output, delay(OUTPUT_AFTER_EXIT_MS, signal)]).catch(() => {});
+      await within(output, OUTPUT_AFTER_EXIT_MS, signal).catch(() => {});
       return code;
     } catch (err) {
       signal?.throwIfAborted();
@@ -294,7 +294,7 @@ class DockerSandbox implements Sandbox {
 
   /** The exit code of a sandbox whose main process's output ended without its report: it stopped, or the connection to the engine broke. */
   private async stoppedAfterOutput(stopped: Promise<number>, command: string, signal?: AbortSignal): Promise<number> {
-    const code = await Promise.race([stopped, delay(OUTPUT_AFTER_EXIT_MS, signal).then(() => null)]).catch(() => null);
+    const code = await within(stopped, OUTPUT_AFTER_EXIT_MS, signal).catch(() => null);
     signal?.throwIfAborted();
     if (code !== null) return code;
     const { State: state } = await this.requireContainer().inspect();
@@ -564,4 +564,14 @@ function isEngineUnreachable(err: unknown): boolean {
 
 function delay(ms: number, signal?: AbortSignal): Promise<void> {
   return sleep(ms, undefined, { signal });
+}
+
+/** What `promise` gives, or null once `ms` have passed; rejects when `signal` aborts. */
+async function within<T>(promise: Promise<T>, ms: number, signal?: AbortSignal): Promise<T | null> {
+  const done = new AbortController();
+  try {
+    return await Promise.race([promise, sleep(ms, null, { signal: signal ? AbortSignal.any([signal, done.signal]) : done.signal })]);
+  } finally {
+    done.abort();
+  }
 }
