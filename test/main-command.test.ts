@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../server/sandbox/driver.js';
-import { COLLECT_WORKSPACE } from '../server/sandbox/driver.js';
+import { COLLECT_DIR, COLLECT_WORKSPACE } from '../server/sandbox/driver.js';
 import { readTarContents } from '../server/archive/test-tarballs.js';
 import { bareSandboxDriver, startBareSandbox } from './fixtures/bare-sandbox.js';
 import { docker, leftovers } from './fixtures/docker.js';
@@ -39,6 +39,16 @@ async function execsMade(): Promise<string[]> {
   } as Parameters<typeof docker.getEvents>[0])) as unknown as Readable;
   const text = (await events.toArray()).map((c: Buffer) => c.toString()).join('');
   return text.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { status: string }).status.replace(/^exec_create: /, '').trim());
+}
+
+/** How many reads of the engine's archive API the sandbox had, from the engine's events. */
+async function archiveReads(): Promise<number> {
+  const events = (await docker.getEvents({
+    since: Math.floor(Date.now() / 1000) - 120,
+    until: Date.now() / 1000 + 1,
+    filters: { container: [sandbox.id], event: ['archive-path'] },
+  } as Parameters<typeof docker.getEvents>[0])) as unknown as Readable;
+  return (await events.toArray()).map((c: Buffer) => c.toString()).join('').split('\n').filter(Boolean).length;
 }
 
 /** The sandbox's processes as the host sees them, but PID 1 (tini): their command lines. */
@@ -92,6 +102,29 @@ describe("a sandbox's main command", () => {
     const fake = '\\0codex-runner-main:00000000000000000000000000000000:0:quiet\\n';
     expect(await sandbox.runMain(['bash', '-c', `wc -c; printf '${fake}'`], { stdin: Readable.from([Buffer.alloc(300_000, 1)]), stdout: out.stream })).toBe(0);
     expect(out.text()).toBe('300000\n\0codex-runner-main:00000000000000000000000000000000:0:quiet\n');
+  });
+
+  it("hands the first read of the tree its own tar, made once nothing else ran, and the next read the engine's", async () => {
+    const script = 'mkdir -p /workspace/d && printf "%s" one > /workspace/d/f.txt && ln -s d/f.txt /workspace/link && mkfifo /workspace/fifo && echo home > /home/codex/.codex/h.txt';
+    expect(await sandbox.runMain(['bash', '-c', script])).toBe(0);
+    const names = async () => {
+      const tar = Buffer.concat(await (await sandbox.getArchive(COLLECT_DIR)).toArray());
+      return [...(await readTarContents(tar)).entries()].filter(([name]) => name.startsWith('.cr/ws/') || name.startsWith('.cr/home/h'));
+    };
+    const own = await names();
+    expect(await archiveReads()).toBe(0);
+    expect(own).toEqual([['.cr/home/h.txt', 'home\n'], ['.cr/ws/', ''], ['.cr/ws/d/', ''], ['.cr/ws/d/f.txt', 'one'], ['.cr/ws/link', '-> d/f.txt']]);
+    // The engine's archive of the same stopped tree: the same files.
+    expect(await names()).toEqual(own);
+    expect(await archiveReads()).toBe(1);
+    expect(await execsMade()).toEqual([]);
+  });
+
+  it('leaves a tree its owner cannot read wholly to the engine, which reads as root', async () => {
+    const script = 'echo secret > /workspace/closed.txt && chmod 000 /workspace/closed.txt';
+    expect(await sandbox.runMain(['bash', '-c', script])).toBe(0);
+    const tar = Buffer.concat(await (await sandbox.getArchive(COLLECT_DIR)).toArray());
+    expect((await readTarContents(tar)).get('.cr/ws/closed.txt')).toBe('secret\n');
   });
 
   it('runs once: a second command is refused', async () => {

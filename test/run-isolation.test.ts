@@ -199,7 +199,7 @@ function leftoversCase(title: string, overrides: Record<string, unknown>, pooled
       // As soon as the run has ended nothing of it runs on, if its sandbox is not removed yet: it is
       // frozen, or nothing but its main process is left in it.
       atEnd = await docker.getContainer(firstContainer.id).inspect().then(
-        async (info) => (info.State.Running && !info.State.Paused ? await onlyMainLeft(firstContainer.id) : info.State.Paused ? 'paused' : info.State.Status),
+        async (info) => (info.State.Status === 'running' ? await onlyMainLeft(firstContainer.id) : info.State.Status),
         (err: { statusCode?: number }) => err.statusCode,
       );
       // It is removed just after the run's outcome is answered; looked at then, before any other run starts.

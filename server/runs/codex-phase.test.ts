@@ -80,6 +80,6 @@ describe('CodexPhase', () => {
     const phase = new CodexPhase(log.events, 1024 * 1024, createLogger('silent'));
     expect(await phase.run(sandbox, { argv: ['codex'], env: [], prompt: 'p' }, new AbortController().signal)).toBe(1);
     expect(frozenAt).not.toBeNull();
-    expect(frozenAt!).toBeGreaterThanOrEqual(400);
+    expect(frozenAt!).toBeGreaterThanOrEqual(900);
   });
 });

@@ -11,10 +11,10 @@ const EXIT_CODE_AFTER = { completed: 0, failed: 1 } as const;
 
 /**
  * How long Codex may take to exit once its turn is over (its terminal event) before the sandbox is
- * frozen under it. It exits within milliseconds here, and the sandbox stops with it: cheaper than
- * a freeze, and sooner.
+ * frozen under it. It exits within milliseconds here, and the sandbox's main process then ends the
+ * rest and reports: cheaper than a freeze, and sooner.
  */
-const EXIT_AFTER_TURN_MS = 500;
+const EXIT_AFTER_TURN_MS = 1_000;
 
 /**
  * Codex's run in the sandbox, as the sandbox's main command, and the end of everything else there:

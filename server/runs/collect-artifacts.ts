@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { WorkspaceExport, type ExportResult, type LeftOut } from '../archive/export-workspace.js';
-import { COLLECT_CODEX_HOME, COLLECT_DIR, COLLECT_WORKSPACE, type BoundedTree, type Sandbox } from '../sandbox/driver.js';
+import { COLLECT_CODEX_HOME, COLLECT_DIR, COLLECT_WORKSPACE, SandboxTreeError, type BoundedTree, type Sandbox } from '../sandbox/driver.js';
 import { diffScanned, scanOptions, type DiffOptions } from '../tree-diff/diff-final-tree.js';
 import { FinalTreeScanner } from '../tree-diff/final-tree-scan.js';
 import type { BaselineIndex, TreeDiff } from '../tree-diff/index.js';
@@ -58,9 +58,18 @@ export async function collectArtifacts(
   const both = AbortSignal.any([signal, deadline]);
   const fromArchive: TreeSource = async () => ({ tar: await sandbox.getArchive(COLLECT_DIR, both), leftOut: Promise.resolve([]) });
   const withinCap: TreeSource = () => sandbox.readWorkspaceWithin(limits.maxBytes, both);
-  const keeper = session && new SessionKeeper(session.dest, tarName(COLLECT_CODEX_HOME), { ...session.limits, signal: both });
+  const newKeeper = () => session && new SessionKeeper(session.dest, tarName(COLLECT_CODEX_HOME), { ...session.limits, signal: both });
+  let keeper = newKeeper();
   try {
     let reads = await readBoth(fromArchive, tarName(COLLECT_WORKSPACE), baseline, files, limits, both, keeper);
+    const ownTreeError = [reads.exported, reads.diffed].find((r): r is PromiseRejectedResult => r.status === 'rejected' && r.reason instanceof SandboxTreeError);
+    if (ownTreeError) {
+      // The sandbox's own tar of its tree failed: the next read goes through the engine.
+      log.warn({ err: ownTreeError.reason }, "the sandbox's own tar of its tree failed: reading the tree again through the engine");
+      await keeper?.discard();
+      keeper = newKeeper();
+      reads = await readBoth(fromArchive, tarName(COLLECT_WORKSPACE), baseline, files, limits, both, keeper);
+    }
     const hasSession = keeper ? await sessionFrom(keeper, reads.session!, log) : false;
     if (passedCap(reads)) {
       log.info('the workspace has a file past its cap: reading it again without such files');

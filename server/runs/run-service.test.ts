@@ -148,6 +148,21 @@ describe('RunService on a scripted sandbox driver', () => {
     expect([...session.keys()]).toEqual([`sessions/2026/12/03/rollout-${thread}.jsonl`]);
   });
 
+  it('reads the tree again through the engine when the sandbox\'s own tar of it failed, and keeps all the first read would have', async () => {
+    const thread = '0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c';
+    const codex: FakeCodex = async ({ stdout }) => {
+      writeLines(stdout, [{ type: 'thread.started', thread_id: thread }, { type: 'turn.started' }, { type: 'turn.completed', usage: { input_tokens: 1, cached_input_tokens: 0, output_tokens: 1, reasoning_output_tokens: 0 } }]);
+      return 0;
+    };
+    const codexHome = { [`sessions/2026/12/03/rollout-${thread}.jsonl`]: '{"type":"session_meta"}\n' };
+    const { driver, create, ended } = build({ codex, workspace: { 'a.txt': 'hello\n' }, codexHome, ownTreeFails: true });
+    const run = await ended((await create()).id);
+    expect(run).toMatchObject({ status: 'succeeded', hasSession: true, hasWorkspace: true, hasDiff: true, artifactProblem: null });
+    expect(driver.sandboxes[0]!.archiveReads).toEqual(['/.cr', '/.cr']);
+    expect([...(await readTarContents(await readFile(path.join(dataDir, 'runs', run.id, 'workspace.tar')))).keys()]).toEqual(['a.txt']);
+    expect([...(await readTarContents(await readFile(path.join(dataDir, 'runs', run.id, 'session.tar')))).keys()]).toEqual([`sessions/2026/12/03/rollout-${thread}.jsonl`]);
+  });
+
   it('gives Codex the prompt on its stdin, never in its argv, even one that starts with "-"', async () => {
     const { service, driver, ended } = build({ codex: completingCodex() });
     const prompt = '--version; -rf do the task';

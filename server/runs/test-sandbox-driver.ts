@@ -3,7 +3,7 @@
 // so the server build and image leave it out, like the other test-*.ts modules.
 import { Readable, type Writable } from 'node:stream';
 import { buildTar, dir, file } from '../archive/test-tarballs.js';
-import { COLLECT_CODEX_HOME, COLLECT_DIR, COLLECT_WORKSPACE, type BoundedTree, type ExecOptions, type Sandbox, type SandboxDriver, type SandboxError, type SandboxRequest, type SweepResult } from '../sandbox/driver.js';
+import { COLLECT_CODEX_HOME, COLLECT_DIR, COLLECT_WORKSPACE, SandboxTreeError, type BoundedTree, type ExecOptions, type Sandbox, type SandboxDriver, type SandboxError, type SandboxRequest, type SweepResult } from '../sandbox/driver.js';
 
 /** What `codex exec` does in a fake sandbox: writes its JSONL to `stdout`, returns its exit code. */
 export type FakeCodex = (io: { stdout: Writable; signal: AbortSignal; sandbox: FakeSandbox; stdin: string | undefined }) => Promise<number>;
@@ -16,6 +16,8 @@ export interface FakeSandboxScript {
   codexHome?: Record<string, string>;
   /** remove() rejects with this, and the sandbox stays. */
   removeError?: Error;
+  /** The first read of COLLECT_DIR breaks off after its first bytes, as the sandbox's own tar that failed. */
+  ownTreeFails?: boolean;
 }
 
 /** A Codex turn that completes with `message`, as `codex exec --json` reports it. */
@@ -100,6 +102,7 @@ export class FakeSandbox implements Sandbox {
     this.archiveReads.push(path);
     if (path !== COLLECT_DIR) throw new Error(`fake sandbox: no archive of ${path}`);
     const [home, workspace] = [COLLECT_CODEX_HOME.slice(1), COLLECT_WORKSPACE.slice(1)];
+    const first = this.archiveReads.length === 1;
     const entries = [
       dir(`${COLLECT_DIR.slice(1)}/`),
       dir(`${home}/`),
@@ -107,7 +110,14 @@ export class FakeSandbox implements Sandbox {
       dir(`${workspace}/`),
       ...Object.entries(this.script.workspace ?? {}).map(([name, content]) => file(`${workspace}/${name}`, content)),
     ];
-    return Readable.from([await buildTar(entries)]);
+    const tar = await buildTar(entries);
+    if (first && this.script.ownTreeFails) {
+      return Readable.from((async function* () {
+        yield tar.subarray(0, 512);
+        throw new SandboxTreeError("the sandbox's own tar of its tree ended with 2");
+      })());
+    }
+    return Readable.from([tar]);
   }
 
   async readWorkspaceWithin(): Promise<BoundedTree> {

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { Agent } from 'node:http';
-import type { Duplex, Readable } from 'node:stream';
+import { PassThrough, type Duplex, type Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Dockerode from 'dockerode';
 import type { Logger } from 'pino';
 import { buildSandboxSpec, EXPIRES_LABEL, INSTANCE_LABEL, RUN_ID_LABEL, sandboxName, type DockerPlacement, type SandboxSpec } from './container-spec.js';
 import { demuxDockerStream } from './demux.js';
-import { SandboxError, type BoundedTree, type ExecOptions, type Sandbox, type SandboxDriver, type SandboxRequest, type SweepResult } from './driver.js';
-import { mainMarker, mainRequest, parseMainReport, RELAY_ENDED_EXIT_CODE, type MainReport } from './main-request.js';
+import { COLLECT_DIR, SandboxError, SandboxTreeError, type BoundedTree, type ExecOptions, type Sandbox, type SandboxDriver, type SandboxRequest, type SweepResult } from './driver.js';
+import { mainMarker, mainRequest, parseMainReport, parseTarReport, RELAY_ENDED_EXIT_CODE, type MainReport } from './main-request.js';
 import { MarkerCut } from './marker-cut.js';
 import { readWorkspaceWithin } from './workspace-reader.js';
 
@@ -126,6 +126,12 @@ class DockerSandbox implements Sandbox {
   private removal: Promise<void> | null = null;
   /** The main process's report once the command has ended; the sandbox runs on, for its files to be read. */
   private mainEnded: MainReport | null = null;
+  /** The main process's own tar of COLLECT_DIR, when it follows its report, until it is read. */
+  private ownTree: PassThrough | null = null;
+  /** The main process's stdio while its tar comes through it. */
+  private attachedForTree: Duplex | null = null;
+  /** Set once a freeze is under way: a tar the main process makes then would stop half-way. */
+  private frozen = false;
   /**
    * Execs started whose process the engine has not yet reported running or exited. Freezing the
    * sandbox while one of them starts deadlocks the engine on cgroup v1: the exec's init is frozen
@@ -158,6 +164,15 @@ class DockerSandbox implements Sandbox {
   }
 
   async getArchive(path: string, signal?: AbortSignal): Promise<Readable> {
+    const own = path === COLLECT_DIR ? this.ownTree : null;
+    if (own) {
+      this.ownTree = null;
+      const onAbort = () => own.destroy(signal!.reason as Error);
+      if (signal?.aborted) onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      own.once('close', () => signal?.removeEventListener('abort', onAbort));
+      return own;
+    }
     try {
       return (await this.requireContainer().getArchive({ path, abortSignal: signal })) as unknown as Readable;
     } catch (err) {
@@ -247,8 +262,12 @@ class DockerSandbox implements Sandbox {
     // Asked before the command is given: a sandbox that stops by then is answered at once.
     const stopped = (container.wait({ condition: 'not-running', abortSignal: stop.signal }) as Promise<{ StatusCode: number }>).then((r) => r.StatusCode);
     stopped.catch(() => {}); // settled below either way
-    const stdout = new MarkerCut(mainMarker(token), options.stdout);
+    // After the report may come the tree's tar, then its own report.
+    const tree = new PassThrough({ highWaterMark: TREE_BUFFER_BYTES });
+    const treeCut = new MarkerCut(mainMarker(token), tree);
+    const stdout = new MarkerCut(mainMarker(token), options.stdout, treeCut);
     const stderr = new MarkerCut(mainMarker(token), options.stderr);
+    let treeFollows = false;
     const onAbort = () => stream.destroy();
     if (signal?.aborted) onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -271,6 +290,10 @@ class DockerSandbox implements Sandbox {
         // Its stderr's report comes after the command's last words there, on a stream of its own.
         await within(stderr.report.catch(() => {}), OUTPUT_AFTER_EXIT_MS, signal);
         this.mainEnded = report;
+        if (report.tarFollows && !this.frozen) {
+          treeFollows = true;
+          this.takeOwnTree(stream, tree, treeCut);
+        }
         await options.onExit?.();
         return report.status;
       }
@@ -285,11 +308,37 @@ class DockerSandbox implements Sandbox {
     } finally {
       stop.abort();
       signal?.removeEventListener('abort', onAbort);
-      // Nothing is to come after the report; the cuts pass on what they held back.
-      stream.destroy();
-      stdout.release();
-      stderr.release();
+      if (!treeFollows) {
+        // Nothing is to come after the report; the cuts pass on what they held back.
+        stream.destroy();
+        stdout.release();
+        stderr.release();
+        tree.destroy();
+      }
     }
+  }
+
+  /** Keeps the tar that follows the main process's report for the first read of COLLECT_DIR; the stream goes with its end. */
+  private takeOwnTree(stream: Duplex, tree: PassThrough, treeCut: MarkerCut): void {
+    this.ownTree = tree;
+    this.attachedForTree = stream;
+    const done = (err?: Error) => {
+      if (err) tree.destroy(err);
+      else tree.end();
+      stream.destroy();
+      treeCut.release();
+      if (this.attachedForTree === stream) this.attachedForTree = null;
+    };
+    treeCut.report.then(
+      (line) => {
+        const status = parseTarReport(line);
+        done(status === 0 ? undefined : new SandboxTreeError(`the sandbox's own tar of its tree ended with ${status ?? JSON.stringify(line)}`));
+      },
+      () => done(new SandboxTreeError("the sandbox's own tar of its tree ended early")),
+    );
+    // A stream that ends or breaks before the tar's report ends it early; a reader that gives up stops it.
+    stream.once('close', () => treeCut.release());
+    tree.once('close', () => stream.destroy());
   }
 
   /** The exit code of a sandbox whose main process's output ended without its report: it stopped, or the connection to the engine broke. */
@@ -305,6 +354,7 @@ class DockerSandbox implements Sandbox {
   async freeze(): Promise<void> {
     // Its command ended and nothing else is left running: there is nothing to stop.
     if (this.mainEnded?.quiet) return;
+    this.frozen = true;
     await this.untilExecsStarted();
     for (let attempt = 1; ; attempt++) {
       try {
@@ -441,6 +491,9 @@ class DockerSandbox implements Sandbox {
       // Its connection would otherwise stay open with nobody reading it.
       this.main?.destroy();
       this.main = null;
+      this.attachedForTree?.destroy();
+      this.ownTree?.destroy();
+      this.ownTree = null;
       const errors: unknown[] = [];
       if (this.container) await removeContainer(this.container).catch((err) => errors.push(err));
       for (const volume of [this.spec.volume, this.spec.codexHomeVolume]) {
@@ -529,6 +582,12 @@ function writeStdin(stream: Duplex, stdin: string | Readable | undefined): void 
     stdin.pipe(stream);
   }
 }
+
+/**
+ * What the tree's tar may hold while nobody reads it yet: the main process's report on stderr comes
+ * behind the first of it on the one attach stream, and must get through.
+ */
+const TREE_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /** How long an exec's output may go on after its process exited (dockerd's own wait is 2 s). */
 const OUTPUT_AFTER_EXIT_MS = 2_500;

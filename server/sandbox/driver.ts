@@ -94,6 +94,11 @@ export interface Sandbox extends AsyncDisposable {
   /** The backend's id for it (a container id), for logs. */
   readonly id: string;
   putArchive(tar: Readable, dir: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * A tar of `path`, names relative to its parent. Once the main command has ended, the first read
+   * of COLLECT_DIR may be the sandbox's own tar of it, which fails with a SandboxTreeError when that
+   * tar did: a read after it goes to the backend's archive.
+   */
   getArchive(path: string, signal?: AbortSignal): Promise<Readable>;
   /**
    * Reads the workspace of a frozen sandbox as a tar (names `workspace/…`, as getArchive's),
@@ -164,6 +169,9 @@ export interface SandboxDriver {
 export type SandboxErrorCode = 'sandbox_error' | 'sandbox_stopped' | 'sandbox_gone' | 'docker_unreachable';
 
 /** A sandbox could not do what was asked; `code` says why, in the run's error. */
+/** The sandbox's own tar of its tree failed: read the tree again, through the backend. */
+export class SandboxTreeError extends Error {}
+
 export class SandboxError extends Error {
   constructor(
     message: string,

@@ -36,8 +36,10 @@ describe('the main process\'s report', () => {
   });
 
   it.each([
-    ['0:quiet', { status: 0, quiet: true }],
-    ['137:busy', { status: 137, quiet: false }],
+    ['0:quiet', { status: 0, quiet: true, tarFollows: false }],
+    ['1:quiet:tar', { status: 1, quiet: true, tarFollows: true }],
+    ['137:busy', { status: 137, quiet: false, tarFollows: false }],
+    ['0:busy:tar', null],
     ['256:quiet', null],
     ['1:asleep', null],
     ['end', null],

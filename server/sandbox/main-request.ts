@@ -43,11 +43,19 @@ export interface MainReport {
   status: number;
   /** Whether nothing but the main process was left running in the sandbox. */
   quiet: boolean;
+  /** Whether the tree under COLLECT_DIR follows on stdout, as a tar, then the `tar:STATUS` report. */
+  tarFollows: boolean;
 }
 
 /** The stdout report, or null when it is not one. */
 export function parseMainReport(line: string): MainReport | null {
-  const match = /^(\d{1,3}):(quiet|busy)$/.exec(line);
-  if (!match || Number(match[1]) > 255) return null;
-  return { status: Number(match[1]), quiet: match[2] === 'quiet' };
+  const match = /^(\d{1,3}):(quiet|busy)(:tar)?$/.exec(line);
+  if (!match || Number(match[1]) > 255 || (match[3] && match[2] !== 'quiet')) return null;
+  return { status: Number(match[1]), quiet: match[2] === 'quiet', tarFollows: Boolean(match[3]) };
+}
+
+/** The report after the tree's tar: the tar's exit status, or null when it is not one. */
+export function parseTarReport(line: string): number | null {
+  const match = /^tar:(\d{1,3})$/.exec(line);
+  return match ? Number(match[1]) : null;
 }

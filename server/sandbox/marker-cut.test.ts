@@ -90,4 +90,14 @@ describe('MarkerCut', () => {
     expect(text()).toBe('x\0en');
     await expect(cut.report).rejects.toThrow(/before its marker/);
   });
+
+  it('passes what follows the report to the next sink, whatever the writes', async () => {
+    const { target, text } = collecting();
+    const next = collecting();
+    const cut = new MarkerCut(MARKER, target, next.target);
+    await feed(cut, ['a\n\0end:t', 'ok:0:quiet:tar\nTAR', 'BYTES\0\0']);
+    await expect(cut.report).resolves.toBe('0:quiet:tar');
+    expect(text()).toBe('a\n');
+    expect(next.text()).toBe('TARBYTES\0\0');
+  });
 });

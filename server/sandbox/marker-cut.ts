@@ -5,9 +5,10 @@ const MAX_REPORT_BYTES = 64;
 
 /**
  * A sink that passes what it is given to `target` until `marker`, and then takes the rest of that
- * line as a report (`report`), dropping whatever follows. A marker split across writes is found
- * too; what is held back meanwhile is only ever a possible start of one, so the bytes of anything
- * else reach the target with the write that brought them. The target is not ended with it.
+ * line as a report (`report`), passing whatever follows to `next` (dropped without one). A marker
+ * split across writes is found too; what is held back meanwhile is only ever a possible start of
+ * one, so the bytes of anything else reach the target with the write that brought them. Neither
+ * target is ended with it.
  */
 export class MarkerCut extends Writable {
   /** The report: the rest of the marker's line, without its newline. Rejects if the sink ends first. */
@@ -18,9 +19,12 @@ export class MarkerCut extends Writable {
   private line: Buffer | null = null;
   private settled = false;
 
+  private passingOn = false;
+
   constructor(
     private readonly marker: Buffer,
     private readonly target: Writable | undefined,
+    private readonly next?: Writable,
   ) {
     super();
     this.report = new Promise((resolve, reject) => {
@@ -31,6 +35,7 @@ export class MarkerCut extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (this.passingOn) return this.pass(chunk, callback, this.next);
     if (this.settled) return callback();
     if (this.line) return this.takeLine(chunk, callback);
     const data = this.held.length ? Buffer.concat([this.held, chunk]) : chunk;
@@ -56,6 +61,7 @@ export class MarkerCut extends Writable {
   release(callback: (error?: Error | null) => void = () => {}): void {
     if (!this.settled) this.rejectReport(new Error('ended before its marker'));
     this.settled = true;
+    this.passingOn = false;
     const held = this.held;
     this.held = Buffer.alloc(0);
     this.pass(held, callback);
@@ -73,6 +79,10 @@ export class MarkerCut extends Writable {
     if (end >= 0 && end <= MAX_REPORT_BYTES) {
       this.settled = true;
       this.resolveReport(line.subarray(0, end).toString('latin1'));
+      if (this.next) {
+        this.passingOn = true;
+        return this.pass(line.subarray(end + 1), callback, this.next);
+      }
     } else if (end > MAX_REPORT_BYTES || (end < 0 && line.length > MAX_REPORT_BYTES)) {
       this.settled = true;
       this.rejectReport(new Error('its report is too long'));
@@ -90,17 +100,18 @@ export class MarkerCut extends Writable {
     return data.length;
   }
 
-  private pass(bytes: Buffer, callback: (error?: Error | null) => void): void {
-    if (!bytes.length || !this.target) return callback();
-    if (this.target.write(bytes)) return callback();
+  private pass(bytes: Buffer, callback: (error?: Error | null) => void, target = this.target): void {
+    if (!bytes.length || !target || target.destroyed) return callback();
+    if (target.write(bytes)) return callback();
     const onDrain = () => {
-      this.target!.off('error', onError);
+      target.off('close', onClose);
       callback();
     };
-    const onError = (err: Error) => {
-      this.target!.off('drain', onDrain);
-      callback(err);
+    // A target that goes (a reader that gave up) takes nothing more, and holds nothing up.
+    const onClose = () => {
+      target.off('drain', onDrain);
+      callback();
     };
-    this.target.once('drain', onDrain).once('error', onError);
+    target.once('drain', onDrain).once('close', onClose);
   }
 }
