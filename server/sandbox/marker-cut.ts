@@ -38,10 +38,26 @@ export class MarkerCut extends Writable {
     if (this.passingOn) return this.pass(chunk, callback, this.next);
     if (this.settled) return callback();
     if (this.line) return this.takeLine(chunk, callback);
-    const data = this.held.length ? Buffer.concat([this.held, chunk]) : chunk;
+    const held = this.held;
+    if (!held.length) return this.scan(chunk, callback);
+    this.held = Buffer.alloc(0);
+    // A short write: joined whole, it is cheap.
+    if (chunk.length < this.marker.length) return this.scan(Buffer.concat([held, chunk]), callback);
+    // Else only where the held bytes meet the write can a marker start in them: no copy of the rest.
+    const head = Buffer.concat([held, chunk.subarray(0, this.marker.length)]);
+    const at = head.indexOf(this.marker);
+    if (at >= 0 && at < held.length) {
+      this.line = Buffer.alloc(0);
+      const after = at + this.marker.length - held.length;
+      return this.pass(held.subarray(0, at), (err) => (err ? callback(err) : this.takeLine(chunk.subarray(after), callback)));
+    }
+    this.pass(held, (err) => (err ? callback(err) : this.scan(chunk, callback)));
+  }
+
+  /** Looks for the marker within `data`; holds back a tail that may begin one. */
+  private scan(data: Buffer, callback: (error?: Error | null) => void): void {
     const at = data.indexOf(this.marker);
     if (at >= 0) {
-      this.held = Buffer.alloc(0);
       this.line = Buffer.alloc(0);
       return this.pass(data.subarray(0, at), (err) => (err ? callback(err) : this.takeLine(data.subarray(at + this.marker.length), callback)));
     }
