@@ -91,12 +91,12 @@ async function hostProcess(pid: string): Promise<HostProcess | null> {
 
 /**
  * 'main process alone' when nothing runs in the sandbox but tini and its main process (the shell,
- * or the sleep it becomes once its command has ended); else what does.
+ * or the sleep it becomes once its command has ended), or not even those (being killed); else what does.
  */
 async function onlyMainLeft(containerId: string): Promise<string> {
   const left = (await hostProcessesOf(containerId)).map((p) => p.cmdline);
-  const mainAlone = left.length === 2 && left.some((c) => c.startsWith('/usr/bin/tini -- codex-runner-main')) && left.some((c) => /^(\/bin\/bash \/usr\/local\/bin\/codex-runner-main|sleep infinity)/.test(c));
-  return mainAlone ? 'main process alone' : `running: ${left.join(' | ')}`;
+  const ours = (c: string) => c.startsWith('/usr/bin/tini -- codex-runner-main') || /^(\/bin\/bash \/usr\/local\/bin\/codex-runner-main|sleep infinity)/.test(c);
+  return left.every(ours) ? 'main process alone' : `running: ${left.join(' | ')}`;
 }
 
 /** Every host process whose command line holds `text`. */

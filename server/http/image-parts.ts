@@ -1,4 +1,5 @@
 import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -58,10 +59,13 @@ export async function spoolImage(part: Readable, file: string, maxBytes: number,
       callback(type ? null : notAnImage(label));
     },
   });
+  const out = createWriteStream(file, { mode: 0o600 });
   try {
-    await pipeline(part, check, createWriteStream(file, { mode: 0o600 }), { signal });
+    await pipeline(part, check, out, { signal });
   } catch (err) {
     part.resume();
+    // A file still being opened when the part was refused is made after that: removed once it is closed.
+    if (!out.closed) await once(out, 'close').catch(() => {});
     await rm(file, { force: true });
     throw err;
   }
