@@ -85,6 +85,8 @@ describe("a sandbox's main command", () => {
     // A detached writer in a session of its own, and a child Codex would not wait for.
     const script = 'setsid bash -c "while :; do echo x >> /workspace/late.txt; done" >/dev/null 2>&1 & (sleep 300 &); echo kept > /workspace/kept.txt; sleep 0.2';
     expect(await sandbox.runMain(['bash', '-c', script])).toBe(0);
+    // Its own tar of the tree, read to its end: the main process's tar is done with it then.
+    await (await sandbox.getArchive(COLLECT_DIR)).toArray();
     // The main process alone, be it still the shell or already the sleep it becomes.
     expect(await processes()).toEqual([expect.stringMatching(/^(\/bin\/bash \/usr\/local\/bin\/codex-runner-main|sleep infinity)$/)]);
     const sizeNow = (await readTarContents(Buffer.concat(await (await sandbox.getArchive(COLLECT_WORKSPACE)).toArray()))).get('ws/late.txt')!.length;

@@ -71,20 +71,20 @@ export class CodexPhase {
       // Waits for the event file to take what it has: the Docker stream, then Codex's stdout, slow down.
       ready: () => this.events.ready(),
     });
-    const stopExec = new AbortController();
-    const exec = sandbox.runMain(argv, {
+    const stopMain = new AbortController();
+    const main = sandbox.runMain(argv, {
       env,
       stdin: prompt,
       stdout,
       stderr: this.stderr,
-      signal: AbortSignal.any([signal, stopExec.signal]),
+      signal: AbortSignal.any([signal, stopMain.signal]),
       onExit: () => {
         this.exited = true;
       },
     });
-    exec.catch(() => {}); // settled below either way
+    main.catch(() => {}); // settled below either way
     try {
-      const exited = exec.then((code) => ({ code }));
+      const exited = main.then((code) => ({ code }));
       const first = await Promise.race([exited, this.turnOver.then(() => null)]);
       if (first) return first.code;
       // The turn is over: Codex has nothing left to do but exit. Past a moment, freeze rather than
@@ -93,8 +93,8 @@ export class CodexPhase {
       const soon = await Promise.race([exited.catch(() => null), sleep(EXIT_AFTER_TURN_MS, null, { signal: grace.signal })]).finally(() => grace.abort());
       if (soon) return soon.code;
       await sandbox.freeze();
-      stopExec.abort(new Error('codex turn ended; sandbox frozen'));
-      return await exec.catch((err: unknown) => {
+      stopMain.abort(new Error('codex turn ended; sandbox frozen'));
+      return await main.catch((err: unknown) => {
         if (signal.aborted) throw err;
         return this.outcome.failure === null ? EXIT_CODE_AFTER.completed : EXIT_CODE_AFTER.failed;
       });

@@ -35,15 +35,16 @@ export interface Collected {
 export class CollectTimeoutError extends Error {}
 
 /**
- * Reads the final workspace of a frozen sandbox once, into two consumers side by side: the
- * exported tar and the diff against the baseline, which the server computes itself from what
+ * Reads the final workspace of a stopped or frozen sandbox once, into two consumers side by side:
+ * the exported tar and the diff against the baseline, which the server computes itself from what
  * it spooled. Nothing runs in the sandbox any more, so neither read can be fed by the run. The
  * workspace is kept even when the diff cannot be made. Codex's session, when there is one to
- * keep, comes in the same archive (`COLLECT_DIR`): one read of the engine's archive API, not two.
+ * keep, comes in the same tar of `COLLECT_DIR`: one read, not two.
  *
- * Docker's archive is read first. If it meets a file that passes the workspace cap (a sparse one
- * costs no space in the tmpfs), both reads start again from a reader that leaves such files out:
- * the rest is delivered and the files left out are named.
+ * The sandbox's tar is read first (its main process's own, or the engine's archive; when its own
+ * failed, the engine's is read instead). If it meets a file that passes the workspace cap (a sparse
+ * one costs no space in the tmpfs), both reads start again from a reader that leaves such files
+ * out: the rest is delivered and the files left out are named.
  */
 export async function collectArtifacts(
   sandbox: Sandbox,

@@ -167,10 +167,7 @@ class DockerSandbox implements Sandbox {
     const own = path === COLLECT_DIR ? this.ownTree : null;
     if (own) {
       this.ownTree = null;
-      const onAbort = () => own.destroy(signal!.reason as Error);
-      if (signal?.aborted) onAbort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      own.once('close', () => signal?.removeEventListener('abort', onAbort));
+      own.once('close', destroyOnAbort(own, signal, true));
       return own;
     }
     try {
@@ -205,9 +202,7 @@ class DockerSandbox implements Sandbox {
       throw await this.explain(err, signal);
     }
     const stop = new AbortController();
-    const onAbort = () => stream.destroy();
-    if (signal?.aborted) onAbort();
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const keepOnAbort = destroyOnAbort(stream, signal);
     try {
       writeStdin(stream, options.stdin);
       const output = demuxDockerStream(stream, options.stdout, options.stderr);
@@ -229,7 +224,7 @@ class DockerSandbox implements Sandbox {
       throw await this.explain(err, signal);
     } finally {
       stop.abort();
-      signal?.removeEventListener('abort', onAbort);
+      keepOnAbort();
     }
     signal?.throwIfAborted();
     let info: Dockerode.ExecInspectInfo;
@@ -268,9 +263,7 @@ class DockerSandbox implements Sandbox {
     const stdout = new MarkerCut(mainMarker(token), options.stdout, treeCut);
     const stderr = new MarkerCut(mainMarker(token), options.stderr);
     let treeFollows = false;
-    const onAbort = () => stream.destroy();
-    if (signal?.aborted) onAbort();
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const keepOnAbort = destroyOnAbort(stream, signal);
     try {
       stream.write(request);
       writeStdin(stream, options.stdin ?? '');
@@ -307,7 +300,7 @@ class DockerSandbox implements Sandbox {
       throw await this.explain(err, signal);
     } finally {
       stop.abort();
-      signal?.removeEventListener('abort', onAbort);
+      keepOnAbort();
       if (!treeFollows) {
         // Nothing is to come after the report; the cuts pass on what they held back.
         stream.destroy();
@@ -423,7 +416,6 @@ class DockerSandbox implements Sandbox {
     const why = state.OOMKilled ? 'it ran out of memory' : `its main process exited with code ${state.ExitCode}`;
     return new SandboxError(`the sandbox stopped: ${why}`, { code: 'sandbox_stopped' });
   }
-
 
   // No abortSignal: like a create, a dropped connect call does not stop dockerd from making it.
   async joinNetwork(signal?: AbortSignal): Promise<void> {
@@ -566,6 +558,17 @@ async function removeVolume(volume: Dockerode.Volume): Promise<void> {
       throw err;
     }
   }
+}
+
+/**
+ * Destroys `stream` when `signal` aborts (at once if it has), with the abort's reason as its error
+ * when `withReason` (a reader then sees why); the function returned stops that.
+ */
+function destroyOnAbort(stream: Duplex | Readable, signal: AbortSignal | undefined, withReason = false): () => void {
+  const onAbort = () => stream.destroy(withReason ? (signal!.reason as Error) : undefined);
+  if (signal?.aborted) onAbort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  return () => signal?.removeEventListener('abort', onAbort);
 }
 
 /**
