@@ -14,6 +14,7 @@ import { HOME_DIR, WORKSPACE_DIR } from '../../server/sandbox/driver.js';
 import type { ResponsesStandIn } from '../../test/fixtures/responses-stand-in.js';
 import { scriptMarker } from '../../test/fixtures/responses-stand-in.js';
 import { FLOOR_HARDENING, FLOOR_LABEL } from './floor.js';
+import { memoryGrowth, type MemoryParts } from './memory-parts.js';
 import { readRss, sampleRss } from './proc.js';
 import type { ServerChild } from './server-child.js';
 import { createRunUpload } from './service-client.js';
@@ -41,6 +42,8 @@ export interface BigWorkspaceResult {
   /** Peak server RSS over its RSS before the big run: the median over the rounds, and the largest. */
   rssGrowth: number;
   rssGrowthMax: number;
+  /** The largest round's growth by part, read inside the server at its highest RSS. */
+  largestGrowthParts: ReturnType<typeof memoryGrowth>;
 }
 
 /** The machine's noise is large (its floor alone varies by 40% between runs): every figure is a median of this many rounds, interleaved. */
@@ -53,6 +56,7 @@ interface Round {
   big: { ms: number; runId: string };
   small: { ms: number; runId: string };
   rssGrowth: number;
+  growthParts: ReturnType<typeof memoryGrowth>;
 }
 
 export async function measureBigWorkspace(
@@ -79,14 +83,16 @@ export async function measureBigWorkspace(
     for (let i = 0; i < BIG_WORKSPACE_ROUNDS; i++) {
       const { tarBytes, inMs, outMs } = await floorArchive(docker, config, benchId, workspace.tarball, dir);
       const small = await timedRun(server, token, prompt, oneFile);
-      await server.memoryAfterGc();
+      const idleParts: MemoryParts = (await server.memoryAfterGc()).parts;
       const idle = (await readRss(server.pid)).rss;
       const sampler = sampleRss(server.pid);
+      server.watchMemory();
       const big = await timedRun(server, token, prompt, workspace.tarball).finally(sampler.stop);
       const peak = (await sampler.stop()).peak;
+      const growthParts = memoryGrowth(idleParts, await server.memoryPeak());
       // The next round starts once this one's sandboxes are removed.
       await server.untilRunEnded(big.runId);
-      rounds.push({ floorInMs: inMs, floorOutMs: outMs, tarBytes, big, small, rssGrowth: peak - idle });
+      rounds.push({ floorInMs: inMs, floorOutMs: outMs, tarBytes, big, small, rssGrowth: peak - idle, growthParts });
     }
     const overhead = (r: Round) => r.big.ms - r.small.ms;
     const middle = [...rounds].sort((a, b) => overhead(a) - overhead(b))[Math.floor(rounds.length / 2)]!;
@@ -105,6 +111,7 @@ export async function measureBigWorkspace(
       phases: (await server.untilRunEnded(middle.big.runId))?.timingsMs ?? {},
       rssGrowth: median(rounds.map((r) => r.rssGrowth)),
       rssGrowthMax: Math.max(...rounds.map((r) => r.rssGrowth)),
+      largestGrowthParts: rounds.reduce((a, b) => (b.rssGrowth > a.rssGrowth ? b : a)).growthParts,
     };
   } finally {
     await rm(oneFile, { force: true });

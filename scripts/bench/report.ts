@@ -189,6 +189,12 @@ export function printBigWorkspace(results: BigWorkspaceResult[]): void {
   for (const r of results) {
     const cells = Object.entries(r.phases).filter(([p]) => p !== 'to_codex').map(([p, v]) => `${p} ${ms(v)}`);
     console.log(`   ${r.name} phases (the median round): ${cells.join(', ')}`);
+    const g = r.largestGrowthParts;
+    console.log(
+      `   ${r.name} the largest round's RSS growth, read inside the server at its peak: ${signed(mib(g.rss))} = ` +
+        `V8's new space ${signed(mib(g.newSpace))}, old space ${signed(mib(g.oldSpace))}, other spaces ${signed(mib(g.otherSpaces))}, ` +
+        `ArrayBuffers ${signed(mib(g.arrayBuffers))}, the rest (native memory kept, code) ${signed(mib(g.rest))}`,
+    );
   }
   console.log('');
 }

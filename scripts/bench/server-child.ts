@@ -4,6 +4,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import type { MemoryParts } from './memory-parts.js';
 
 export interface RunEnded {
   runId: string;
@@ -20,8 +21,11 @@ export interface ServerChild extends AsyncDisposable {
   untilRunEnded(runId: string, timeoutMs?: number): Promise<RunEnded | undefined>;
   /** The last warn/error lines the server logged, for a failure message. */
   problems(): string[];
-  /** Heap figures after a full GC in the server (needs --expose-gc, which start() passes). */
-  memoryAfterGc(): Promise<NodeJS.MemoryUsage>;
+  /** Heap figures after a full GC in the server (needs --expose-gc, which start() passes), and the memory's parts. */
+  memoryAfterGc(): Promise<NodeJS.MemoryUsage & { parts: MemoryParts }>;
+  /** Starts sampling the server's memory parts from inside it; memoryPeak() answers those at the highest RSS since. */
+  watchMemory(): void;
+  memoryPeak(): Promise<MemoryParts>;
   close(): Promise<void>;
 }
 
@@ -65,7 +69,14 @@ export async function startServerChild(rawConfig: object, env: Record<string, st
       async memoryAfterGc() {
         const answer = waitForMessage(child, 'memory', 10_000);
         child.send({ type: 'gc' });
-        return (await answer).memory;
+        const { memory, parts } = await answer;
+        return { ...memory, parts };
+      },
+      watchMemory: () => void child.send({ type: 'watch-memory' }),
+      async memoryPeak() {
+        const answer = waitForMessage(child, 'memory-peak', 10_000);
+        child.send({ type: 'memory-peak' });
+        return (await answer).parts;
       },
       close,
       [Symbol.asyncDispose]: close,
