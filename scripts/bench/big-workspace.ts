@@ -14,7 +14,7 @@ import { HOME_DIR, WORKSPACE_DIR } from '../../server/sandbox/driver.js';
 import type { ResponsesStandIn } from '../../test/fixtures/responses-stand-in.js';
 import { scriptMarker } from '../../test/fixtures/responses-stand-in.js';
 import { FLOOR_HARDENING, FLOOR_LABEL } from './floor.js';
-import { memoryGrowth, type MemoryParts } from './memory-parts.js';
+import { memoryGrowth, type MemoryGrowth, type MemoryParts } from './memory-parts.js';
 import { readRss, sampleRss } from './proc.js';
 import type { ServerChild } from './server-child.js';
 import { createRunUpload } from './service-client.js';
@@ -43,7 +43,7 @@ export interface BigWorkspaceResult {
   rssGrowth: number;
   rssGrowthMax: number;
   /** The largest round's growth by part, read inside the server at its highest RSS. */
-  largestGrowthParts: ReturnType<typeof memoryGrowth>;
+  largestGrowthParts: MemoryGrowth;
 }
 
 /** The machine's noise is large (its floor alone varies by 40% between runs): every figure is a median of this many rounds, interleaved. */
@@ -56,7 +56,7 @@ interface Round {
   big: { ms: number; runId: string };
   small: { ms: number; runId: string };
   rssGrowth: number;
-  growthParts: ReturnType<typeof memoryGrowth>;
+  growthParts: MemoryGrowth;
 }
 
 export async function measureBigWorkspace(

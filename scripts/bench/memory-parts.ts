@@ -36,8 +36,10 @@ export function watchMemoryPeak(intervalMs = 20): { stop(): MemoryParts } {
   };
 }
 
-/** The growth from `idle` to `peak`, part by part; `rest` is what the parts do not explain. */
-export function memoryGrowth(idle: MemoryParts, peak: MemoryParts): MemoryParts & { rest: number } {
+/** The growth part by part; `rest` is what the parts do not explain. */
+export type MemoryGrowth = MemoryParts & { rest: number };
+
+export function memoryGrowth(idle: MemoryParts, peak: MemoryParts): MemoryGrowth {
   const minus = (key: keyof MemoryParts) => peak[key] - idle[key];
   const growth = { rss: minus('rss'), newSpace: minus('newSpace'), oldSpace: minus('oldSpace'), otherSpaces: minus('otherSpaces'), arrayBuffers: minus('arrayBuffers') };
   return { ...growth, rest: growth.rss - growth.newSpace - growth.oldSpace - growth.otherSpaces - growth.arrayBuffers };
