@@ -9,6 +9,7 @@ import { demuxDockerStream } from './demux.js';
 import { COLLECT_DIR, SandboxError, SandboxTreeError, type BoundedTree, type ExecOptions, type Sandbox, type SandboxDriver, type SandboxRequest, type SweepResult } from './driver.js';
 import { mainMarker, mainRequest, parseMainReport, parseTarReport, RELAY_ENDED_EXIT_CODE, type MainReport } from './main-request.js';
 import { MarkerCut } from './marker-cut.js';
+import { TreeHold } from './tree-hold.js';
 import { readWorkspaceWithin } from './workspace-reader.js';
 
 interface DockerErrorLike {
@@ -258,8 +259,9 @@ class DockerSandbox implements Sandbox {
     const stopped = (container.wait({ condition: 'not-running', abortSignal: stop.signal }) as Promise<{ StatusCode: number }>).then((r) => r.StatusCode);
     stopped.catch(() => {}); // settled below either way
     // After the report may come the tree's tar, then its own report.
-    const tree = new PassThrough({ highWaterMark: TREE_BUFFER_BYTES });
-    const treeCut = new MarkerCut(mainMarker(token), tree);
+    const tree = new PassThrough({ highWaterMark: TREE_QUEUE_BYTES });
+    const treeHold = new TreeHold(tree, TREE_HOLD_BYTES);
+    const treeCut = new MarkerCut(mainMarker(token), treeHold);
     const stdout = new MarkerCut(mainMarker(token), options.stdout, treeCut);
     const stderr = new MarkerCut(mainMarker(token), options.stderr);
     let treeFollows = false;
@@ -285,6 +287,7 @@ class DockerSandbox implements Sandbox {
         this.mainEnded = report;
         if (report.tarFollows && !this.frozen) {
           treeFollows = true;
+          treeHold.stopHolding();
           this.takeOwnTree(stream, tree, treeCut);
         }
         await options.onExit?.();
@@ -587,10 +590,12 @@ function writeStdin(stream: Duplex, stdin: string | Readable | undefined): void 
 }
 
 /**
- * What the tree's tar may hold while nobody reads it yet: the main process's report on stderr comes
- * behind the first of it on the one attach stream, and must get through.
+ * What the tree's tar may hold while its report on stderr is awaited: that report comes behind the
+ * first of the tar on the one attach stream, and must get through (TreeHold). Afterwards the tar
+ * queues no more than a socket read or two for its reader.
  */
-const TREE_BUFFER_BYTES = 4 * 1024 * 1024;
+const TREE_HOLD_BYTES = 4 * 1024 * 1024;
+const TREE_QUEUE_BYTES = 64 * 1024;
 
 /** How long an exec's output may go on after its process exited (dockerd's own wait is 2 s). */
 const OUTPUT_AFTER_EXIT_MS = 2_500;
