@@ -72,4 +72,4 @@ ENV NODE_ENV=production NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
 # group id differs from host to host.
 EXPOSE 8080
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["node", "--initial-old-space-size=128", "dist/server/main.js"]
+CMD ["node", "--initial-old-space-size=128", "--max-semi-space-size=8", "dist/server/main.js"]
