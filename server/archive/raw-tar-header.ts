@@ -5,6 +5,9 @@ import { isUtf8 } from 'node:buffer';
 
 export const BLOCK_BYTES = 512;
 export const END_OF_ARCHIVE = Buffer.alloc(2 * BLOCK_BYTES);
+/** Never written: padding is a view of it. */
+const ZERO_BLOCK = Buffer.alloc(BLOCK_BYTES);
+const NO_NAME = Buffer.alloc(0);
 
 export interface RawTarEntry {
   /** The name's bytes, without a trailing slash: one is added for a directory. */
@@ -29,7 +32,7 @@ const MAX_SIZE = 0o77777777777;
 /** The header blocks of one entry: a PAX extended header when ustar cannot hold a field, then ustar. */
 export function rawEntryHeader(entry: RawTarEntry): Buffer {
   const path = entry.type === 'directory' ? Buffer.concat([entry.path, Buffer.from('/')]) : entry.path;
-  const link = entry.linkPath ?? Buffer.alloc(0);
+  const link = entry.linkPath ?? NO_NAME;
   const records: Buffer[] = [];
   // POSIX: `hdrcharset=BINARY` says the names are bytes, not UTF-8, as libarchive (bsdtar) writes and
   // reads it; GNU tar 1.34 warns that it does not know the keyword and extracts the bytes anyway.
@@ -47,13 +50,13 @@ export function rawEntryHeader(entry: RawTarEntry): Buffer {
   const ustar = ustarBlock({ ...entry, path, linkPath: link }, TYPEFLAGS[entry.type]);
   if (records.length === 0) return ustar;
   const pax = Buffer.concat(records);
-  const paxHeader = ustarBlock({ ...entry, path: Buffer.from('PaxHeader'), linkPath: Buffer.alloc(0), size: pax.length }, 'x');
+  const paxHeader = ustarBlock({ ...entry, path: Buffer.from('PaxHeader'), linkPath: NO_NAME, size: pax.length }, 'x');
   return Buffer.concat([paxHeader, pax, padding(pax.length), ustar]);
 }
 
-/** Zeros that fill a body of `size` bytes up to the next block. */
+/** Zeros that fill a body of `size` bytes up to the next block: a view of shared zeros, for reading only. */
 export function padding(size: number): Buffer {
-  return Buffer.alloc((BLOCK_BYTES - (size % BLOCK_BYTES)) % BLOCK_BYTES);
+  return ZERO_BLOCK.subarray(0, (BLOCK_BYTES - (size % BLOCK_BYTES)) % BLOCK_BYTES);
 }
 
 function fitsUstar(name: Buffer): boolean {
@@ -69,7 +72,9 @@ function paxRecord(key: string, value: Buffer): Buffer {
 }
 
 function ustarBlock(entry: RawTarEntry, typeflag: string): Buffer {
-  const block = Buffer.alloc(BLOCK_BYTES);
+  // From Node's shared pool, not an ArrayBuffer of its own per header: a tree of 16,000 entries made
+  // as many, each a native allocation the garbage collector tracks.
+  const block = Buffer.allocUnsafe(BLOCK_BYTES).fill(0);
   // A field PAX carries gets what fits: readers that know PAX ignore it.
   entry.path.copy(block, 0, 0, NAME_BYTES);
   octal(block, 100, 8, entry.mode & 0o7777);
