@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ObjectStore } from './object-store.js';
-import { writeTree, type GitMode } from './tree-writer.js';
+import { buildTree, type GitMode, type TreeObjects } from './tree-writer.js';
 import type { PathKey } from './tree-path.js';
 import { emptyScan, scanBaseline, type BaselineScan } from './baseline-scan.js';
 import { scanInWorker } from './scan-in-worker.js';
@@ -38,6 +38,8 @@ export interface BaselineIndex {
   tarPath: string | null;
   entries: ReadonlyMap<PathKey, BaselineEntry>;
   treeId: string;
+  /** Its tree objects, in memory: a diff stores only those it reads (`treesForDiff`). */
+  trees: TreeObjects;
   /** Uploaded paths git cannot carry; the diff leaves them alone. */
   omitted: Omission[];
   skipped: Skipped[];
@@ -56,7 +58,7 @@ const WORKER_MIN_BYTES = 16 * 1024 * 1024;
  * Indexes the uploaded tree: every path's git mode and blob id, in one hashing pass over the
  * re-packed upload tar, which is kept in `storeDir` (a hard link when `source` is a path on the
  * same filesystem, else a copy) as the store of the baseline's bytes, so nothing is copied or
- * compressed up front; the diff later stores only the baseline blobs that changed. `null` is an
+ * compressed up front; the diff later stores only the baseline blobs and trees that changed. `null` is an
  * empty workspace. `storeDir` is created and owned by the index: call `dispose()`. `scanFile` is
  * where the spooler kept its scan of `source` (`writeScanFile`): used when it is there and belongs
  * to that tar, so the tar is read once, not twice.
@@ -70,8 +72,8 @@ export async function indexBaseline(source: string | Readable | null, storeDir: 
     const tarPath = source === null ? null : await keepTar(source, join(storeDir, 'baseline.tar'), signal);
     const kept = tarPath !== null && opts.scanFile ? await readScanFile(opts.scanFile, tarPath) : null;
     const scan = tarPath === null ? emptyScan() : (kept ?? (await scanStored(tarPath, signal)));
-    const treeId = await writeTree(store, scan.entries);
-    return { storeDir, store, tarPath, entries: scan.entries, treeId, omitted: scan.omitted, skipped: scan.skipped, dispose };
+    const trees = buildTree(scan.entries);
+    return { storeDir, store, tarPath, entries: scan.entries, treeId: trees.rootId, trees, omitted: scan.omitted, skipped: scan.skipped, dispose };
   } catch (error) {
     await dispose();
     throw error;

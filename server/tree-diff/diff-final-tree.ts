@@ -6,7 +6,7 @@ import type { BaselineEntry, BaselineIndex, Omission, Skipped } from './baseline
 import { scanFinalTree, type FinalScan, type ScanOptions } from './final-tree-scan.js';
 import { runGit } from './git-runner.js';
 import { PatchTooLargeError, SummaryThenPatch } from './summary-split.js';
-import { writeTree, type TreeEntry } from './tree-writer.js';
+import { buildTree, treesForDiff, type TreeEntry } from './tree-writer.js';
 import { parseNumstatZ, type DiffSummary } from './numstat.js';
 import { quoteHeaders } from './quote-headers.js';
 import { classifyPath, displayPath, parentKeys, walkCompare, type PathKey } from './tree-path.js';
@@ -73,7 +73,9 @@ export async function diffScanned(baseline: BaselineIndex, scan: FinalScan, opts
   const { signal } = opts;
   if (opts.leftOut) omitLeftOut(scan, await opts.leftOut, opts.stripPrefix ?? 'workspace/');
   const changes = await applyChanges(baseline, scan, signal);
-  const finalTree = changes === null ? baseline.treeId : await writeTree(baseline.store, changes);
+  const final = changes === null ? null : buildTree(changes);
+  if (final) await baseline.store.writeObjects(treesForDiff(baseline.trees, final));
+  const finalTree = final?.rootId ?? baseline.treeId;
   const { patch, numstat } = await diffTrees(baseline, [baseline.treeId, finalTree], opts);
   return { changes: parseNumstatZ(numstat), patch, omitted: scan.omitted, skipped: scan.skipped, truncated: scan.truncated, bytesRead: scan.bytesRead };
 }

@@ -1,4 +1,4 @@
-import { smallObject, type ObjectStore, type SmallObject } from './object-store.js';
+import { smallObject, type SmallObject } from './object-store.js';
 import { TreeDiffError } from './tree-diff-error.js';
 import type { PathKey } from './tree-path.js';
 
@@ -16,14 +16,19 @@ export function fileMode(tarMode: number): GitMode {
 
 type Dir = Map<string, TreeEntry | Dir>;
 
+/** A tree's objects, by the path of their directory ('' for the root), none of them written. */
+export interface TreeObjects {
+  rootId: string;
+  byPath: ReadonlyMap<string, SmallObject>;
+}
+
 /**
- * Writes the tree objects for `entries` (path → mode and blob id) and returns the root's id.
- * Done here rather than with `git update-index` + `write-tree`: write-tree looks up every blob
- * it names and rescans the object directory for each one it cannot find (0.7 s for 50k paths),
- * and most baseline blobs are deliberately never stored. A subtree already stored is not
- * written again, so a second tree costs only its changed directories.
+ * The tree objects for `entries` (path → mode and blob id). Made here rather than with `git
+ * update-index` + `write-tree`: write-tree looks up every blob it names and rescans the object
+ * directory for each one it cannot find (0.7 s for 50k paths), and most baseline blobs are
+ * deliberately never stored.
  */
-export async function writeTree(store: ObjectStore, entries: Iterable<[PathKey, TreeEntry]>): Promise<string> {
+export function buildTree(entries: Iterable<[PathKey, TreeEntry]>): TreeObjects {
   const root: Dir = new Map();
   for (const [key, entry] of entries) {
     const parts = key.split('/');
@@ -38,21 +43,27 @@ export async function writeTree(store: ObjectStore, entries: Iterable<[PathKey, 
     if (dir.has(name)) throw conflict(key);
     dir.set(name, entry);
   }
-  // Every tree's id is known before any is written (a tree names its subtrees by id), so the
-  // writes need not wait for one another.
-  const trees: SmallObject[] = [];
-  const rootId = treeObjects(root, (tree) => {
-    if (!store.has(tree.id)) trees.push(tree);
-  });
-  await store.writeObjects(trees);
-  return rootId;
+  const byPath = new Map<string, SmallObject>();
+  return { rootId: treeObjects(root, '', byPath), byPath };
 }
 
-/** The tree object of `dir` and of each directory below it, each handed to `found`; returns dir's id. */
-function treeObjects(dir: Dir, found: (tree: SmallObject) => void): string {
+/**
+ * The trees `git diff-tree -r` reads to compare `from` with `to`: both sides of every directory
+ * whose id differs, and nothing below a directory that is the same on both (git does not descend
+ * into it). A baseline of thousands of directories then costs the disk only the few a run changed.
+ */
+export function treesForDiff(from: TreeObjects, to: TreeObjects): SmallObject[] {
+  const needed: SmallObject[] = [];
+  for (const [path, tree] of from.byPath) if (to.byPath.get(path)?.id !== tree.id) needed.push(tree);
+  for (const [path, tree] of to.byPath) if (from.byPath.get(path)?.id !== tree.id) needed.push(tree);
+  return needed;
+}
+
+/** The tree object of `dir` and of each directory below it, kept in `byPath`; returns dir's id. */
+function treeObjects(dir: Dir, path: string, byPath: Map<string, SmallObject>): string {
   const rows: { sortKey: string; mode: string; name: string; id: string }[] = [];
   for (const [name, value] of dir) {
-    if (value instanceof Map) rows.push({ sortKey: `${name}/`, mode: '40000', name, id: treeObjects(value, found) });
+    if (value instanceof Map) rows.push({ sortKey: `${name}/`, mode: '40000', name, id: treeObjects(value, path ? `${path}/${name}` : name, byPath) });
     else rows.push({ sortKey: name, mode: value.mode, name, id: value.id });
   }
   // git orders a tree's entries by name bytes, a directory as if its name ended in `/`; keys are
@@ -61,7 +72,7 @@ function treeObjects(dir: Dir, found: (tree: SmallObject) => void): string {
   const parts: Buffer[] = [];
   for (const row of rows) parts.push(Buffer.from(`${row.mode} ${row.name}\0`, 'latin1'), Buffer.from(row.id, 'hex'));
   const tree = smallObject('tree', Buffer.concat(parts));
-  found(tree);
+  byPath.set(path, tree);
   return tree.id;
 }
 
