@@ -92,10 +92,17 @@ function ustarBlock(entry: RawTarEntry, typeflag: string): Buffer {
   block.fill(0x20, 148, 156);
   let sum = 0;
   for (let i = 0; i < BLOCK_BYTES; i++) sum += block[i]!;
-  block.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+  octal(block, 148, 7, sum);
+  block[155] = 0x20;
   return block;
 }
 
+/** `value` as width - 1 zero-padded octal digits and a NUL, written in place (a header has seven). */
 function octal(block: Buffer, start: number, width: number, value: number): void {
-  block.write(`${value.toString(8).padStart(width - 1, '0')}\0`, start, 'latin1');
+  let rest = value;
+  for (let at = start + width - 2; at >= start; at--) {
+    block[at] = 0x30 + (rest % 8);
+    rest = Math.floor(rest / 8);
+  }
+  block[start + width - 1] = 0;
 }

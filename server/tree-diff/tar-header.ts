@@ -44,18 +44,33 @@ export function verifyChecksum(block: Buffer, at: number): void {
 
 /** An octal field, or GNU base-256 when the high bit of its first byte is set. */
 export function parseNumber(block: Buffer, start: number, length: number): number {
-  const bytes = block.subarray(start, start + length);
-  if (bytes[0]! & 0x80) {
-    if (bytes[0] === 0xff) throw new TreeDiffError('bad_tar', 'negative number in a tar header');
-    let value = bytes[0]! & 0x7f;
-    for (let i = 1; i < bytes.length; i++) value = value * 256 + bytes[i]!;
+  const end = Math.min(start + length, block.length);
+  if (block[start]! & 0x80) {
+    if (block[start] === 0xff) throw new TreeDiffError('bad_tar', 'negative number in a tar header');
+    let value = block[start]! & 0x7f;
+    for (let i = start + 1; i < end; i++) value = value * 256 + block[i]!;
     if (!Number.isSafeInteger(value)) throw new TreeDiffError('bad_tar', 'number too large in a tar header');
     return value;
   }
-  const text = untilNul(bytes).toString('latin1').trim();
-  if (text === '') return 0;
-  if (!/^[0-7]+$/.test(text)) throw new TreeDiffError('bad_tar', `bad octal number ${JSON.stringify(text)} in a tar header`);
-  return parseInt(text, 8);
+  // Read in place: the digits up to the first NUL, without the spaces around them (as trim() would
+  // drop them), a header's fields being the one thing parsed per entry of every tar.
+  let to = start;
+  while (to < end && block[to] !== 0) to++;
+  let from = start;
+  while (from < to && isBlank(block[from]!)) from++;
+  while (to > from && isBlank(block[to - 1]!)) to--;
+  let value = 0;
+  for (let i = from; i < to; i++) {
+    const digit = block[i]! - 0x30;
+    if (digit < 0 || digit > 7) throw new TreeDiffError('bad_tar', `bad octal number ${JSON.stringify(block.toString('latin1', from, to))} in a tar header`);
+    value = value * 8 + digit;
+  }
+  return value;
+}
+
+/** What String.prototype.trim() drops of a latin1 string: tab, line feed, vertical tab, form feed, carriage return, space, no-break space. */
+function isBlank(byte: number): boolean {
+  return (byte >= 0x09 && byte <= 0x0d) || byte === 0x20 || byte === 0xa0;
 }
 
 export function parseDecimal(bytes: Buffer): number {
