@@ -104,8 +104,10 @@ describe('a run spending what its sandbox has', () => {
     const holdEveryPid = `${PIDS_DIR}; read -r max < $cg/pids.max
 setsid bash -c '${holder}' holder $cg $max >/dev/null 2>&1 &
 while read -r n < $cg/pids.current && ((n < max)); do :; done; echo held`;
-    const { run, elapsedMs, health } = await runWhileProbingHealth([{ exec: holdEveryPid }, { exec: 'echo unreachable' }, { message: 'unreachable' }], { timeout_s: 30 });
-    // Under load a call may still slip through before the holder takes the last pid; the next one cannot.
+    // Under load a call may still slip through before the holder takes a pid that came free (CI once
+    // saw two do so, when the script had only two); of five, the run must stop at one.
+    const afterHold = Array.from({ length: 4 }, () => ({ exec: 'echo unreachable' }));
+    const { run, elapsedMs, health } = await runWhileProbingHealth([{ exec: holdEveryPid }, ...afterHold, { message: 'unreachable' }], { timeout_s: 30 });
     const outputs = await commandOutputs(run.id);
     expect(outputs[0]).toBe('held\n');
     expect(outputs.slice(1).every((o) => o === 'unreachable\n')).toBe(true);
