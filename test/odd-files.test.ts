@@ -119,7 +119,13 @@ function oddFilesCase(title: string, { extra, leftOut, problem }: OddFilesCase):
       run = await res.json();
       const events = await readSse(await h.api(`/v1/runs/${run.id}/events`));
       commandOutput = events.find((e) => e.data.type === 'item.completed' && e.data.item?.type === 'command_execution')?.data.item.aggregated_output ?? '';
-      workspaceTar = Buffer.from(await (await h.api(`/v1/runs/${run.id}/workspace`)).arrayBuffer());
+      const workspaceAnswer = await h.api(`/v1/runs/${run.id}/workspace`);
+      // CI once got no gzip here: a failure says what the run ended with, not only that.
+      if (workspaceAnswer.status !== 200) {
+        const ended = { status: run.status, error: run.error, artifact_problem: run.artifact_problem, left_out: run.left_out };
+        throw new Error(`GET workspace answered ${workspaceAnswer.status} ${await workspaceAnswer.text()}; the run: ${JSON.stringify(ended)}`);
+      }
+      workspaceTar = Buffer.from(await workspaceAnswer.arrayBuffer());
       diff = Buffer.from(await (await h.api(`/v1/runs/${run.id}/diff`)).arrayBuffer());
 
       // What the client does: extract the workspace; apply the diff to an extraction of the upload.
