@@ -61,6 +61,15 @@ async function processes(): Promise<string[]> {
   return under(State.Pid).map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim());
 }
 
+/** processes(), read again while one of them is between names (an exec or an exit under way), up to a second. */
+async function processesSettled(): Promise<string[]> {
+  for (let tries = 0; ; tries++) {
+    const found = await processes();
+    if (!found.includes('') || tries === 20) return found;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 describe("a sandbox's main command", () => {
   it('gets argv with spaces and an empty argument, its environment, its stdin and its exit code, and no exec is made', async () => {
     const [out, err] = [sink(), sink()];
@@ -87,8 +96,9 @@ describe("a sandbox's main command", () => {
     expect(await sandbox.runMain(['bash', '-c', script])).toBe(0);
     // Its own tar of the tree, read to its end: the main process's tar is done with it then.
     await (await sandbox.getArchive(COLLECT_DIR)).toArray();
-    // The main process alone, be it still the shell or already the sleep it becomes.
-    expect(await processes()).toEqual([expect.stringMatching(/^(\/bin\/bash \/usr\/local\/bin\/codex-runner-main|sleep infinity)$/)]);
+    // The main process alone, be it still the shell or already the sleep it becomes. The tree's end
+    // can reach us as the shell execs that sleep, when its cmdline reads empty: read once it settled.
+    expect(await processesSettled()).toEqual([expect.stringMatching(/^(\/bin\/bash \/usr\/local\/bin\/codex-runner-main|sleep infinity)$/)]);
     const sizeNow = (await readTarContents(Buffer.concat(await (await sandbox.getArchive(COLLECT_WORKSPACE)).toArray()))).get('ws/late.txt')!.length;
     await new Promise((resolve) => setTimeout(resolve, 200));
     const tree = await readTarContents(Buffer.concat(await (await sandbox.getArchive(COLLECT_WORKSPACE)).toArray()));
