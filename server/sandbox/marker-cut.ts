@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { afterDrainOrClose } from './drain-or-close.js';
 
 /** How much may follow a marker before its line's end: a report is a few words. */
 const MAX_REPORT_BYTES = 64;
@@ -119,15 +120,6 @@ export class MarkerCut extends Writable {
   private pass(bytes: Buffer, callback: (error?: Error | null) => void, target = this.target): void {
     if (!bytes.length || !target || target.destroyed) return callback();
     if (target.write(bytes)) return callback();
-    const onDrain = () => {
-      target.off('close', onClose);
-      callback();
-    };
-    // A target that goes (a reader that gave up) takes nothing more, and holds nothing up.
-    const onClose = () => {
-      target.off('drain', onDrain);
-      callback();
-    };
-    target.once('drain', onDrain).once('close', onClose);
+    afterDrainOrClose(target, callback);
   }
 }

@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { afterDrainOrClose } from './drain-or-close.js';
 
 /**
  * Writes into `target` and pushes back once it is full, except while it holds: until `stopHolding()`
@@ -33,15 +34,6 @@ export class TreeHold extends Writable {
       this.holdLeft -= chunk.length;
       return callback();
     }
-    const onDrain = () => {
-      target.off('close', onClose);
-      callback();
-    };
-    // A target that goes (a reader that gave up) takes nothing more, and holds nothing up.
-    const onClose = () => {
-      target.off('drain', onDrain);
-      callback();
-    };
-    target.once('drain', onDrain).once('close', onClose);
+    afterDrainOrClose(target, callback);
   }
 }
