@@ -5,6 +5,8 @@
 export interface Admission {
   /** Why a run of this tenant would be refused now (no place left), or null: asked before an upload is read. */
   refusal(tenant: string): AdmissionRefusal | null;
+  /** Whether a run of this tenant submitted now would start at once. */
+  startsNow(tenant: string): boolean;
   /** Runs `job` when the run's turn comes; throws AdmissionFullError when it would have to wait and no place is left. */
   submit(tenant: string, runId: string, job: () => Promise<void>): void;
   /** Drops a run that has not started; false if it is not waiting. */

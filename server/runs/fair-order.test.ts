@@ -120,6 +120,23 @@ describe('FairOrder', () => {
     expect(q.order.refusal('c')).toMatchObject({ scope: 'server' });
   });
 
+  it('says a run would start at once only while nothing of its tenant waits and a slot it may take is free', () => {
+    const q = driven({ maxConcurrentRuns: 2, maxQueuedRuns: 10 }, { a: { maxConcurrentRuns: 1 } });
+    expect(q.order.startsNow('a')).toBe(true);
+    q.add('a');
+    expect(q.order.startsNow('a')).toBe(false);
+    expect(q.order.startsNow('b')).toBe(true);
+    q.add('b');
+    expect(q.order.startsNow('b')).toBe(false);
+    q.finish(1);
+    expect(q.order.startsNow('b')).toBe(true);
+    q.add('a');
+    q.finish(0);
+    expect(q.running.map((r) => r.tenant)).toEqual(['a']);
+    expect(q.order.startsNow('a')).toBe(false);
+    expect(q.order.startsNow('c')).toBe(true);
+  });
+
   it('withdraws a waiting run so it never starts, and moves the others up', () => {
     const q = driven({ maxConcurrentRuns: 1, maxQueuedRuns: 10 });
     q.add('a', 'a1');

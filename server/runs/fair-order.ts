@@ -55,14 +55,19 @@ export class FairOrder {
     private readonly quotaFor: (tenant: string) => TenantQuota,
   ) {}
 
+  /** Whether a new run of this tenant would start at once: nothing of its own waits, and there is a slot it may take. */
+  startsNow(tenant: string): boolean {
+    const line = this.lines.get(tenant);
+    const quota = line?.quota ?? this.quotaFor(tenant);
+    return (line?.waiting.length ?? 0) === 0 && (line?.running ?? 0) < quota.maxConcurrentRuns && this.running < this.limits.maxConcurrentRuns;
+  }
+
   /** Why a new run of this tenant would be refused now, or null. */
   refusal(tenant: string): FairRefusal | null {
+    if (this.startsNow(tenant)) return null;
     const line = this.lines.get(tenant);
     const quota = line?.quota ?? this.quotaFor(tenant);
     const waiting = line?.waiting.length ?? 0;
-    const running = line?.running ?? 0;
-    // It would start at once: nothing of its own waits, and there is a slot it may take.
-    if (waiting === 0 && running < quota.maxConcurrentRuns && this.running < this.limits.maxConcurrentRuns) return null;
     if (this.waiting >= this.limits.maxQueuedRuns) {
       return { scope: 'server', message: `too many runs are waiting (${this.waiting}; limits.max_queued_runs is ${this.limits.maxQueuedRuns})` };
     }

@@ -32,6 +32,10 @@ export class FairQueue implements Admission {
     return refused && this.withRetry(tenant, refused);
   }
 
+  startsNow(tenant: string): boolean {
+    return this.order.startsNow(tenant);
+  }
+
   submit(tenant: string, runId: string, job: () => Promise<void>): void {
     const refused = this.order.add(tenant, runId);
     if (refused) {

@@ -18,6 +18,7 @@ import type { Run } from './run.js';
 class HoldingAdmission implements Admission {
   readonly submitted: { tenant: string; runId: string }[] = [];
   refusal = () => null;
+  startsNow = () => false;
   submit(tenant: string, runId: string): void {
     this.submitted.push({ tenant, runId });
   }
