@@ -21,7 +21,15 @@ export class TarFileWriter {
   private batchBytes = 0;
   private failure: { error: unknown } | null = null;
 
-  constructor(path: string, private readonly signal?: AbortSignal) {
+  /** Bytes the file holds: written and called back. */
+  private writtenBytes = 0;
+
+  /** `onWritten` hears how many bytes the file holds each time that grows (a reader following the file). */
+  constructor(
+    path: string,
+    private readonly signal?: AbortSignal,
+    private readonly onWritten?: (bytes: number) => void,
+  ) {
     this.out = createWriteStream(path, { mode: 0o600, highWaterMark: WRITE_BATCH_BYTES });
     this.failed = new Promise<never>((_, reject) =>
       this.out.once('error', (error) => {
@@ -87,11 +95,17 @@ export class TarFileWriter {
     if (this.batchBytes === 0) return;
     const chunk = this.batch.subarray(0, this.batchBytes);
     this.batchBytes = 0;
-    await Promise.race([new Promise<void>((resolve, reject) => this.out.write(chunk, (error) => (error ? reject(error) : resolve()))), this.failed]);
+    await Promise.race([new Promise<void>((resolve, reject) => this.out.write(chunk, (error) => (error ? reject(error) : (this.wrote(chunk.length), resolve())))), this.failed]);
   }
 
   /** A piece no one writes to again: it waits only when the stream wants it to. */
   private async send(piece: Buffer): Promise<void> {
-    if (!this.out.write(piece)) await Promise.race([once(this.out, 'drain', { signal: this.signal }), this.failed]);
+    const taken = this.out.write(piece, (error) => error || this.wrote(piece.length));
+    if (!taken) await Promise.race([once(this.out, 'drain', { signal: this.signal }), this.failed]);
+  }
+
+  private wrote(bytes: number): void {
+    this.writtenBytes += bytes;
+    this.onWritten?.(this.writtenBytes);
   }
 }
