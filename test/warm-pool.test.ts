@@ -66,7 +66,7 @@ describe('the warm pool', () => {
     }
   });
 
-  it('hands a waiting sandbox to a run, which gets its workspace and token only then, and never gives it back', async () => {
+  it('hands a waiting sandbox to an upload, which gets the workspace as it is read and its run\'s token only then, and never gives it back', async () => {
     const before = await untilFull(h);
     const workspace = await makeTar([{ name: 'a.txt', content: 'one\n' }]);
     const res = await h.createRun({ prompt: h.prompt([{ exec: 'echo two >> a.txt && env | grep -c CODEX_RUNNER_GATEWAY_TOKEN && sleep 2' }, { message: 'edited' }]), workspace });
@@ -79,13 +79,49 @@ describe('the warm pool', () => {
     expect(run).toMatchObject({ status: 'succeeded', final_message: 'edited' });
     expect(await (await h.api(`/v1/runs/${run.id}/diff`)).text()).toContain('+two');
     const phases = await phasesOf(h, run.id);
-    expect(phases).toContain('claim');
+    // Claimed for the upload, which went into it as it was spooled: the run neither claimed nor uploaded.
+    expect(phases).toContain('preload');
+    expect(phases).not.toContain('claim');
+    expect(phases).not.toContain('upload');
     expect(phases).not.toContain('start');
     // The run's sandbox was one of the waiting ones; it is gone, and the pool made a new one in its place.
     const after = await untilFull(h);
     const taken = before.filter((id) => !after.includes(id));
     expect(taken).toHaveLength(1);
     await expect(docker.getContainer(taken[0]!).inspect()).rejects.toMatchObject({ statusCode: 404 });
+  });
+
+  it('removes the sandbox that took an upload whose options, sent after it, ask for another shape; the run gets its own', async () => {
+    const before = await untilFull(h);
+    const form = new FormData();
+    form.set('prompt', h.prompt([{ exec: 'cat a.txt && echo two >> a.txt' }, { message: 'own sandbox' }]));
+    form.set('workspace', new Blob([new Uint8Array(await makeTar([{ name: 'a.txt', content: 'one\n' }]))]), 'workspace.tar');
+    form.set('options', JSON.stringify({ memory_mb: 512 }));
+    const run = (await (await h.api('/v1/runs?wait=1', { method: 'POST', body: form })).json()) as any;
+    expect(run).toMatchObject({ status: 'succeeded', final_message: 'own sandbox' });
+    expect(await (await h.api(`/v1/runs/${run.id}/diff`)).text()).toContain('+two');
+    const phases = await phasesOf(h, run.id);
+    expect(phases).toEqual(expect.arrayContaining(['preload', 'start', 'upload']));
+    // The one claimed for the upload is gone; the pool made another in its place, and nothing else is left.
+    const after = await untilFull(h);
+    const taken = before.filter((id) => !after.includes(id));
+    expect(taken).toHaveLength(1);
+    await expect(docker.getContainer(taken[0]!).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    await expect.poll(async () => (await docker.listContainers({ all: true, filters: { label: [`${INSTANCE_LABEL}=${h.instance}`] } })).length, { timeout: 20_000 }).toBe(POOL.size);
+  });
+
+  it('removes the sandbox that took an upload refused halfway, and answers the refusal', async () => {
+    const before = await untilFull(h);
+    const big = Buffer.alloc(3 * 1024 * 1024, 'x');
+    const workspace = await makeTar([{ name: 'big.bin', content: big }, { name: '../escape.txt', content: 'out\n' }]);
+    const res = await h.createRun({ prompt: h.prompt([{ message: 'never' }]), workspace });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as any).error.message).toMatch(/escape\.txt/);
+    const after = await untilFull(h);
+    const taken = before.filter((id) => !after.includes(id));
+    expect(taken).toHaveLength(1);
+    await expect(docker.getContainer(taken[0]!).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    await expect.poll(async () => (await docker.listContainers({ all: true, filters: { label: [`${INSTANCE_LABEL}=${h.instance}`] } })).length, { timeout: 20_000 }).toBe(POOL.size);
   });
 
   it('starts a sandbox of its own for a run of another shape', async () => {

@@ -11,7 +11,7 @@ import type { CpuPerRun } from './cpu-accounting.js';
 import { availableParallelism } from 'node:os';
 import type { BigWorkspaceResult } from './big-workspace.js';
 
-const PHASES = ['claim', 'access', 'start', 'upload', 'prepare', 'codex', 'baseline', 'collect'];
+const PHASES = ['preload', 'claim', 'access', 'start', 'upload', 'prepare', 'codex', 'baseline', 'collect'];
 const MiB = 1024 * 1024;
 
 export function printLatency(r: LatencyResult): void {

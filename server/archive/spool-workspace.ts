@@ -28,10 +28,18 @@ export interface SpoolResult {
   scan: BaselineScan;
 }
 
+/** Told of the spooled tar as it is written (a sandbox taking it meanwhile): how much of it the file holds, then that it is whole, or that it never will be. */
+export interface WorkspaceCopy {
+  grew(path: string, bytes: number): void;
+  end(): void;
+  fail(): void;
+}
+
 export interface SpoolOptions {
   uid?: number;
   gid?: number;
   signal?: AbortSignal;
+  copy?: WorkspaceCopy;
 }
 
 type Stage = 'input' | 'parse' | 'output';
@@ -83,7 +91,8 @@ export async function spoolWorkspace(
     gunzip?.on('error', failed('parse'));
     tarCap.on('error', failed('parse'));
 
-    const out = new TarFileWriter(destPath, signal);
+    const follower = opts.copy;
+    const out = new TarFileWriter(destPath, signal, follower && ((bytes) => follower.grew(destPath, bytes)));
     writer = out;
     out.failed.catch(failed('output'));
     const scanner = new BaselineScanner();
@@ -96,9 +105,11 @@ export async function spoolWorkspace(
     await read;
     policy.finish();
     await out.finish();
+    opts.copy?.end();
     return { entries: policy.entries, bytes: policy.bytes, scan: scanner.scan };
   } catch (error) {
     failed('parse')(error);
+    opts.copy?.fail();
     input.destroy();
     await Promise.allSettled([read, writer?.destroy()]);
     await rm(destPath, { force: true });

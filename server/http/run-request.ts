@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
 import busboy from 'busboy';
 import { z } from 'zod';
-import { spoolWorkspace, WorkspaceRejectedError, type SpoolResult, type WorkspaceLimits } from '../archive/spool-workspace.js';
+import { spoolWorkspace, WorkspaceRejectedError, type SpoolResult, type WorkspaceCopy, type WorkspaceLimits } from '../archive/spool-workspace.js';
 import type { Config } from '../config/config.js';
 import { outputSchemaProblemOffThread } from '../runs/output-check.js';
 import { outputSchemaShapeProblem, type OutputSchema } from '../runs/output-schema.js';
@@ -95,12 +95,13 @@ export async function readRunRequest(
   admit: AdmissionCheck = () => {},
   /** The multipart body as a Node stream; the request's own body when not given. */
   body?: Readable | null,
+  copyTo?: WorkspaceCopyFor,
 ): Promise<RunRequest> {
   const type = request.headers.get('content-type') ?? '';
   // Not turned into a Node stream before it is known to be multipart: that locks the Web body for readJson.
   if (/^application\/json\b/i.test(type)) return readJson(request, limits);
   if (/^multipart\/form-data\b/i.test(type)) {
-    return readMultipart(request, body !== undefined ? body : request.body ? Readable.fromWeb(request.body as NodeWebReadableStream) : null, limits, admit);
+    return readMultipart(request, body !== undefined ? body : request.body ? Readable.fromWeb(request.body as NodeWebReadableStream) : null, limits, admit, copyTo);
   }
   throw new ApiError('unsupported_media_type', 'send multipart/form-data (prompt, workspace, image, options) or application/json ({"prompt", "options"})');
 }
@@ -129,11 +130,14 @@ async function readJson(request: Request, limits: RunRequestLimits): Promise<Run
  */
 export type AdmissionCheck = (options: RunOptions | undefined) => number | void;
 
+/** Called once the workspace is admitted, with the options when they came first: where the spooled tar should also go, if anywhere. */
+export type WorkspaceCopyFor = (options: RunOptions | undefined) => WorkspaceCopy | null;
+
 /**
  * `body` is piped, never destroyed here: after a refusal the caller decides what becomes of the rest
  * of it (see discardRestOfBody).
  */
-async function readMultipart(request: Request, body: Readable | null, limits: RunRequestLimits, admit: AdmissionCheck): Promise<RunRequest> {
+async function readMultipart(request: Request, body: Readable | null, limits: RunRequestLimits, admit: AdmissionCheck, copyTo?: WorkspaceCopyFor): Promise<RunRequest> {
   if (!body) throw new ApiError('bad_request', 'empty body');
   const fieldBytesMax = limits.promptMaxBytes + OPTIONS_MAX_BYTES + FORM_OVERHEAD_BYTES;
   // A declared length past every cap is refused before a byte is read: the caps below would stop
@@ -210,14 +214,17 @@ async function readMultipart(request: Request, body: Readable | null, limits: Ru
       return refuse(new ApiError('bad_request', what));
     }
     let maxBytes: number;
+    let copy: WorkspaceCopy | null | undefined;
     try {
-      maxBytes = admit(fields.has('options') ? checkOptions(parseJsonField(fields.get('options')!), limits) : undefined) ?? limits.workspace.maxBytes;
+      const options = fields.has('options') ? checkOptions(parseJsonField(fields.get('options')!), limits) : undefined;
+      maxBytes = admit(options) ?? limits.workspace.maxBytes;
+      copy = copyTo?.(options);
     } catch (err) {
       return refuse(err);
     }
     filesOpen++;
     stream.once('end', () => filesOpen--);
-    spooling = spoolWorkspace(stream, tarPath, { ...limits.workspace, maxBytes }, { signal: stop.signal, ...limits.owner }).catch(refuse);
+    spooling = spoolWorkspace(stream, tarPath, { ...limits.workspace, maxBytes }, { signal: stop.signal, ...limits.owner, copy: copy ?? undefined }).catch(refuse);
   });
   parser.on('filesLimit', () => fail(new ApiError('bad_request', `too many files; expected one workspace and at most ${limits.images.maxCount} images`)));
   parser.on('fieldsLimit', () => fail(new ApiError('bad_request', 'too many form fields; expected prompt, workspace, image, options')));

@@ -18,7 +18,9 @@ import { CodexPhase } from './codex-phase.js';
 import type { EventLog } from './event-log.js';
 import { withOutputOffThread } from './output-check.js';
 import type { OutputSchema } from './output-schema.js';
-import { enterPhase, needsEgressProxy, needsPhaseNetwork, NetworkPolicyError, type PhaseNetworkState } from './phase-network.js';
+import { enterPhase, needsPhaseNetwork, NetworkPolicyError, type PhaseNetworkState } from './phase-network.js';
+import { mayUsePool, runSandboxShape } from './pool-shape.js';
+import type { WorkspacePreload } from './workspace-preload.js';
 import { openRunEgress } from './run-egress.js';
 import { runSetup } from './setup-phase.js';
 import type { RunFiles } from './run-files.js';
@@ -61,6 +63,8 @@ export interface RunJob {
   hasInput: boolean;
   /** What Codex's final message must be; the run's `output` is its JSON. */
   outputSchema?: OutputSchema | null;
+  /** A pooled sandbox the upload went into while it was spooled: taken if it fits the run, else removed. */
+  preload?: Pick<WorkspacePreload, 'take' | 'discard'> | null;
   /** A follow-up's: the thread it resumes (its session is `files.parentSession`) and that thread's usage so far. */
   resume?: { threadId: string; usageBefore: RunUsage | null } | null;
   events: EventLog;
@@ -126,11 +130,13 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
   try {
     const environment = job.environment;
     const phaseNetwork = needsPhaseNetwork(environment) ? config.sandbox.egressNetwork : null;
-    const egressProxy = needsEgressProxy(environment);
-    const shape = { image: environment.image, runtime: config.sandbox.runtime, limits: job.limits, ids: config.sandbox, network: config.sandbox.network, egressProxy };
-    // A pooled sandbox waits with no network: one whose phase joins the bridge is made on it.
-    const poolable = !phaseNetwork;
-    const claimed = deps.pool && deps.access.usesGateway(job.provider) && poolable ? await time('claim', () => deps.pool!.claim(shape)) : null;
+    const shape = runSandboxShape(config, job);
+    const { egressProxy } = shape;
+    const poolable = mayUsePool(deps.access, job);
+    // The sandbox that took the upload while it was spooled, if it suits: its workspace is in.
+    const preloaded = job.preload && poolable ? await time('preload', () => job.preload!.take(shape)) : null;
+    if (!poolable) void job.preload?.discard();
+    const claimed = preloaded ?? (deps.pool && poolable ? await time('claim', () => deps.pool!.claim(shape)) : null);
     sandbox = claimed?.sandbox;
     // Off the run's path: a name for operators, awaited before the removal.
     assigned = claimed?.sandbox.assign(run.id).catch((err) => log.warn({ err }, 'could not name the pooled sandbox after its run'));
@@ -169,7 +175,7 @@ export async function executeRun(deps: ExecutorDeps, job: RunJob): Promise<Execu
     sandbox = started;
     log = log.child({ containerId: started.id.slice(0, 12) });
 
-    if (job.hasInput) {
+    if (job.hasInput && !preloaded) {
       // A MiB per read: with the default 64 KiB, the archive API took 200 MiB of random bytes in 1.2-2.3 s against 0.5-0.6 s.
       await time('upload', () => started.putArchive(createReadStream(job.files.inputTar, { highWaterMark: MiB }), WORKSPACE_DIR, signal));
     }

@@ -12,6 +12,7 @@ import type { RunStore } from './run-store.js';
 import type { RunStatusEvent } from './run-wire.js';
 import type { StorageHealth } from './storage-health.js';
 import type { UnsavedEnds } from './unsaved-ends.js';
+import type { WorkspacePreload } from './workspace-preload.js';
 import { canTransition, isResumable, runView, type Run, type RunStatus } from './run.js';
 
 /** A run from its acceptance to its end: what the run service holds for it meanwhile. */
@@ -22,6 +23,8 @@ export interface LiveRun {
   files: RunFiles;
   hasInput: boolean;
   events: EventLog;
+  /** The sandbox the upload went into as it was spooled, until the run takes it; removed at the run's end if it never does. */
+  preload?: WorkspacePreload | null;
   controller: AbortController;
   ended: Promise<void>;
   markEnded: () => void;
@@ -131,6 +134,7 @@ async function execute(deps: LifecycleDeps, entry: LiveRun, log: Logger): Return
       environment: entry.plan.environment,
       files: entry.files,
       hasInput: entry.hasInput,
+      preload: entry.preload,
       outputSchema: entry.plan.outputSchema,
       resume: run.parentId && run.threadId ? { threadId: run.threadId, usageBefore: run.usageBefore } : null,
       events: entry.events,

@@ -6,6 +6,7 @@ import { finishRun, notRun, runToEnd, type LifecycleDeps, type LiveRun } from '.
 import type { RunFiles } from './run-files.js';
 import type { RunPlan } from './run-plan.js';
 import type { Run } from './run.js';
+import type { WorkspacePreload } from './workspace-preload.js';
 
 /**
  * The runs accepted and not ended yet: the one owner of each from its enqueueing to its end. Hands
@@ -26,22 +27,26 @@ export class LiveRuns {
     return new Set(this.live.keys());
   }
 
-  /** Makes the run live and hands it to admission; undone (and rethrown) if admission refuses it. */
-  enqueue(run: Run, prompt: string, plan: RunPlan, files: RunFiles, hasInput: boolean, events: EventLog): void {
+  /**
+   * Makes the run live and hands it to admission; undone (and rethrown) if admission refuses it.
+   * A preloaded sandbox is the run's from here: it ends no later than the run.
+   */
+  enqueue(run: Run, prompt: string, plan: RunPlan, files: RunFiles, hasInput: boolean, events: EventLog, preload: WorkspacePreload | null = null): void {
     let markEnded!: () => void;
     const ended = new Promise<void>((resolve) => {
       markEnded = () => {
         this.live.delete(run.id);
-        resolve();
+        void (preload?.discard() ?? Promise.resolve()).finally(resolve);
       };
     });
-    const entry: LiveRun = { run, prompt, plan, files, hasInput, events, controller: new AbortController(), ended, markEnded };
+    const entry: LiveRun = { run, prompt, plan, files, hasInput, events, preload, controller: new AbortController(), ended, markEnded };
     this.live.set(run.id, entry);
     try {
       // Admission must get a job that never rejects: an unhandled rejection would end the process.
       this.deps.admission.submit(run.tenant, run.id, () => runToEnd(this.deps.lifecycle, entry).catch((err) => this.deps.log.error({ err, runId: run.id }, 'run bookkeeping failed')));
     } catch (err) {
       this.live.delete(run.id);
+      void preload?.discard();
       throw err;
     }
   }

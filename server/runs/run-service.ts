@@ -21,6 +21,8 @@ import type { RunStatusEvent, RunStreamEvent } from './run-wire.js';
 import type { StorageHealth } from './storage-health.js';
 import type { HeldStream } from './stream-slots.js';
 import { UnsavedEnds } from './unsaved-ends.js';
+import { mayUsePool, runSandboxShape } from './pool-shape.js';
+import { WorkspacePreload } from './workspace-preload.js';
 import { runView, type Run, type RunStatus } from './run.js';
 import type { BaselineScan } from '../tree-diff/baseline-scan.js';
 
@@ -40,6 +42,8 @@ export interface CreateRunInput {
   images?: { path: string; type: string }[];
   /** A follow-up's parent, root and thread: its parent's session is taken with it. */
   lineage?: RunLineage;
+  /** The sandbox the workspace went into as it was spooled (preloadWorkspace): the service owns it from this call on. */
+  preload?: WorkspacePreload | null;
 }
 
 export interface RunServiceDeps {
@@ -68,6 +72,8 @@ export class RunService {
   private readonly unsaved: UnsavedEnds;
   private readonly rootDiffs: RootDiffs;
   private accepting = true;
+  /** Sandboxes claimed for uploads and not yet taken by a run or removed: shutdown removes what no run took. */
+  private readonly preloads = new Set<WorkspacePreload>();
 
   constructor(private readonly deps: RunServiceDeps) {
     this.streams = new EventStreams(deps.limits);
@@ -101,11 +107,36 @@ export class RunService {
     return options && this.deps.plan(tenant, options);
   }
 
+  /**
+   * A pooled sandbox of the plan's shape for the tenant's upload to go into while it is spooled, when
+   * a run submitted now would start at once; null when none waits or the run would not start now.
+   * The caller owns it until it hands it to create(), and discards it if it never does.
+   */
+  preloadWorkspace(tenant: string, options: RunOptions = {}): WorkspacePreload | null {
+    const { pool, access, config } = this.deps.executor;
+    if (!pool || !this.accepting || !this.deps.admission.startsNow(tenant)) return null;
+    let plan: RunPlan;
+    try {
+      plan = this.deps.plan(tenant, options);
+    } catch {
+      // The run is refused for its options once they are all read: nothing is claimed for it.
+      return null;
+    }
+    if (!mayUsePool(access, plan)) return null;
+    const shape = runSandboxShape(config, plan);
+    const preload = new WorkspacePreload(pool.claim(shape), shape, this.deps.log.child({ tenant }));
+    this.preloads.add(preload);
+    void preload.settled.then(() => this.preloads.delete(preload));
+    return preload;
+  }
+
   /** Resolves once the run, its prompt and its upload are durable: a crash from then on loses none of them. */
   async create(input: CreateRunInput): Promise<Run> {
     try {
       return await this.createDurably(input);
     } catch (err) {
+      // Removed off the answer's path; shutdown awaits it.
+      void input.preload?.discard();
       if (!this.deps.storage?.noteFailure(err)) throw err;
       this.deps.log.error({ err, tenant: input.tenant }, 'could not store a new run');
       throw new RunRefusedError('storage_full', `${STORAGE_FULL_MESSAGE}: the run could not be stored; retry later`);
@@ -129,7 +160,7 @@ export class RunService {
       const events = this.streams.createLog(files.events, (n) => (run.eventsDropped = n));
       events.append('run', { type: 'run.queued', run: runView(run) } satisfies RunStatusEvent);
       try {
-        this.live.enqueue(run, input.prompt, plan, files, Boolean(input.workspaceTar), events);
+        this.live.enqueue(run, input.prompt, plan, files, Boolean(input.workspaceTar), events, input.preload);
       } catch (err) {
         await events.close();
         await this.deps.store.delete(id);
@@ -246,6 +277,7 @@ export class RunService {
     const kept = await this.live.keepQueuedForRestart();
     if (kept) this.deps.log.info({ runs: kept }, 'left the waiting runs queued for the next start');
     await this.live.drain(graceS, new RunStop('cancelled', { code: 'shutdown', message: 'the server shut down before the run ended' }));
+    await Promise.all([...this.preloads].map((preload) => preload.discard()));
     await this.unsaved.flush();
     if (this.unsaved.size) this.deps.log.error({ runIds: this.unsaved.ids() }, 'the ends of these runs could not be written for want of space: a restart will call them interrupted');
   }

@@ -220,7 +220,8 @@ function stopReasonOf(member: Member): Promise<string | null> {
   return member.sandbox.stopReason().then((reason) => reason?.message ?? null, (err: Error) => err.message);
 }
 
-function shapeKey(shape: SandboxShape): string {
+/** Equal for two shapes exactly when a sandbox of one may serve the other. */
+export function shapeKey(shape: SandboxShape): string {
   const { image, runtime, limits, ids, network } = shape;
   return JSON.stringify([image, runtime, network, Boolean(shape.egressProxy), ids.uid, ids.gid, limits.memoryMb, limits.cpus, limits.pidsLimit, limits.workspaceMb, limits.tmpMb, limits.homeMb]);
 }

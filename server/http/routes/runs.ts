@@ -5,6 +5,7 @@ import { streamSSE } from 'hono/streaming';
 import type { Config } from '../../config/config.js';
 import type { WorkspaceFormat } from '../../runs/run-artifacts.js';
 import type { RunService } from '../../runs/run-service.js';
+import type { WorkspacePreload } from '../../runs/workspace-preload.js';
 import type { RunOptions as PlanOptions } from '../../runs/run-plan.js';
 import type { RunStreamEvent } from '../../runs/run-wire.js';
 import type { HeldStream } from '../../runs/stream-slots.js';
@@ -50,16 +51,21 @@ export function runRoutes(config: Config, service: RunService): Hono<AuthEnv> {
       const plan = service.checkAdmission(tenant, options && runOptions(options));
       return (plan?.limits.workspaceMb ?? tenantCeilings(config, tenant).workspaceMb) * MiB;
     };
+    // A sandbox from the pool takes the workspace as it is spooled, when the run would start at once.
+    let preload: WorkspacePreload | null = null;
+    const copyTo = (options: RunOptions | undefined) => (preload = service.preloadWorkspace(tenant, options && runOptions(options)));
     const body = requestBody(c);
     let request: RunRequest;
     try {
       admit(undefined);
-      request = await readRunRequest(c.req.raw, limits, admit, body.stream);
+      request = await readRunRequest(c.req.raw, limits, admit, body.stream, copyTo);
     } catch (err) {
       // Refused before the upload was read to its end: the rest is read and thrown away, within
       // bounds, so the connection is not reset under the answer (no `Connection: close` either:
       // Node would then close the socket with the body still arriving, which is that reset).
       discardRestOfBody(body.incoming);
+      // Its removal is the service's to await at shutdown, not the answer's.
+      void (preload as WorkspacePreload | null)?.discard();
       throw err;
     }
     let run: Run;
@@ -72,6 +78,7 @@ export function runRoutes(config: Config, service: RunService): Hono<AuthEnv> {
         workspaceBytes: request.workspaceBytes,
         workspaceScan: request.workspaceScan,
         images: request.images,
+        preload,
       });
     } finally {
       if (request.workspaceTar) await rm(request.workspaceTar, { force: true });
