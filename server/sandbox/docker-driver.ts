@@ -288,7 +288,7 @@ class DockerSandbox implements Sandbox {
         if (report.tarFollows && !this.frozen) {
           treeFollows = true;
           treeHold.stopHolding();
-          this.takeOwnTree(stream, tree, treeCut);
+          this.takeOwnTree(stream, tree, treeHold, treeCut);
         }
         await options.onExit?.();
         return report.status;
@@ -315,12 +315,13 @@ class DockerSandbox implements Sandbox {
   }
 
   /** Keeps the tar that follows the main process's report for the first read of COLLECT_DIR; the stream goes with its end. */
-  private takeOwnTree(stream: Duplex, tree: PassThrough, treeCut: MarkerCut): void {
+  private takeOwnTree(stream: Duplex, tree: PassThrough, treeHold: TreeHold, treeCut: MarkerCut): void {
     this.ownTree = tree;
     this.attachedForTree = stream;
     const done = (err?: Error) => {
+      // The tree ends through its hold: the tar's last bytes may still wait there for the reader.
       if (err) tree.destroy(err);
-      else tree.end();
+      else treeHold.end();
       stream.destroy();
       treeCut.release();
       if (this.attachedForTree === stream) this.attachedForTree = null;

@@ -43,12 +43,24 @@ describe('TreeHold', () => {
         if (!hold.write(chunk)) await new Promise((resolve) => hold.once('drain', resolve));
       }
       await new Promise<void>((resolve) => hold.end(resolve));
-      target.end();
     })();
     await new Promise((resolve) => setTimeout(resolve, 20));
     const read: Buffer[] = [];
     for await (const chunk of target) read.push(chunk as Buffer);
     await written;
+    expect(Buffer.concat(read).equals(Buffer.concat(chunks))).toBe(true);
+  });
+
+  it('ends its target only once every byte it took has reached it', async () => {
+    const target = new PassThrough({ highWaterMark: 16 * KiB });
+    const hold = new TreeHold(target, 0);
+    const chunks = Array.from({ length: 8 }, (_, i) => Buffer.alloc(16 * KiB, i));
+    // Taken into the hold's own queue while the target, unread, pushes back; then ended at once.
+    for (const chunk of chunks) hold.write(chunk);
+    hold.end();
+    expect(target.writableEnded).toBe(false);
+    const read: Buffer[] = [];
+    for await (const chunk of target) read.push(chunk as Buffer);
     expect(Buffer.concat(read).equals(Buffer.concat(chunks))).toBe(true);
   });
 

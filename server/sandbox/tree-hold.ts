@@ -8,7 +8,8 @@ import { afterDrainOrClose } from './drain-or-close.js';
  * attach stream and must get through while nobody reads the tree yet. Once the reader may come, the
  * tar waits in the socket instead: a chunk that waits in a deep queue outlives the young
  * generation's scavenges, and its memory then waits for a full collection (docs/performance.md,
- * section 10).
+ * section 10). Its end ends the target once every byte it took has reached it: ending the target
+ * itself instead would drop what still waits here for the target to drain.
  */
 export class TreeHold extends Writable {
   private holdLeft: number;
@@ -35,5 +36,10 @@ export class TreeHold extends Writable {
       return callback();
     }
     afterDrainOrClose(target, callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    if (!this.target.destroyed && !this.target.writableEnded) this.target.end();
+    callback();
   }
 }
