@@ -186,7 +186,9 @@ function leftoversCase(title: string, overrides: Record<string, unknown>, pooled
       search: for (;;) {
         for (const container of await docker.listContainers({ filters: { label: [`codex-runner.instance=${h.instance}`] } })) {
           const processes = await hostProcessesOf(container.Id);
-          if (processes.some((p) => p.cmdline === 'sleep 1000') && processes.some((p) => p.cmdline.includes(`LISTEN:${TCP_PORT}`))) {
+          // All four background starts are racing each other: wait until each has exec'd its command.
+          const started = [(c: string) => c === 'sleep 1000', (c: string) => c.includes(`keeper-${MARK}`), (c: string) => c.includes(`ABSTRACT-LISTEN:abs-${MARK}`), (c: string) => c.includes(`LISTEN:${TCP_PORT}`)];
+          if (started.every((isIt) => processes.some((p) => isIt(p.cmdline)))) {
             firstContainer = { id: container.Id, labelRunId: container.Labels['codex-runner.run-id']! };
             liveInSandbox = processes;
             break search;
